@@ -1,0 +1,365 @@
+"""`Client`: a member's connection to the hub. It signs every call, retries transient failures
+with exponential backoff (a retried batch keeps its batch_id, so the hub stores it once), splits
+large submissions into batches, and iterates the feed, resuming after a dropped stream.
+`AdminClient` is the same for the hub's operator."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.message import Message
+
+from signalhub import domain
+from signalhub.v1 import admin_pb2, exchange_pb2
+
+from .errors import SignalhubError, error_from_rpc
+from .models import FeedEvent, Match, MatchResult, Signal, SignalDetail, SignalInfo, SubmitResult
+from .signing import Signer
+
+if TYPE_CHECKING:
+    from .batching import Batcher
+
+R = TypeVar("R", bound=Message)
+DEFAULT_ENDPOINT = "127.0.0.1:50051"
+DEFAULT_BATCH_SIGNALS = 1000
+DEFAULT_BATCH_BYTES = 1024 * 1024
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried: exponential backoff with full jitter."""
+
+    attempts: int = 5
+    initial_backoff_seconds: float = 0.2
+    max_backoff_seconds: float = 5.0
+    multiplier: float = 2.0
+
+    def delays(self) -> Iterator[float]:
+        """Sleeps before attempt 2, 3, ... (one fewer than attempts)."""
+        backoff = self.initial_backoff_seconds
+        for _ in range(self.attempts - 1):
+            yield random.uniform(0, backoff)
+            backoff = min(backoff * self.multiplier, self.max_backoff_seconds)
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def load_key(key: Ed25519PrivateKey | str | Path) -> Ed25519PrivateKey:
+    """A private key object, or one read from a key file."""
+    if isinstance(key, Ed25519PrivateKey):
+        return key
+    try:
+        return domain.read_private_key(Path(key))
+    except FileNotFoundError:
+        raise SignalhubError(f"no key file at {key}") from None
+    except domain.InvalidValue as e:
+        raise SignalhubError(str(e)) from None
+
+
+class _Connection:
+    """A channel plus signed, retried calls."""
+
+    def __init__(
+        self, endpoint: str, signer: Signer, timeout_seconds: float, retry: RetryPolicy
+    ) -> None:
+        self.endpoint = endpoint
+        self.signer = signer
+        self.timeout_seconds = timeout_seconds
+        self.retry = retry
+        options = [
+            ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
+        ]
+        self.channel = grpc.insecure_channel(endpoint, options=options)
+
+    def with_retries(self, attempt: Callable[[], R]) -> R:
+        """Runs `attempt` until it succeeds, fails for good, or the attempts run out."""
+        delays = self.retry.delays()
+        while True:
+            try:
+                return attempt()
+            except grpc.RpcError as e:
+                error = error_from_rpc(e)
+                if error.code not in RETRYABLE:
+                    raise error from None
+                delay = next(delays, None)
+                if delay is None:
+                    raise error from None
+                time.sleep(delay)
+
+    def signed_unary(self, method: str, request: Message, response_cls: type[R]) -> R:
+        """A metadata-signed unary call; each attempt is signed afresh (new nonce)."""
+        raw = request.SerializeToString()
+        call = self.channel.unary_unary(
+            method, request_serializer=_identity, response_deserializer=response_cls.FromString
+        )
+
+        def attempt() -> R:
+            result: R = call(
+                raw, metadata=self.signer.call_metadata(method, raw), timeout=self.timeout_seconds
+            )
+            return result
+
+        return self.with_retries(attempt)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class Client:
+    """A member platform's client of the hub.
+
+    >>> with Client("127.0.0.1:50051", "acme", "acme.key") as hub:   # doctest: +SKIP
+    ...     hub.submit([Signal("pdq", "f8f8...")])
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        member_id: str,
+        key: Ed25519PrivateKey | str | Path,
+        *,
+        timeout_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.member_id = member_id
+        self._conn = _Connection(
+            endpoint, Signer(member_id, load_key(key)), timeout_seconds, retry or RetryPolicy()
+        )
+
+    @classmethod
+    def from_env(cls, **kwargs: object) -> Client:
+        """A client configured by SIGNALHUB_ENDPOINT, SIGNALHUB_MEMBER and SIGNALHUB_KEY."""
+        member = os.environ.get("SIGNALHUB_MEMBER")
+        key = os.environ.get("SIGNALHUB_KEY")
+        if not member or not key:
+            raise SignalhubError("set SIGNALHUB_MEMBER and SIGNALHUB_KEY (path of the key file)")
+        return cls(os.environ.get("SIGNALHUB_ENDPOINT", DEFAULT_ENDPOINT), member, key, **kwargs)  # type: ignore[arg-type]
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def key_id(self) -> str:
+        return self._conn.signer.key_id
+
+    # --- submissions ---------------------------------------------------------------------------
+    def submit(
+        self, signals: Sequence[Signal], *, batch_id: str | None = None, validate_only: bool = False
+    ) -> SubmitResult:
+        """Submits one batch (all or nothing). Retries keep the batch_id and re-sign with a
+        fresh created_at, so a batch the hub already stored returns its first answer."""
+        batch_id = batch_id or uuid.uuid4().hex
+        wire = [s.to_wire() for s in signals]
+        call = self._conn.channel.unary_unary(
+            "/signalhub.v1.Exchange/SubmitSignals",
+            request_serializer=exchange_pb2.SubmitSignalsRequest.SerializeToString,
+            response_deserializer=exchange_pb2.SubmitSignalsResponse.FromString,
+        )
+
+        def attempt() -> exchange_pb2.SubmitSignalsResponse:
+            envelope = self._conn.signer.envelope(batch_id, wire)
+            request = exchange_pb2.SubmitSignalsRequest(
+                envelope=envelope, validate_only=validate_only
+            )
+            response: exchange_pb2.SubmitSignalsResponse = call(
+                request, timeout=self._conn.timeout_seconds
+            )
+            return response
+
+        return SubmitResult.from_wire(self._conn.with_retries(attempt))
+
+    def submit_all(
+        self,
+        signals: Iterable[Signal],
+        *,
+        max_signals: int = DEFAULT_BATCH_SIGNALS,
+        max_bytes: int = DEFAULT_BATCH_BYTES,
+        validate_only: bool = False,
+    ) -> list[SubmitResult]:
+        """Submits any number of signals in batches of at most `max_signals` and about
+        `max_bytes`; returns one result per batch."""
+        results: list[SubmitResult] = []
+        for chunk in split_batches(signals, max_signals, max_bytes):
+            results.append(self.submit(chunk, validate_only=validate_only))
+        return results
+
+    def batcher(
+        self,
+        *,
+        max_signals: int = DEFAULT_BATCH_SIGNALS,
+        max_bytes: int = DEFAULT_BATCH_BYTES,
+        linger_seconds: float = 0.5,
+    ) -> Batcher:
+        """A Batcher that groups signals added one at a time into batches."""
+        from .batching import Batcher
+
+        return Batcher(
+            self.submit, max_signals=max_signals, max_bytes=max_bytes, linger_seconds=linger_seconds
+        )
+
+    # --- reads ---------------------------------------------------------------------------------
+    def match(
+        self,
+        queries: Sequence[tuple[str, str]],
+        max_distance: int = domain.DEFAULT_PDQ_MAX_DISTANCE,
+    ) -> list[MatchResult]:
+        """Matches (type, value) queries; one MatchResult per query, in order."""
+        request = exchange_pb2.MatchHashesRequest(
+            queries=[exchange_pb2.MatchQuery(type=t, value=v) for t, v in queries],
+            max_distance=max_distance,
+        )
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/MatchHashes", request, exchange_pb2.MatchHashesResponse
+        )
+        out = []
+        for (t, v), result in zip(queries, response.results, strict=True):
+            matches = tuple(
+                Match(SignalInfo.from_wire(m.signal), m.distance) for m in result.matches
+            )
+            out.append(MatchResult(t, v, matches))
+        return out
+
+    def match_pdq(self, hashes: Sequence[str], max_distance: int = 31) -> list[MatchResult]:
+        """Matches PDQ hashes (64 hex digits each)."""
+        return self.match([("pdq", h) for h in hashes], max_distance)
+
+    def fetch(self, after: str = "", limit: int = 0) -> Iterator[FeedEvent]:
+        """Feed events after the cursor `after` (exclusive; "" = from the start), oldest first.
+        A stream dropped by a transient failure is resumed from the last event received."""
+        method = "/signalhub.v1.Exchange/FetchUpdates"
+        call = self._conn.channel.unary_stream(
+            method,
+            request_serializer=_identity,
+            response_deserializer=exchange_pb2.FetchUpdatesResponse.FromString,
+        )
+        cursor, remaining = after, limit
+        delays = self._conn.retry.delays()
+        while True:
+            raw = exchange_pb2.FetchUpdatesRequest(
+                after=cursor, limit=remaining
+            ).SerializeToString()
+            try:
+                for message in call(raw, metadata=self._conn.signer.call_metadata(method, raw)):
+                    event = FeedEvent.from_wire(message.event)
+                    cursor = event.cursor
+                    yield event
+                    if limit:
+                        remaining -= 1
+                return
+            except grpc.RpcError as e:
+                error = error_from_rpc(e)
+                delay = next(delays, None)
+                if error.code not in RETRYABLE or delay is None:
+                    raise error from None
+                time.sleep(delay)
+
+    def get_signal(self, signal_id: str) -> SignalDetail:
+        """A signal with every submission of it and the signed envelopes (provenance)."""
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/GetSignal",
+            exchange_pb2.GetSignalRequest(signal_id=signal_id),
+            exchange_pb2.GetSignalResponse,
+        )
+        return SignalDetail.from_wire(response)
+
+
+class AdminClient:
+    """The operator's client: calls of the Admin service, signed with the operator key."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        operator_key: Ed25519PrivateKey | str | Path,
+        *,
+        timeout_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._conn = _Connection(
+            endpoint,
+            Signer(domain.OPERATOR_ID, load_key(operator_key)),
+            timeout_seconds,
+            retry or RetryPolicy(),
+        )
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def add_member(
+        self, member_id: str, public_key: bytes, display_name: str = ""
+    ) -> admin_pb2.AddMemberResponse:
+        """Registers a member with its first Ed25519 public key (raw 32 bytes)."""
+        return self._conn.signed_unary(
+            "/signalhub.v1.Admin/AddMember",
+            admin_pb2.AddMemberRequest(
+                member_id=member_id, public_key=public_key, display_name=display_name
+            ),
+            admin_pb2.AddMemberResponse,
+        )
+
+    def list_members(self) -> list[admin_pb2.Member]:
+        """Every registered member, by name."""
+        out: list[admin_pb2.Member] = []
+        token = ""
+        while True:
+            page = self._conn.signed_unary(
+                "/signalhub.v1.Admin/ListMembers",
+                admin_pb2.ListMembersRequest(page_token=token),
+                admin_pb2.ListMembersResponse,
+            )
+            out.extend(page.members)
+            token = page.next_page_token
+            if not token:
+                return out
+
+
+def split_batches(
+    signals: Iterable[Signal], max_signals: int, max_bytes: int
+) -> Iterator[list[Signal]]:
+    """Groups signals into lists of at most `max_signals` whose wire size stays under
+    `max_bytes` (a single larger signal still gets a batch of its own)."""
+    chunk: list[Signal] = []
+    size = 0
+    for signal in signals:
+        item_bytes = signal.to_wire().ByteSize() + 4
+        if chunk and (len(chunk) >= max_signals or size + item_bytes > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(signal)
+        size += item_bytes
+    if chunk:
+        yield chunk
+
+
+__all__ = ["AdminClient", "Client", "RetryPolicy", "split_batches"]

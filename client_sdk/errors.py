@@ -1,0 +1,90 @@
+"""The SDK's errors: one class per canonical status a caller may want to handle, each carrying
+the hub's message and field violations."""
+
+from __future__ import annotations
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+
+class SignalhubError(Exception):
+    """Any failure reported by the hub or met on the way to it."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(
+        self,
+        message: str,
+        violations: list[tuple[str, str]] | None = None,
+        code: grpc.StatusCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = violations or []
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        if not self.violations or self.violations[0][0] in self.message:
+            return self.message
+        return f"{self.message} ({self.violations[0][0]}: {self.violations[0][1]})"
+
+
+class InvalidArgument(SignalhubError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class Unauthenticated(SignalhubError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(SignalhubError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class NotFound(SignalhubError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(SignalhubError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class ResourceExhausted(SignalhubError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(SignalhubError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+_BY_CODE: dict[grpc.StatusCode, type[SignalhubError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidArgument,
+        Unauthenticated,
+        PermissionDenied,
+        NotFound,
+        AlreadyExists,
+        ResourceExhausted,
+        Unavailable,
+    )
+}
+
+
+def error_from_rpc(error: grpc.RpcError) -> SignalhubError:
+    """Converts a gRPC error (with google.rpc.Status details, when present) to the SDK's."""
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    message = (error.details() if isinstance(error, grpc.Call) else str(error)) or code.name
+    violations: list[tuple[str, str]] = []
+    if isinstance(error, grpc.Call):
+        for key, value in error.trailing_metadata() or ():
+            if key == "grpc-status-details-bin" and isinstance(value, bytes):
+                status = status_pb2.Status.FromString(value)
+                for detail in status.details:
+                    if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                        bad = error_details_pb2.BadRequest()
+                        detail.Unpack(bad)
+                        violations += [(v.field, v.description) for v in bad.field_violations]
+    cls = _BY_CODE.get(code, SignalhubError)
+    return cls(message, violations, code)

@@ -1,0 +1,214 @@
+"""Plain values the SDK returns, converted from the wire messages at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from signalhub.v1 import common_pb2, exchange_pb2
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A signal to submit: type, value and the submitter's labels and tags."""
+
+    type: str
+    value: str
+    labels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    quality: int = 0
+
+    def to_wire(self) -> common_pb2.SignalSubmission:
+        return common_pb2.SignalSubmission(
+            type=self.type,
+            value=self.value,
+            labels=self.labels,
+            tags=self.tags,
+            quality=self.quality,
+        )
+
+
+def _time(ts: Timestamp) -> str | None:
+    if not ts.seconds and not ts.nanos:
+        return None
+    return ts.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SignalInfo:
+    """The hub's view of a signal."""
+
+    signal_id: str
+    type: str
+    value: str
+    labels: tuple[str, ...]
+    tags: tuple[str, ...]
+    corroboration: int
+    first_seen: str | None
+    last_seen: str | None
+
+    @classmethod
+    def from_wire(cls, s: common_pb2.Signal) -> SignalInfo:
+        return cls(
+            s.signal_id,
+            s.type,
+            s.value,
+            tuple(s.labels),
+            tuple(s.tags),
+            s.corroboration,
+            _time(s.first_seen),
+            _time(s.last_seen),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["labels"] = list(self.labels)
+        out["tags"] = list(self.tags)
+        return out
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one submitted signal: new, corroborated or duplicate."""
+
+    index: int
+    signal_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The hub's answer to one batch."""
+
+    batch_id: str
+    items: tuple[ItemResult, ...]
+    cursor: str
+    replayed: bool
+
+    @classmethod
+    def from_wire(cls, r: exchange_pb2.SubmitSignalsResponse) -> SubmitResult:
+        items = tuple(
+            ItemResult(
+                i.index,
+                i.signal_id,
+                exchange_pb2.SubmitStatus.Name(i.status).removeprefix("SUBMIT_STATUS_").lower(),
+            )
+            for i in r.results
+        )
+        return cls(r.batch_id, items, r.cursor, r.replayed)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for item in self.items:
+            out[item.status] = out.get(item.status, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class Match:
+    """A signal that matched a query, and how far it is."""
+
+    signal: SignalInfo
+    distance: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.signal.to_json(), "distance": self.distance}
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The matches of one query, nearest first."""
+
+    type: str
+    value: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of the feed, with the cursor to resume after it."""
+
+    cursor: str
+    event: str
+    signal: SignalInfo
+    member_id: str
+    time: str | None
+
+    @classmethod
+    def from_wire(cls, e: common_pb2.FeedEvent) -> FeedEvent:
+        kind = common_pb2.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
+        return cls(e.cursor, kind, SignalInfo.from_wire(e.signal), e.member_id, _time(e.time))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cursor": self.cursor,
+            "event": self.event,
+            **self.signal.to_json(),
+            "member_id": self.member_id,
+            "time": self.time,
+        }
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """One member's submission of a signal, with the envelope that carried it."""
+
+    member_id: str
+    key_id: str
+    batch_id: str
+    index: int
+    labels: tuple[str, ...]
+    tags: tuple[str, ...]
+    received_at: str | None
+    envelope: common_pb2.SignedEnvelope = field(repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "member_id": self.member_id,
+            "key_id": self.key_id,
+            "batch_id": self.batch_id,
+            "index": self.index,
+            "labels": list(self.labels),
+            "tags": list(self.tags),
+            "received_at": self.received_at,
+            "envelope": {
+                "payload": self.envelope.payload.hex(),
+                "key_id": self.envelope.key_id,
+                "signature": self.envelope.signature.hex(),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class SignalDetail:
+    """A signal with every submission of it."""
+
+    signal: SignalInfo
+    submissions: tuple[Provenance, ...]
+
+    @classmethod
+    def from_wire(cls, r: exchange_pb2.GetSignalResponse) -> SignalDetail:
+        subs = tuple(
+            Provenance(
+                s.member_id,
+                s.key_id,
+                s.batch_id,
+                s.index,
+                tuple(s.labels),
+                tuple(s.tags),
+                _time(s.received_at),
+                s.envelope,
+            )
+            for s in r.submissions
+        )
+        return cls(SignalInfo.from_wire(r.signal), subs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.signal.to_json(), "submissions": [s.to_json() for s in self.submissions]}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

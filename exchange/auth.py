@@ -1,0 +1,172 @@
+"""Who is calling, and may they.
+
+Two mechanisms, both Ed25519:
+- a submission is a SignedEnvelope: `verify_envelope` checks its shape, its key and its
+  signature over the exact payload bytes, and parses the batch;
+- every other call carries signed per-call metadata (member, key id, timestamp, nonce and a
+  signature over those plus the SHA-256 of the exact request bytes): `CallVerifier`. Nonces are
+  remembered for the window so a captured call cannot be replayed; calls stamped before this
+  process started are refused, so a restart does not reopen the window.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from signalhub import domain
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import common_pb2
+
+from .errors import invalid, permission_denied, unauthenticated
+from .ledger import check_signer, parse_batch
+from .store import StoreView
+
+_KEY_ID = re.compile(r"[0-9a-f]{32}")
+_NONCE = re.compile(r"[0-9A-Za-z_-]{16,64}")
+SIGNATURE_BYTES = 64
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """True when `signature` is a valid Ed25519 signature of `message` under `public_key`."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def check_envelope_shape(envelope: common_pb2.SignedEnvelope) -> None:
+    """INVALID_ARGUMENT for an envelope that cannot be a signed batch at all."""
+    violations: list[tuple[str, str]] = []
+    if not envelope.payload:
+        violations.append(("envelope.payload", "required"))
+    elif len(envelope.payload) > domain.MAX_PAYLOAD_BYTES:
+        violations.append(
+            (
+                "envelope.payload",
+                f"at most {domain.MAX_PAYLOAD_BYTES} bytes, got {len(envelope.payload)}",
+            )
+        )
+    if not _KEY_ID.fullmatch(envelope.key_id):
+        violations.append(("envelope.key_id", "32 lowercase hex digits required"))
+    if len(envelope.signature) != SIGNATURE_BYTES:
+        violations.append(
+            (
+                "envelope.signature",
+                f"an Ed25519 signature is {SIGNATURE_BYTES} bytes, got {len(envelope.signature)}",
+            )
+        )
+    if violations:
+        raise invalid(f"malformed envelope: {violations[0][0]}: {violations[0][1]}", violations)
+
+
+def verify_envelope(
+    view: StoreView, envelope: common_pb2.SignedEnvelope
+) -> tuple[common_pb2.SubmissionBatch, rec.KeyRecord]:
+    """Checks an envelope end to end (shape, key, signature, payload, signer) and returns the
+    parsed batch and the key that signed it. Raises HubError otherwise."""
+    check_envelope_shape(envelope)
+    key = view.key(envelope.key_id)
+    if key is None:
+        raise unauthenticated(f"unknown key {envelope.key_id}", "unknown_key")
+    if not verify_signature(
+        key.public_key, envelope.signature, domain.submission_signing_bytes(envelope.payload)
+    ):
+        raise unauthenticated("the envelope's signature does not verify", "bad_signature")
+    batch = parse_batch(envelope.payload)
+    return batch, check_signer(view, envelope, batch)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller of a metadata-signed RPC."""
+
+    member_id: str
+    key_id: str
+
+    @property
+    def is_operator(self) -> bool:
+        return self.member_id == domain.OPERATOR_ID
+
+
+class CallVerifier:
+    """Verifies per-call metadata signatures and remembers nonces for the window."""
+
+    def __init__(self, window_seconds: int = domain.REPLAY_WINDOW_SECONDS) -> None:
+        self.window_ms = window_seconds * 1000
+        self.started_ms = int(time.time() * 1000)
+        self._nonces: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def verify(
+        self,
+        view: StoreView,
+        method: str,
+        metadata: Mapping[str, str | bytes],
+        request: bytes,
+        now_ms: int | None = None,
+    ) -> Caller:
+        """Returns the caller or raises UNAUTHENTICATED (with the failure reason)."""
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        member = _text(metadata.get(domain.META_MEMBER))
+        kid = _text(metadata.get(domain.META_KEY_ID))
+        stamp = _text(metadata.get(domain.META_TIMESTAMP))
+        nonce = _text(metadata.get(domain.META_NONCE))
+        signature = metadata.get(domain.META_SIGNATURE)
+        if not (member and kid and stamp and nonce) or not isinstance(signature, bytes):
+            raise unauthenticated(
+                "this call must carry signed metadata (x-signalhub-member, -key-id, -timestamp, "
+                "-nonce, -signature-bin); use the signalhub SDK or see docs/signing.md",
+                "missing_credentials",
+            )
+        if not stamp.isdigit() or not _NONCE.fullmatch(nonce):
+            raise unauthenticated("malformed call metadata (timestamp or nonce)", "malformed")
+        stamp_ms = int(stamp)
+        if abs(now - stamp_ms) > self.window_ms or stamp_ms < self.started_ms - 1000:
+            raise unauthenticated("the call's timestamp is outside the hub's window", "stale")
+        public_key = self._public_key(view, member, kid)
+        signed = domain.call_signing_bytes(method, member, kid, stamp_ms, nonce, request)
+        if not verify_signature(public_key, signature, signed):
+            raise unauthenticated("the call's signature does not verify", "bad_signature")
+        with self._lock:
+            self._expire(now)
+            if (member, nonce) in self._nonces:
+                raise unauthenticated("this call's nonce was already used", "replayed_nonce")
+            self._nonces[(member, nonce)] = stamp_ms + self.window_ms
+        return Caller(member, kid)
+
+    def _public_key(self, view: StoreView, member: str, kid: str) -> bytes:
+        if member == domain.OPERATOR_ID:
+            operator_key = view.meta("operator_public_key")
+            if operator_key is None or domain.key_id(operator_key) != kid:
+                raise unauthenticated("that is not the operator's key", "unknown_key")
+            return operator_key
+        key = view.key(kid)
+        if key is None:
+            raise unauthenticated(f"unknown key {kid}", "unknown_key")
+        if view.member(member) is None:
+            raise unauthenticated(f"unknown member {member!r}", "unknown_member")
+        if key.member_id != member:
+            raise permission_denied(
+                f"key {kid} does not belong to member {member!r}", "key_of_other_member"
+            )
+        return key.public_key
+
+    def _expire(self, now_ms: int) -> None:
+        if len(self._nonces) < 4096:
+            return
+        for k in [k for k, until in self._nonces.items() if until < now_ms]:
+            del self._nonces[k]
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value

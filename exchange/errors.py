@@ -1,0 +1,37 @@
+"""The hub's one error type: a canonical gRPC code, a message for humans, field violations for
+bad input and, for authentication failures, the metric reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+
+@dataclass
+class HubError(Exception):
+    """An RPC failure to report to the caller as a google.rpc.Status."""
+
+    code: grpc.StatusCode
+    message: str
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    """(field path, description) pairs, sent as google.rpc.BadRequest field violations."""
+    auth_reason: str | None = None
+    """Set on authentication and authorisation failures: the `reason` label of
+    signalhub_auth_failures_total."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def invalid(message: str, violations: list[tuple[str, str]]) -> HubError:
+    """INVALID_ARGUMENT with field violations."""
+    return HubError(grpc.StatusCode.INVALID_ARGUMENT, message, violations)
+
+
+def unauthenticated(message: str, reason: str) -> HubError:
+    return HubError(grpc.StatusCode.UNAUTHENTICATED, message, auth_reason=reason)
+
+
+def permission_denied(message: str, reason: str) -> HubError:
+    return HubError(grpc.StatusCode.PERMISSION_DENIED, message, auth_reason=reason)

@@ -1,0 +1,74 @@
+"""Prometheus metrics of the hub, all in one place (base units, `signalhub_` prefix, no member
+ids or hash values as labels)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+
+class HubMetrics:
+    """The hub's metrics in their own registry (so tests can run several hubs in a process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
+        self.rpc_requests = Counter(
+            "signalhub_rpc_requests",
+            "RPCs answered, by method and status code.",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.rpc_duration = Histogram(
+            "signalhub_rpc_duration_seconds",
+            "Time to answer an RPC, by method.",
+            ["method"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.signals_submitted = Counter(
+            "signalhub_signals_submitted",
+            "Submitted signals stored, by type and result.",
+            ["type", "result"],
+            registry=self.registry,
+        )
+        self.matches = Counter(
+            "signalhub_matches",
+            "Matches returned, by signal type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.index_signals = Gauge(
+            "signalhub_index_signals",
+            "Signals in the in-memory match index, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "signalhub_auth_failures",
+            "Refused authentications and authorisations, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.store_bytes = Gauge(
+            "signalhub_store_bytes", "Bytes of the LMDB map in use.", registry=self.registry
+        )
+        self.store_map_bytes = Gauge(
+            "signalhub_store_map_bytes", "Size of the LMDB map.", registry=self.registry
+        )
+        self.feed_sequence = Gauge(
+            "signalhub_feed_sequence", "Sequence of the newest feed event.", registry=self.registry
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        """Starts the /metrics HTTP endpoint in a background thread."""
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,274 @@
+"""Wiring and lifecycle: opens the store, loads the index, starts the writer and the gRPC
+server (health and reflection included), and stops cleanly on SIGTERM.
+
+Request handlers are built here from the services' descriptors rather than with the generated
+`add_*_to_server`, so that each method's deserializer keeps the exact request bytes (the
+per-call signature covers them) and a request that does not parse becomes INVALID_ARGUMENT
+instead of gRPC's INTERNAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from signalhub import domain
+from signalhub.v1 import admin_pb2, exchange_pb2
+
+from .auth import CallVerifier
+from .errors import HubError
+from .index import SignalIndex
+from .metrics import HubMetrics
+from .service import AdminService, ExchangeService, Hub, RawRequest
+from .store import Store
+from .writer import Writer
+
+log = logging.getLogger("signalhub.server")
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one hub process."""
+
+    data_dir: Path
+    listen: str = "127.0.0.1:50051"
+    metrics_listen: str | None = "127.0.0.1:9464"
+
+
+def lmdb_path(data_dir: Path) -> Path:
+    """Where a data directory keeps its LMDB environment."""
+    return Path(data_dir) / "lmdb"
+
+
+def _deserializer(cls: type[Message]) -> Callable[[bytes], RawRequest[Any]]:
+    def parse(raw: bytes) -> RawRequest[Any]:
+        try:
+            return RawRequest(raw, cls.FromString(raw))
+        except DecodeError:
+            return RawRequest(raw, None)
+
+    return parse
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -> None:
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if error.violations:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                    for f, d in error.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    await context.abort(
+        error.code,
+        error.message,
+        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+    )
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> Mapping[str, str | bytes]:
+    return {m[0]: m[1] for m in (context.invocation_metadata() or ())}
+
+
+class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Routes every method of the given services to the servicer method of the same name."""
+
+    def __init__(self, metrics: HubMetrics, services: list[tuple[Any, object]]) -> None:
+        self._metrics = metrics
+        self._methods: dict[str, grpc.RpcMethodHandler] = {}
+        for descriptor, servicer in services:
+            for method in descriptor.methods:
+                full = f"/{descriptor.full_name}/{method.name}"
+                self._methods[full] = self._handler(full, method, getattr(servicer, method.name))
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        return self._methods.get(handler_call_details.method)
+
+    def _observe(
+        self, method: str, code: grpc.StatusCode, started: float, error: HubError | None
+    ) -> None:
+        self._metrics.rpc_requests.labels(method, code.name).inc()
+        self._metrics.rpc_duration.labels(method).observe(time.perf_counter() - started)
+        if error is not None and error.auth_reason:
+            self._metrics.auth_failures.labels(error.auth_reason).inc()
+
+    def _handler(self, full: str, method: MethodDescriptor, fn: Any) -> grpc.RpcMethodHandler:
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        name = method.name
+
+        if method.server_streaming:
+
+            async def stream(
+                request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Message]:
+                started = time.perf_counter()
+                try:
+                    async for item in fn(request, _metadata(context)):
+                        yield item
+                except HubError as e:
+                    self._observe(name, e.code, started, e)
+                    await _abort(context, e)
+                except Exception as e:
+                    if isinstance(e, asyncio.CancelledError):
+                        raise
+                    log.exception("%s failed", full)
+                    self._observe(name, grpc.StatusCode.INTERNAL, started, None)
+                    await _abort(context, HubError(grpc.StatusCode.INTERNAL, "internal error"))
+                else:
+                    self._observe(name, grpc.StatusCode.OK, started, None)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=_deserializer(request_cls),
+                response_serializer=lambda m: m.SerializeToString(),
+            )
+
+        async def unary(
+            request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Message:
+            started = time.perf_counter()
+            try:
+                response: Message = await fn(request, _metadata(context))
+            except HubError as e:
+                self._observe(name, e.code, started, e)
+                await _abort(context, e)
+                raise  # unreachable: abort raises
+            except Exception:
+                log.exception("%s failed", full)
+                self._observe(name, grpc.StatusCode.INTERNAL, started, None)
+                await _abort(context, HubError(grpc.StatusCode.INTERNAL, "internal error"))
+                raise
+            self._observe(name, grpc.StatusCode.OK, started, None)
+            return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=_deserializer(request_cls),
+            response_serializer=lambda m: m.SerializeToString(),
+        )
+
+
+class HubServer:
+    """One hub process: store, writer, index, gRPC server and metrics endpoint."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = HubMetrics()
+        self.store: Store | None = None
+        self.writer: Writer | None = None
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.health = health.aio.HealthServicer()
+
+    async def start(self) -> None:
+        """Opens everything and starts answering; health is NOT_SERVING until the index is
+        loaded."""
+        path = lmdb_path(self.config.data_dir)
+        if not (path / "data.mdb").exists():
+            raise SystemExit(
+                f"{self.config.data_dir} is not a signalhub data directory; "
+                f"run: signalhub init --data-dir {self.config.data_dir}"
+            )
+        self.store = store = Store(path)
+        with store.read() as view:
+            if view.meta("operator_public_key") is None:
+                raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
+        index = SignalIndex()
+        self.writer = Writer(store, index.add_committed)
+        hub = Hub(store, self.writer, index, CallVerifier(), self.metrics)
+        options = [
+            ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+        self.server = grpc.aio.server(options=options)
+        exchange_desc = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"]
+        admin_desc = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+        self.server.add_generic_rpc_handlers(
+            (
+                _Handlers(
+                    self.metrics,
+                    [(exchange_desc, ExchangeService(hub)), (admin_desc, AdminService(hub))],
+                ),
+            )
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (
+                exchange_desc.full_name,
+                admin_desc.full_name,
+                reflection.SERVICE_NAME,
+                health.SERVICE_NAME,
+            ),
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(self.config.listen)
+        if self.port == 0:
+            raise SystemExit(f"cannot listen on {self.config.listen}")
+        for service in ("", exchange_desc.full_name):
+            await self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+        if self.config.metrics_listen:
+            host, _, port = self.config.metrics_listen.rpartition(":")
+            self.metrics.serve(host or "127.0.0.1", int(port))
+        started = time.perf_counter()
+        loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        self.metrics.index_signals.labels("pdq").set(loaded)
+        with store.read() as view:
+            self.metrics.feed_sequence.set(view.counter("feed_seq"))
+        used, size = store.map_bytes()
+        self.metrics.store_bytes.set(used)
+        self.metrics.store_map_bytes.set(size)
+        log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
+        self.writer.start()
+        for service in ("", exchange_desc.full_name):
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stops taking calls, lets calls in flight finish (up to `grace`), drains the writer
+        and closes LMDB."""
+        if self.server is not None:
+            await self.health.enter_graceful_shutdown()
+            await self.server.stop(grace)
+        if self.writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
+        if self.store is not None:
+            self.store.close()
+
+
+async def serve(
+    config: ServerConfig, ready: Callable[[HubServer], Awaitable[None]] | None = None
+) -> None:
+    """Runs a hub until SIGTERM or SIGINT."""
+    hub = HubServer(config)
+    await hub.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    if ready is not None:
+        await ready(hub)
+    await stopping.wait()
+    log.info("stopping")
+    await hub.stop()

@@ -1,0 +1,342 @@
+"""LMDB storage: the one place that knows the key layout.
+
+One environment, named databases:
+
+| database      | key                                        | value                          |
+| ------------- | ------------------------------------------ | ------------------------------ |
+| `meta`        | name                                       | counters, the operator's key   |
+| `log`         | log sequence, u64 big-endian               | storage LogEntry (command log) |
+| `feed`        | feed sequence, u64 big-endian              | signalhub.v1.FeedEvent         |
+| `signals`     | signal id, 16 bytes                        | SignalRecord                   |
+| `submissions` | signal id + log sequence u64 + index u32   | SubmissionRecord               |
+| `batches`     | member id, 0x00, batch id                  | BatchRecord (first answer)     |
+| `members`     | member id                                  | signalhub.v1.Member            |
+| `keys`        | key id                                     | KeyRecord                      |
+| `pdq`         | row, u64 big-endian                        | 32-byte hash + 16-byte id      |
+
+Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
+log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
+take short transactions and never hold one across an await.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import lmdb
+import numpy as np
+from numpy.typing import NDArray
+
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import admin_pb2, common_pb2
+
+INITIAL_MAP_BYTES = 256 * 1024 * 1024
+MAX_DATABASES = 16
+PDQ_ROW_BYTES = 48
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+T = TypeVar("T")
+
+_DATABASES = (
+    "meta",
+    "log",
+    "feed",
+    "signals",
+    "submissions",
+    "batches",
+    "members",
+    "keys",
+    "pdq",
+)
+
+
+def u64(n: int) -> bytes:
+    """Big-endian 8-byte key of a sequence number."""
+    return _U64.pack(n)
+
+
+class _Gate:
+    """Many readers or one map resize at a time: LMDB's set_mapsize needs no live transaction
+    in this process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._resizing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._resizing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._resizing:
+                self._cond.wait()
+            self._resizing = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._resizing = False
+                self._cond.notify_all()
+
+
+class StoreView:
+    """Typed reads inside one LMDB transaction."""
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, lmdb._Database]) -> None:
+        self.txn = txn
+        self.dbs = dbs
+
+    def _get(self, db: str, key: bytes) -> bytes | None:
+        value = self.txn.get(key, db=self.dbs[db])
+        return None if value is None else bytes(value)
+
+    def counter(self, name: str) -> int:
+        raw = self._get("meta", name.encode())
+        return 0 if raw is None else _U64.unpack(raw)[0]
+
+    def meta(self, name: str) -> bytes | None:
+        return self._get("meta", name.encode())
+
+    def member(self, member_id: str) -> admin_pb2.Member | None:
+        raw = self._get("members", member_id.encode())
+        return None if raw is None else admin_pb2.Member.FromString(raw)
+
+    def members(self, after: str, limit: int) -> list[admin_pb2.Member]:
+        out: list[admin_pb2.Member] = []
+        cur = self.txn.cursor(db=self.dbs["members"])
+        start = after.encode() + b"\x00" if after else b""
+        if not cur.set_range(start):
+            return out
+        for _, value in cur:
+            out.append(admin_pb2.Member.FromString(bytes(value)))
+            if len(out) >= limit:
+                break
+        return out
+
+    def key(self, key_id: str) -> rec.KeyRecord | None:
+        raw = self._get("keys", key_id.encode())
+        return None if raw is None else rec.KeyRecord.FromString(raw)
+
+    def batch(self, member_id: str, batch_id: str) -> rec.BatchRecord | None:
+        raw = self._get("batches", _batch_key(member_id, batch_id))
+        return None if raw is None else rec.BatchRecord.FromString(raw)
+
+    def signal(self, signal_id: str) -> rec.SignalRecord | None:
+        raw = self._get("signals", bytes.fromhex(signal_id))
+        return None if raw is None else rec.SignalRecord.FromString(raw)
+
+    def submissions(self, signal_id: str) -> list[rec.SubmissionRecord]:
+        prefix = bytes.fromhex(signal_id)
+        cur = self.txn.cursor(db=self.dbs["submissions"])
+        out: list[rec.SubmissionRecord] = []
+        if not cur.set_range(prefix):
+            return out
+        for key, value in cur:
+            if not bytes(key).startswith(prefix):
+                break
+            out.append(rec.SubmissionRecord.FromString(bytes(value)))
+        return out
+
+    def log_entry(self, sequence: int) -> rec.LogEntry | None:
+        raw = self._get("log", u64(sequence))
+        return None if raw is None else rec.LogEntry.FromString(raw)
+
+    def feed(self, after: int, limit: int) -> list[common_pb2.FeedEvent]:
+        """Up to `limit` feed events with sequence > `after`, oldest first."""
+        cur = self.txn.cursor(db=self.dbs["feed"])
+        out: list[common_pb2.FeedEvent] = []
+        if not cur.set_range(u64(after + 1)):
+            return out
+        for _, value in cur:
+            out.append(common_pb2.FeedEvent.FromString(bytes(value)))
+            if len(out) >= limit:
+                break
+        return out
+
+    def pdq_row(self, row: int) -> tuple[bytes, str] | None:
+        """(32-byte hash, signal id) of a row of the packed PDQ table."""
+        raw = self._get("pdq", u64(row))
+        if raw is None:
+            return None
+        return raw[:32], raw[32:].hex()
+
+    def pdq_table(self) -> tuple[NDArray[np.uint64], NDArray[np.uint8]]:
+        """The whole packed PDQ table as (rows, hashes) arrays, for loading the index."""
+        cur = self.txn.cursor(db=self.dbs["pdq"])
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        for key, value in cur.iternext(keys=True, values=True):
+            keys.append(bytes(key))
+            values.append(bytes(value))
+        if not keys:
+            return np.zeros(0, dtype=np.uint64), np.zeros((0, 32), dtype=np.uint8)
+        rows = np.frombuffer(b"".join(keys), dtype=">u8").astype(np.uint64)
+        packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, PDQ_ROW_BYTES)
+        return rows, np.ascontiguousarray(packed[:, :32])
+
+    def entries(self, db: str) -> int:
+        return int(self.txn.stat(self.dbs[db])["entries"])
+
+
+class StoreTxn(StoreView):
+    """Typed writes inside the writer's transaction."""
+
+    def __init__(
+        self, txn: lmdb.Transaction, dbs: dict[str, lmdb._Database], env: lmdb.Environment
+    ) -> None:
+        super().__init__(txn, dbs)
+        self.env = env
+
+    @contextmanager
+    def savepoint(self) -> Iterator[StoreTxn]:
+        """A nested transaction: kept when the block ends normally, undone when it raises.
+        Lets the writer commit a group of batches at once while each stays all-or-nothing."""
+        child = self.env.begin(write=True, parent=self.txn)
+        try:
+            yield StoreTxn(child, self.dbs, self.env)
+        except BaseException:
+            child.abort()
+            raise
+        child.commit()
+
+    def set_counter(self, name: str, value: int) -> None:
+        self.txn.put(name.encode(), u64(value), db=self.dbs["meta"])
+
+    def next_counter(self, name: str) -> int:
+        """Increments a counter and returns its new value (the first is 1)."""
+        value = self.counter(name) + 1
+        self.set_counter(name, value)
+        return value
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        self.txn.put(name.encode(), value, db=self.dbs["meta"])
+
+    def put_log(self, sequence: int, entry: rec.LogEntry) -> None:
+        self.txn.put(u64(sequence), entry.SerializeToString(), db=self.dbs["log"], overwrite=False)
+
+    def put_feed(self, sequence: int, event: common_pb2.FeedEvent) -> None:
+        self.txn.put(u64(sequence), event.SerializeToString(), db=self.dbs["feed"], overwrite=False)
+
+    def put_member(self, member: admin_pb2.Member) -> None:
+        self.txn.put(member.member_id.encode(), member.SerializeToString(), db=self.dbs["members"])
+
+    def put_key(self, key: rec.KeyRecord) -> None:
+        self.txn.put(key.key_id.encode(), key.SerializeToString(), db=self.dbs["keys"])
+
+    def put_batch(self, member_id: str, batch_id: str, record: rec.BatchRecord) -> None:
+        self.txn.put(
+            _batch_key(member_id, batch_id), record.SerializeToString(), db=self.dbs["batches"]
+        )
+
+    def put_signal(self, record: rec.SignalRecord) -> None:
+        self.txn.put(
+            bytes.fromhex(record.signal.signal_id),
+            record.SerializeToString(),
+            db=self.dbs["signals"],
+        )
+
+    def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
+        key = bytes.fromhex(signal_id) + u64(record.log_sequence) + _U32.pack(record.index)
+        self.txn.put(key, record.SerializeToString(), db=self.dbs["submissions"])
+
+    def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
+        self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
+
+
+def _batch_key(member_id: str, batch_id: str) -> bytes:
+    return member_id.encode() + b"\x00" + batch_id.encode()
+
+
+class Store:
+    """The hub's LMDB environment. `sync` stays on: a write is acknowledged only once it is on
+    disk. The map grows (doubling) when full instead of failing."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        map_bytes: int = INITIAL_MAP_BYTES,
+        sync: bool = True,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(self.path),
+            map_size=map_bytes,
+            max_dbs=MAX_DATABASES,
+            sync=sync,
+            metasync=sync,
+            writemap=False,
+            readonly=readonly,
+            max_readers=256,
+            lock=True,
+        )
+        self._gate = _Gate()
+        self.dbs: dict[str, lmdb._Database] = {}
+        if readonly:
+            for name in _DATABASES:
+                self.dbs[name] = self.env.open_db(name.encode(), create=False)
+        else:
+            with self.env.begin(write=True) as txn:
+                for name in _DATABASES:
+                    self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=True)
+
+    @contextmanager
+    def read(self) -> Iterator[StoreView]:
+        """A short read transaction. Do not hold it across an await."""
+        with self._gate.shared(), self.env.begin(buffers=False) as txn:
+            yield StoreView(txn, self.dbs)
+
+    def write(self, work: Callable[[StoreTxn], T]) -> T:
+        """Runs `work` in one write transaction and commits it; on a full map, aborts, doubles
+        the map and runs `work` again (it must be repeatable: it is, being a function of the
+        transaction's contents). Call only from the writer thread (or before serving)."""
+        while True:
+            try:
+                with self._gate.shared(), self.env.begin(write=True) as txn:
+                    result = work(StoreTxn(txn, self.dbs, self.env))
+                return result
+            except lmdb.MapFullError:
+                self.grow()
+
+    def grow(self) -> None:
+        """Doubles the map size, waiting until no read transaction is open."""
+        with self._gate.exclusive():
+            size = int(self.env.info()["map_size"])
+            self.env.set_mapsize(size * 2)
+
+    def map_bytes(self) -> tuple[int, int]:
+        """(bytes in use, map size)."""
+        info = self.env.info()
+        stat = self.env.stat()
+        used = (int(info["last_pgno"]) + 1) * int(stat["psize"])
+        return used, int(info["map_size"])
+
+    def file_bytes(self) -> int:
+        data = self.path / "data.mdb"
+        return os.path.getsize(data) if data.exists() else 0
+
+    def close(self) -> None:
+        self.env.close()

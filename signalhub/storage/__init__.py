@@ -1,0 +1,2 @@
+"""Generated protobuf code of the hub's on-disk records (proto/signalhub/storage). Only
+`exchange` uses it."""

@@ -1,0 +1,88 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from signalhub.v1 import common_pb2 as _common_pb2
+from signalhub.v1 import exchange_pb2 as _exchange_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LogEntry(_message.Message):
+    __slots__ = ("received_at", "submit", "add_member")
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    received_at: _timestamp_pb2.Timestamp
+    submit: SubmitCommand
+    add_member: AddMemberCommand
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ...) -> None: ...
+
+class SubmitCommand(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class AddMemberCommand(_message.Message):
+    __slots__ = ("member_id", "public_key", "display_name")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    display_name: str
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class SignalRecord(_message.Message):
+    __slots__ = ("signal", "members", "pdq_row")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    PDQ_ROW_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.Signal
+    members: _containers.RepeatedScalarFieldContainer[str]
+    pdq_row: int
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ...) -> None: ...
+
+class SubmissionRecord(_message.Message):
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    key_id: str
+    batch_id: str
+    index: int
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    received_at: _timestamp_pb2.Timestamp
+    log_sequence: int
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+
+class BatchRecord(_message.Message):
+    __slots__ = ("content_digest", "response")
+    CONTENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    content_digest: bytes
+    response: _exchange_pb2.SubmitSignalsResponse
+    def __init__(self, content_digest: _Optional[bytes] = ..., response: _Optional[_Union[_exchange_pb2.SubmitSignalsResponse, _Mapping]] = ...) -> None: ...
+
+class KeyRecord(_message.Message):
+    __slots__ = ("key_id", "member_id", "public_key", "created_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    member_id: str
+    public_key: bytes
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,116 @@
+from signalhub.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubmitStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUBMIT_STATUS_UNSPECIFIED: _ClassVar[SubmitStatus]
+    SUBMIT_STATUS_NEW: _ClassVar[SubmitStatus]
+    SUBMIT_STATUS_CORROBORATED: _ClassVar[SubmitStatus]
+    SUBMIT_STATUS_DUPLICATE: _ClassVar[SubmitStatus]
+SUBMIT_STATUS_UNSPECIFIED: SubmitStatus
+SUBMIT_STATUS_NEW: SubmitStatus
+SUBMIT_STATUS_CORROBORATED: SubmitStatus
+SUBMIT_STATUS_DUPLICATE: SubmitStatus
+
+class SubmitSignalsRequest(_message.Message):
+    __slots__ = ("envelope", "validate_only")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    validate_only: bool
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class SubmitResult(_message.Message):
+    __slots__ = ("index", "signal_id", "status")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    signal_id: str
+    status: SubmitStatus
+    def __init__(self, index: _Optional[int] = ..., signal_id: _Optional[str] = ..., status: _Optional[_Union[SubmitStatus, str]] = ...) -> None: ...
+
+class SubmitSignalsResponse(_message.Message):
+    __slots__ = ("batch_id", "results", "cursor", "replayed")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    results: _containers.RepeatedCompositeFieldContainer[SubmitResult]
+    cursor: str
+    replayed: bool
+    def __init__(self, batch_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SubmitResult, _Mapping]]] = ..., cursor: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class MatchQuery(_message.Message):
+    __slots__ = ("type", "value")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    value: str
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class MatchHashesRequest(_message.Message):
+    __slots__ = ("queries", "max_distance")
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    queries: _containers.RepeatedCompositeFieldContainer[MatchQuery]
+    max_distance: int
+    def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ...) -> None: ...
+
+class Match(_message.Message):
+    __slots__ = ("signal", "distance")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.Signal
+    distance: int
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ...) -> None: ...
+
+class QueryMatches(_message.Message):
+    __slots__ = ("query_index", "matches")
+    QUERY_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    query_index: int
+    matches: _containers.RepeatedCompositeFieldContainer[Match]
+    def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ...) -> None: ...
+
+class MatchHashesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[QueryMatches]
+    def __init__(self, results: _Optional[_Iterable[_Union[QueryMatches, _Mapping]]] = ...) -> None: ...
+
+class FetchUpdatesRequest(_message.Message):
+    __slots__ = ("after", "limit")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FetchUpdatesResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: _common_pb2.FeedEvent
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ...) -> None: ...
+
+class GetSignalRequest(_message.Message):
+    __slots__ = ("signal_id",)
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    def __init__(self, signal_id: _Optional[str] = ...) -> None: ...
+
+class GetSignalResponse(_message.Message):
+    __slots__ = ("signal", "submissions")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.Signal
+    submissions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Submission]
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., submissions: _Optional[_Iterable[_Union[_common_pb2.Submission, _Mapping]]] = ...) -> None: ...

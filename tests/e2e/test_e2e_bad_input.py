@@ -1,0 +1,367 @@
+"""Every bad input gets a clear error with its canonical code, and stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from hubtools import HubProcess, store_fingerprint
+
+from client_sdk import Client, Signal, SignalhubError
+from client_sdk.errors import error_from_rpc
+from client_sdk.signing import Signer
+from signalhub import domain
+from signalhub.v1 import common_pb2, exchange_pb2
+
+PDQ = "f0" * 32
+SUBMIT = "/signalhub.v1.Exchange/SubmitSignals"
+
+
+@pytest.fixture(scope="module")
+def members(hub: HubProcess, keys_dir: Path) -> dict[str, Path]:
+    keys = {name: hub.add_member(name, keys_dir) for name in ("acme", "beta")}
+    with hub.client("acme", keys["acme"]) as client:  # some state to protect
+        client.submit([Signal("pdq", PDQ, labels=("csam",))])
+    return keys
+
+
+@pytest.fixture(scope="module")
+def channel(hub: HubProcess) -> Iterator[grpc.Channel]:
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    with grpc.insecure_channel(hub.endpoint, options=options) as ch:
+        yield ch
+
+
+def signer(members: dict[str, Path], name: str, as_member: str | None = None) -> Signer:
+    return Signer(as_member or name, domain.read_private_key(members[name]))
+
+
+def wire(*signals: tuple[str, str]) -> list[common_pb2.SignalSubmission]:
+    return [common_pb2.SignalSubmission(type=t, value=v) for t, v in signals]
+
+
+def submit_raw(channel: grpc.Channel, request: bytes) -> exchange_pb2.SubmitSignalsResponse:
+    call = channel.unary_unary(
+        SUBMIT,
+        request_serializer=lambda b: b,
+        response_deserializer=exchange_pb2.SubmitSignalsResponse.FromString,
+    )
+    response: exchange_pb2.SubmitSignalsResponse = call(request, timeout=30)
+    return response
+
+
+def submit_envelope(channel: grpc.Channel, envelope: common_pb2.SignedEnvelope) -> object:
+    return submit_raw(
+        channel, exchange_pb2.SubmitSignalsRequest(envelope=envelope).SerializeToString()
+    )
+
+
+def refused(hub: HubProcess, action: Callable[[], object], code: grpc.StatusCode) -> SignalhubError:
+    """Runs `action`, expects the hub to refuse it with `code`, and checks that the store did
+    not change. Returns the error (with its field violations) for further checks."""
+    before = store_fingerprint(hub.data_dir)
+    with pytest.raises((grpc.RpcError, SignalhubError)) as info:
+        action()
+    error = info.value
+    converted = error_from_rpc(error) if isinstance(error, grpc.RpcError) else error
+    assert converted.code == code, f"{converted.code}: {converted}"
+    assert store_fingerprint(hub.data_dir) == before
+    return converted
+
+
+def fields(error: SignalhubError) -> list[str]:
+    return [f for f, _ in error.violations]
+
+
+@pytest.mark.parametrize(
+    ("signals", "field"),
+    [
+        ([("pdq", "f0" * 31)], "signals[0].value"),  # 62 digits: wrong length
+        ([("pdq", PDQ), ("pdq", "zz" * 32)], "signals[1].value"),  # not hex
+        ([("pdq", PDQ), ("photo", PDQ)], "signals[1].type"),  # unknown type
+        ([("md5", "ab" * 17)], "signals[0].value"),
+    ],
+)
+def test_bad_value_or_type_is_invalid_argument_naming_the_item(
+    hub: HubProcess,
+    members: dict[str, Path],
+    channel: grpc.Channel,
+    signals: list[tuple[str, str]],
+    field: str,
+) -> None:
+    envelope = signer(members, "acme").envelope("bad-item", wire(*signals))
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == [field]
+
+
+def test_unknown_label_is_invalid_argument(hub: HubProcess, members: dict[str, Path]) -> None:
+    with hub.client("acme", members["acme"]) as client:
+        error = refused(
+            hub,
+            lambda: client.submit([Signal("pdq", PDQ, labels=("nope",))]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    assert fields(error) == ["signals[0].labels"]
+
+
+def test_empty_batch_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    envelope = signer(members, "acme").envelope("empty", [])
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == ["signals"]
+
+
+def test_batch_over_the_signal_limit_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    many = [("pdq", f"{i:064x}") for i in range(domain.MAX_BATCH_SIGNALS + 1)]
+    envelope = signer(members, "acme").envelope("too-many", wire(*many))
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == ["signals"]
+
+
+def test_message_over_the_size_limit_is_resource_exhausted(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    big = common_pb2.SignalSubmission(type="pdq", value=PDQ, tags=["x" * 1024] * 20)
+    envelope = signer(members, "acme").envelope("huge", [big] * 900)  # ~18 MB
+    assert envelope.ByteSize() > domain.MAX_MESSAGE_BYTES
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def test_unknown_member_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    envelope = signer(members, "acme", as_member="ghost").envelope("g", wire(("pdq", PDQ)))
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_unregistered_key_is_unauthenticated(hub: HubProcess, channel: grpc.Channel) -> None:
+    stranger = Signer("acme", domain.new_private_key())
+    envelope = stranger.envelope("s", wire(("pdq", PDQ)))
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_signature_that_does_not_verify_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    envelope = signer(members, "acme").envelope("sig", wire(("pdq", PDQ)))
+    envelope.signature = bytes([envelope.signature[0] ^ 1]) + envelope.signature[1:]
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_tampered_payload_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    envelope = signer(members, "acme").envelope("tamper", wire(("pdq", PDQ)))
+    envelope.payload = envelope.payload.replace(PDQ.encode(), ("0f" * 32).encode())
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_key_of_another_member_is_permission_denied(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    # acme's key signs a batch that claims to come from beta
+    envelope = signer(members, "acme", as_member="beta").envelope("other", wire(("pdq", PDQ)))
+    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.PERMISSION_DENIED)
+
+
+@pytest.mark.parametrize("offset_seconds", [-domain.REPLAY_WINDOW_SECONDS - 60, 3600])
+def test_created_at_outside_the_window_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel, offset_seconds: int
+) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=offset_seconds)
+    envelope = signer(members, "acme").envelope(
+        f"stale{offset_seconds}", wire(("pdq", PDQ)), created_at=when
+    )
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert "window" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: setattr(e, "signature", b"\x01" * 10), "envelope.signature"),
+        (lambda e: setattr(e, "key_id", "not-a-key"), "envelope.key_id"),
+        (lambda e: setattr(e, "payload", b""), "envelope.payload"),
+    ],
+)
+def test_malformed_envelope_is_invalid_argument(
+    hub: HubProcess,
+    members: dict[str, Path],
+    channel: grpc.Channel,
+    mutate: Callable[[common_pb2.SignedEnvelope], None],
+    field: str,
+) -> None:
+    envelope = signer(members, "acme").envelope("malformed", wire(("pdq", PDQ)))
+    mutate(envelope)
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert field in fields(error)
+
+
+def test_signed_payload_that_is_not_a_batch_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    key = domain.read_private_key(members["acme"])
+    payload = b"\xff\xff\xff garbage"
+    envelope = common_pb2.SignedEnvelope(
+        payload=payload,
+        key_id=domain.key_id(domain.raw_public_key(key)),
+        signature=key.sign(domain.submission_signing_bytes(payload)),
+    )
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == ["envelope.payload"]
+
+
+def test_request_bytes_that_do_not_parse_are_invalid_argument(
+    hub: HubProcess, channel: grpc.Channel
+) -> None:
+    refused(hub, lambda: submit_raw(channel, b"\x0a\xff\xff\xff"), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_read_without_signed_metadata_is_unauthenticated(
+    hub: HubProcess, channel: grpc.Channel
+) -> None:
+    call = channel.unary_unary(
+        "/signalhub.v1.Exchange/MatchHashes",
+        request_serializer=exchange_pb2.MatchHashesRequest.SerializeToString,
+        response_deserializer=exchange_pb2.MatchHashesResponse.FromString,
+    )
+    request = exchange_pb2.MatchHashesRequest(
+        queries=[exchange_pb2.MatchQuery(type="pdq", value=PDQ)]
+    )
+    refused(hub, lambda: call(request, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_replayed_call_metadata_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    method = "/signalhub.v1.Exchange/MatchHashes"
+    raw = exchange_pb2.MatchHashesRequest(
+        queries=[exchange_pb2.MatchQuery(type="pdq", value=PDQ)]
+    ).SerializeToString()
+    call = channel.unary_unary(
+        method,
+        request_serializer=lambda b: b,
+        response_deserializer=exchange_pb2.MatchHashesResponse.FromString,
+    )
+    metadata = signer(members, "acme").call_metadata(method, raw)
+    first = call(raw, metadata=metadata, timeout=10)
+    assert len(first.results[0].matches) == 1
+    refused(hub, lambda: call(raw, metadata=metadata, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_call_signature_over_other_request_bytes_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    method = "/signalhub.v1.Exchange/GetSignal"
+    signed = exchange_pb2.GetSignalRequest(signal_id="0" * 32).SerializeToString()
+    sent = exchange_pb2.GetSignalRequest(signal_id=domain.signal_id("pdq", PDQ))
+    call = channel.unary_unary(
+        method,
+        request_serializer=exchange_pb2.GetSignalRequest.SerializeToString,
+        response_deserializer=exchange_pb2.GetSignalResponse.FromString,
+    )
+    metadata = signer(members, "acme").call_metadata(method, signed)
+    refused(hub, lambda: call(sent, metadata=metadata, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_member_calling_admin_is_permission_denied(
+    hub: HubProcess, members: dict[str, Path]
+) -> None:
+    from client_sdk import AdminClient
+
+    with AdminClient(hub.endpoint, members["acme"]) as not_operator:
+        refused(
+            hub,
+            lambda: not_operator.add_member("mallory", b"\x00" * 32),
+            grpc.StatusCode.UNAUTHENTICATED,  # signed as "operator" with a member's key
+        )
+    member_as_admin = Signer("acme", domain.read_private_key(members["acme"]))
+    with grpc.insecure_channel(hub.endpoint) as ch:
+        method = "/signalhub.v1.Admin/ListMembers"
+        call = ch.unary_unary(method, request_serializer=lambda b: b)
+        refused(
+            hub,
+            lambda: call(b"", metadata=member_as_admin.call_metadata(method, b""), timeout=10),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+
+
+@pytest.mark.parametrize(
+    ("queries", "max_distance", "field"),
+    [
+        ([("pdq", "12")], 31, "queries[0].value"),
+        ([("pdq", PDQ), ("nope", PDQ)], 31, "queries[1].type"),
+        ([("pdq", PDQ)], 65, "max_distance"),
+    ],
+)
+def test_bad_match_query_is_invalid_argument(
+    hub: HubProcess,
+    members: dict[str, Path],
+    queries: list[tuple[str, str]],
+    max_distance: int,
+    field: str,
+) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        error = refused(
+            hub,
+            lambda: client.match(queries, max_distance=max_distance),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    assert fields(error) == [field]
+
+
+@pytest.mark.parametrize(("after", "field"), [("abc", "after"), ("-1", "after")])
+def test_bad_feed_cursor_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], after: str, field: str
+) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        error = refused(
+            hub, lambda: list(client.fetch(after=after)), grpc.StatusCode.INVALID_ARGUMENT
+        )
+    assert fields(error) == [field]
+
+
+def test_bad_member_name_and_duplicate_member_are_refused(
+    hub: HubProcess, members: dict[str, Path]
+) -> None:
+    with hub.admin() as admin:
+        error = refused(
+            hub,
+            lambda: admin.add_member("Not A Slug", b"\x01" * 32),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert fields(error) == ["member_id"]
+        refused(
+            hub,
+            lambda: admin.add_member("operator", b"\x01" * 32),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        refused(
+            hub,
+            lambda: admin.add_member("acme", b"\x02" * 32),
+            grpc.StatusCode.ALREADY_EXISTS,
+        )
+        error = refused(
+            hub,
+            lambda: admin.add_member("short-key", b"\x01" * 31),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert fields(error) == ["public_key"]
