@@ -150,8 +150,12 @@ def _build_tables(words: U64) -> _Tables:
             _core.build_chunk(words, lo, width, off, rw)
         else:
             vals = _chunk_values(words, lo, width)
-            order = np.argsort(vals, kind="stable")
-            rw[:] = order
+            # sort (value << 32 | row): same order as a stable argsort, much faster
+            key = vals.astype(np.uint64) << np.uint64(32)
+            key |= np.arange(n, dtype=np.uint64)
+            key.sort()
+            rw[:] = key & np.uint64(0xFFFFFFFF)
+            del key
             off[0] = 0
             np.cumsum(np.bincount(vals, minlength=1 << width), out=off[1:])
         offsets.append(off)
