@@ -201,8 +201,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         verb = "validated (dry run, nothing stored)" if args.dry_run else "submitted"
+        batches = f"{summary['batches']} batch{'es' if summary['batches'] != 1 else ''}"
         print(
-            f"{verb} {summary['signals']} signals in {summary['batches']} batches: "
+            f"{verb} {summary['signals']} signals in {batches}: "
             f"{summary['new']} new, {summary['corroborated']} corroborated, "
             f"{summary['duplicate']} duplicate"
         )

@@ -219,3 +219,35 @@ def test_client_retries_until_the_hub_comes_up(tmp_path: Path) -> None:
     finally:
         client.close()
         hub.stop()
+
+
+def test_metrics_endpoint_counts_requests_and_auth_failures(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data_dir = tmp_path / "data"
+    init_data_dir(data_dir)
+    hub = HubProcess(data_dir).start(extra=("--metrics-listen", f"127.0.0.1:{port}"))
+    try:
+        key = hub.add_member("epsilon", tmp_path)
+        with hub.client("epsilon", key) as client:
+            client.submit([Signal("pdq", "9a" * 32)])
+            client.match_pdq(["9a" * 32])
+        stranger = Client(hub.endpoint, "epsilon", domain.new_private_key())
+        with pytest.raises(Exception, match="unknown key"):
+            stranger.match_pdq(["9a" * 32])
+        stranger.close()
+        text = (
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        )
+    finally:
+        hub.stop()
+    lines = text.splitlines()
+    assert 'signalhub_signals_submitted_total{result="new",type="pdq"} 1.0' in lines
+    assert 'signalhub_rpc_requests_total{code="OK",method="MatchHashes"} 1.0' in lines
+    assert 'signalhub_auth_failures_total{reason="unknown_key"} 1.0' in lines
+    assert 'signalhub_index_signals{type="pdq"} 1.0' in lines
+    assert "9a9a" not in text and "epsilon" not in text  # no hashes or member ids as labels
