@@ -19,7 +19,6 @@ class Signal:
     value: str
     labels: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    quality: int = 0
 
     def to_wire(self) -> common_pb2.SignalSubmission:
         return common_pb2.SignalSubmission(
@@ -27,7 +26,6 @@ class Signal:
             value=self.value,
             labels=self.labels,
             tags=self.tags,
-            quality=self.quality,
         )
 
 

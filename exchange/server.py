@@ -178,6 +178,7 @@ class HubServer:
         self.store: Store | None = None
         self.writer: Writer | None = None
         self.server: grpc.aio.Server | None = None
+        self.hub: Hub | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -196,7 +197,7 @@ class HubServer:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
         index = SignalIndex()
         self.writer = Writer(store, index.add_committed)
-        hub = Hub(store, self.writer, index, CallVerifier(), self.metrics)
+        self.hub = hub = Hub(store, self.writer, index, CallVerifier(), self.metrics)
         options = [
             ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
@@ -242,6 +243,7 @@ class HubServer:
         self.metrics.store_map_bytes.set(size)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         self.writer.start()
+        hub.ready = True
         for service in ("", exchange_desc.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 

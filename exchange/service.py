@@ -49,11 +49,20 @@ class Hub:
     index: SignalIndex
     verifier: CallVerifier
     metrics: HubMetrics
+    ready: bool = False
+    """False while the index loads: matches would be incomplete, so reads answer UNAVAILABLE."""
+
+    def check_ready(self) -> None:
+        if not self.ready:
+            raise HubError(
+                grpc.StatusCode.UNAVAILABLE, "the hub is loading its index; retry shortly"
+            )
 
     def authenticate(
         self, method: str, request: RawRequest[M], metadata: Mapping[str, str | bytes]
     ) -> tuple[Caller, M]:
         """Verifies the call's signed metadata; returns the caller and the parsed request."""
+        self.check_ready()
         with self.store.read() as view:
             caller = self.verifier.verify(view, method, metadata, request.raw)
         return caller, parsed(request)

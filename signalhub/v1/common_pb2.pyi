@@ -20,18 +20,16 @@ EVENT_KIND_SIGNAL_ADDED: EventKind
 EVENT_KIND_SIGNAL_UPDATED: EventKind
 
 class SignalSubmission(_message.Message):
-    __slots__ = ("type", "value", "labels", "tags", "quality")
+    __slots__ = ("type", "value", "labels", "tags")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
-    QUALITY_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
     labels: _containers.RepeatedScalarFieldContainer[str]
     tags: _containers.RepeatedScalarFieldContainer[str]
-    quality: int
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., quality: _Optional[int] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmissionBatch(_message.Message):
     __slots__ = ("member_id", "batch_id", "created_at", "signals")
