@@ -3,7 +3,7 @@ computes PDQ of images; `cli` is the member side of the `signalhub` command. Nev
 `exchange`."""
 
 from .batching import Batcher
-from .client import AdminClient, Client, RetryPolicy
+from .client import AdminClient, Client, RetryPolicy, TlsConfig
 from .errors import (
     AlreadyExists,
     InvalidArgument,
@@ -36,6 +36,7 @@ __all__ = [
     "SignalInfo",
     "SignalhubError",
     "SubmitResult",
+    "TlsConfig",
     "Unauthenticated",
     "Unavailable",
     "pdq_from_image",

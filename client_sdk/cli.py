@@ -11,15 +11,28 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from signalhub import domain
 
-from .client import DEFAULT_BATCH_SIGNALS, DEFAULT_ENDPOINT, AdminClient, Client, load_key
+from .client import (
+    DEFAULT_BATCH_SIGNALS,
+    DEFAULT_ENDPOINT,
+    AdminClient,
+    Client,
+    TlsConfig,
+    load_key,
+)
 from .errors import SignalhubError
 from .hashing import HashingError, pdq_from_image
 from .models import Signal, SubmitResult
+from .provenance import check_provenance
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -61,6 +74,35 @@ def _connection_flags(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("SIGNALHUB_KEY"),
         help="path of your private key file (env SIGNALHUB_KEY)",
     )
+    _tls_flags(p)
+
+
+def _tls_flags(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    p.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=_path(env("SIGNALHUB_TLS_CA")),
+        help="CA certificate of the hub (enables TLS; env SIGNALHUB_TLS_CA)",
+    )
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=_path(env("SIGNALHUB_TLS_CERT")),
+        help="client certificate for mTLS (env SIGNALHUB_TLS_CERT)",
+    )
+    p.add_argument("--tls-key", type=Path, default=_path(env("SIGNALHUB_TLS_KEY")),
+                   help="client certificate's key for mTLS (env SIGNALHUB_TLS_KEY)")  # fmt: skip
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _tls(args: argparse.Namespace) -> TlsConfig | None:
+    if not (args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    return TlsConfig(args.tls_ca, args.tls_cert, args.tls_key)
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -68,11 +110,15 @@ def _client(args: argparse.Namespace) -> Client:
         raise UsageError(
             "say who you are: --member and --key (or SIGNALHUB_MEMBER and SIGNALHUB_KEY)"
         )
-    return Client(args.endpoint, args.member, args.key)
+    return Client(args.endpoint, args.member, args.key, tls=_tls(args))
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Registers the member and operator subcommands on the dispatcher's parser."""
+Groups = dict[str, "argparse._SubParsersAction[argparse.ArgumentParser]"]
+
+
+def add_commands(groups: Groups) -> None:
+    """Registers the member and operator subcommands on the dispatcher's parsers."""
+    sub = groups[""]
     p = sub.add_parser("keygen", help="create an Ed25519 key pair (FILE and FILE.pub)")
     p.add_argument("--out", type=Path, required=True, help="path of the private key file")
     p.set_defaults(run=_guarded(cmd_keygen))
@@ -97,6 +143,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         type=int,
         default=DEFAULT_BATCH_SIGNALS,
         help="signals per batch (default %(default)s)",
+    )
+    p.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="share only with this privacy group (repeatable; default: every member)",
     )
     p.add_argument("--dry-run", action="store_true", help="validate at the hub, store nothing")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -129,9 +182,27 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_get))
 
-    admin = sub.add_parser("admin", help="operator commands")
-    admin_sub = admin.add_subparsers(dest="admin_command", metavar="COMMAND")
-    admin_sub.required = True
+    p = sub.add_parser("verify", help="re-check offline who submitted a signal, and when")
+    p.add_argument("signal_id", metavar="SIGNAL_ID")
+    p.add_argument("--keys", type=Path, metavar="FILE.pub", action="append", default=None,
+                   help="trust only these public keys (repeatable); default: the keys the hub "
+                        "returns, checked against their key ids")  # fmt: skip
+    p.add_argument("--json", action="store_true")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_verify))
+
+    p = groups["audit"].add_parser("head", help="fetch and check the hub's signed audit head")
+    p.add_argument(
+        "--hub-key",
+        type=Path,
+        metavar="FILE.pub",
+        help="the hub's public key to pin (DATA_DIR/hub.key.pub)",
+    )
+    p.add_argument("--json", action="store_true")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_audit_head))  # fmt: skip
+
+    admin_sub = groups["admin"]
     p = admin_sub.add_parser("add-member", help="register a member and its public key")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--public-key", type=Path, required=True, metavar="FILE.pub")
@@ -142,6 +213,45 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--json", action="store_true")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_list_members))
+    p = admin_sub.add_parser("add-key", help="add a key to a member (rotation)")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--public-key", type=Path, required=True, metavar="FILE.pub")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_add_key))
+    p = admin_sub.add_parser("revoke-key", help="revoke a member's key from now on")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("key_id", metavar="KEY_ID")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_revoke_key))
+    p = admin_sub.add_parser("list-keys", help="list a member's keys")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--json", action="store_true")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_list_keys))
+    for name, suspended in (("suspend-member", True), ("reinstate-member", False)):
+        p = admin_sub.add_parser(name, help=f"{name.split('-')[0]} a member")
+        p.add_argument("member", metavar="MEMBER")
+        _operator_flags(p)
+        p.set_defaults(run=_guarded(cmd_set_suspended), suspended=suspended)
+    p = admin_sub.add_parser("add-group", help="create a privacy group or add members to it")
+    p.add_argument("group", metavar="GROUP")
+    p.add_argument("--member", action="append", default=[], metavar="M")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_add_group))
+    p = admin_sub.add_parser(
+        "remove-group", help="remove members from a privacy group (all, without --member)"
+    )
+    p.add_argument("group", metavar="GROUP")
+    p.add_argument("--member", action="append", default=[], metavar="M")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_remove_group))
+    p = admin_sub.add_parser("list-groups", help="list privacy groups and their members")
+    p.add_argument("--json", action="store_true")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_list_groups))
+    p = admin_sub.add_parser("sign-audit-head", help="have the hub sign its audit head now")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_sign_audit_head))
 
 
 def _operator_flags(p: argparse.ArgumentParser) -> None:
@@ -151,12 +261,13 @@ def _operator_flags(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("SIGNALHUB_OPERATOR_KEY"),
         help="the operator key file, DATA_DIR/operator.key (env SIGNALHUB_OPERATOR_KEY)",
     )
+    _tls_flags(p)
 
 
 def _admin(args: argparse.Namespace) -> AdminClient:
     if not args.operator_key:
         raise UsageError("give the operator key: --operator-key (or SIGNALHUB_OPERATOR_KEY)")
-    return AdminClient(args.endpoint, args.operator_key)
+    return AdminClient(args.endpoint, args.operator_key, tls=_tls(args))
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -193,7 +304,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: no records")
     with _client(args) as client:
         results = client.submit_all(
-            signals, max_signals=args.batch_size, validate_only=args.dry_run
+            signals,
+            max_signals=args.batch_size,
+            validate_only=args.dry_run,
+            audience=args.audience,
         )
     summary = summarize(results)
     summary["dry_run"] = args.dry_run
@@ -385,12 +499,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_add_member(args: argparse.Namespace) -> int:
-    try:
-        public_key = domain.read_public_key(args.public_key)
-    except FileNotFoundError:
-        raise UsageError(f"{args.public_key}: no such file") from None
-    except domain.InvalidValue as e:
-        raise UsageError(str(e)) from None
+    public_key = _public_key(args.public_key)
     with _admin(args) as admin:
         response = admin.add_member(args.name, public_key, args.display_name)
     print(f"added member {response.member.member_id} with key {response.key_id}")
@@ -414,6 +523,144 @@ def cmd_list_members(args: argparse.Namespace) -> int:
         else:
             print(f"{m.member_id:<24} keys={','.join(m.key_ids)}  {m.display_name}")
     return 0
+
+
+def cmd_add_key(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        key_id = admin.add_key(args.member, _public_key(args.public_key))
+    print(f"added key {key_id} to {args.member}")
+    return 0
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        key = admin.revoke_key(args.member, args.key_id)
+    print(f"revoked key {key.key_id} of {args.member} at {_iso(key.revoked_at)}")
+    return 0
+
+
+def cmd_list_keys(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        keys = admin.list_keys(args.member)
+    for k in keys:
+        revoked = _iso(k.revoked_at) if k.HasField("revoked_at") else None
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "key_id": k.key_id,
+                        "member_id": k.member_id,
+                        "public_key": k.public_key.hex(),
+                        "created_at": _iso(k.created_at),
+                        "revoked_at": revoked,
+                    }
+                )
+            )
+        else:
+            print(f"{k.key_id}  created {_iso(k.created_at)}  "
+                  f"{'revoked ' + str(revoked) if revoked else 'valid'}")  # fmt: skip
+    return 0
+
+
+def cmd_set_suspended(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        member = admin.set_member_suspended(args.member, args.suspended)
+    print(f"{member.member_id} is {'suspended' if member.suspended else 'active'}")
+    return 0
+
+
+def cmd_add_group(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        group = admin.add_group_members(args.group, args.member)
+    print(f"group {group.group_id}: {', '.join(group.member_ids) or '(no members)'}")
+    return 0
+
+
+def cmd_remove_group(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        group = admin.remove_group_members(args.group, args.member)
+    print(f"group {group.group_id}: {', '.join(group.member_ids) or '(no members)'}")
+    return 0
+
+
+def cmd_list_groups(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        groups = admin.list_groups()
+    for g in groups:
+        if args.json:
+            print(json.dumps({"group_id": g.group_id, "member_ids": list(g.member_ids)}))
+        else:
+            print(f"{g.group_id:<24} {', '.join(g.member_ids) or '(no members)'}")
+    return 0
+
+
+def cmd_sign_audit_head(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        head = admin.sign_audit_head()
+    if head is None:
+        print("the audit log is empty")
+    else:
+        print(f"signed head: entry {head.sequence}, chain {head.chain_hash.hex()}")
+    return 0
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        head = client.audit_head()
+    if head is None:
+        raise UsageError("the hub has not signed an audit head yet")
+    if args.hub_key is not None and _public_key(args.hub_key) != head.hub_public_key:
+        raise UsageError("the head is signed by another key than the pinned hub key")
+    signed = domain.audit_head_signing_bytes(
+        head.sequence, head.chain_hash, head.signed_at.ToMilliseconds()
+    )
+    try:
+        Ed25519PublicKey.from_public_bytes(head.hub_public_key).verify(head.signature, signed)
+    except (InvalidSignature, ValueError):
+        raise UsageError("the audit head's signature does not verify") from None
+    out = {"sequence": head.sequence, "chain_hash": head.chain_hash.hex(),
+           "signed_at": _iso(head.signed_at), "hub_key_id": domain.key_id(head.hub_public_key),
+           "signature": "valid"}  # fmt: skip
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"audit head: entry {out['sequence']}, chain {out['chain_hash']}, signed "
+              f"{out['signed_at']} by hub key {out['hub_key_id']}: signature valid")  # fmt: skip
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    trusted = None
+    if args.keys:
+        trusted = {domain.key_id(k): k for k in (_public_key(p) for p in args.keys)}
+    with _client(args) as client:
+        detail = client.get_signal(args.signal_id)
+    checks = check_provenance(detail, trusted)
+    for c in checks:
+        sub = c.submission
+        if args.json:
+            print(json.dumps({"signal_id": detail.signal.signal_id, "member_id": sub.member_id,
+                              "key_id": sub.key_id, "batch_id": sub.batch_id,
+                              "received_at": sub.received_at, "ok": c.ok,
+                              "reason": c.reason}))  # fmt: skip
+        else:
+            mark = "OK  " if c.ok else "FAIL"
+            print(f"{mark} {sub.member_id} submitted it in batch {sub.batch_id} at "
+                  f"{sub.received_at}, key {sub.key_id}: {c.reason}")  # fmt: skip
+    return 0 if checks and all(c.ok for c in checks) else 1
+
+
+def _public_key(path: Path) -> bytes:
+    try:
+        return domain.read_public_key(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except domain.InvalidValue as e:
+        raise UsageError(str(e)) from None
+
+
+def _iso(ts: Timestamp) -> str:
+    return ts.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 __all__ = ["add_commands", "load_key", "read_signals"]

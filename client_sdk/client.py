@@ -75,11 +75,38 @@ def load_key(key: Ed25519PrivateKey | str | Path) -> Ed25519PrivateKey:
         raise SignalhubError(str(e)) from None
 
 
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the hub: the CA that issued its certificate and, for mTLS, this client's
+    certificate and key (PEM files)."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if (self.cert is None) != (self.key is None):
+            raise SignalhubError("a client certificate needs both its certificate and its key")
+        try:
+            return grpc.ssl_channel_credentials(
+                root_certificates=self.ca.read_bytes() if self.ca else None,
+                private_key=self.key.read_bytes() if self.key else None,
+                certificate_chain=self.cert.read_bytes() if self.cert else None,
+            )
+        except OSError as e:
+            raise SignalhubError(f"cannot read a TLS file: {e}") from None
+
+
 class _Connection:
     """A channel plus signed, retried calls."""
 
     def __init__(
-        self, endpoint: str, signer: Signer, timeout_seconds: float, retry: RetryPolicy
+        self,
+        endpoint: str,
+        signer: Signer,
+        timeout_seconds: float,
+        retry: RetryPolicy,
+        tls: TlsConfig | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.signer = signer
@@ -89,7 +116,10 @@ class _Connection:
             ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
         ]
-        self.channel = grpc.insecure_channel(endpoint, options=options)
+        if tls is None:
+            self.channel = grpc.insecure_channel(endpoint, options=options)
+        else:
+            self.channel = grpc.secure_channel(endpoint, tls.credentials(), options=options)
 
     def with_retries(self, attempt: Callable[[], R]) -> R:
         """Runs `attempt` until it succeeds, fails for good, or the attempts run out."""
@@ -140,10 +170,15 @@ class Client:
         *,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self.member_id = member_id
         self._conn = _Connection(
-            endpoint, Signer(member_id, load_key(key)), timeout_seconds, retry or RetryPolicy()
+            endpoint,
+            Signer(member_id, load_key(key)),
+            timeout_seconds,
+            retry or RetryPolicy(),
+            tls,
         )
 
     @classmethod
@@ -170,7 +205,12 @@ class Client:
 
     # --- submissions ---------------------------------------------------------------------------
     def submit(
-        self, signals: Sequence[Signal], *, batch_id: str | None = None, validate_only: bool = False
+        self,
+        signals: Sequence[Signal],
+        *,
+        batch_id: str | None = None,
+        validate_only: bool = False,
+        audience: Sequence[str] = (),
     ) -> SubmitResult:
         """Submits one batch (all or nothing). Retries keep the batch_id and re-sign with a
         fresh created_at, so a batch the hub already stored returns its first answer."""
@@ -183,7 +223,7 @@ class Client:
         )
 
         def attempt() -> exchange_pb2.SubmitSignalsResponse:
-            envelope = self._conn.signer.envelope(batch_id, wire)
+            envelope = self._conn.signer.envelope(batch_id, wire, audience=audience)
             request = exchange_pb2.SubmitSignalsRequest(
                 envelope=envelope, validate_only=validate_only
             )
@@ -201,12 +241,13 @@ class Client:
         max_signals: int = DEFAULT_BATCH_SIGNALS,
         max_bytes: int = DEFAULT_BATCH_BYTES,
         validate_only: bool = False,
+        audience: Sequence[str] = (),
     ) -> list[SubmitResult]:
         """Submits any number of signals in batches of at most `max_signals` and about
         `max_bytes`; returns one result per batch."""
         results: list[SubmitResult] = []
         for chunk in split_batches(signals, max_signals, max_bytes):
-            results.append(self.submit(chunk, validate_only=validate_only))
+            results.append(self.submit(chunk, validate_only=validate_only, audience=audience))
         return results
 
     def batcher(
@@ -288,6 +329,15 @@ class Client:
         )
         return SignalDetail.from_wire(response)
 
+    def audit_head(self) -> admin_pb2.AuditHead | None:
+        """The hub's newest signed audit head (None before anything was logged)."""
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/GetAuditHead",
+            exchange_pb2.GetAuditHeadRequest(),
+            exchange_pb2.GetAuditHeadResponse,
+        )
+        return response.head if response.HasField("head") else None
+
 
 class AdminClient:
     """The operator's client: calls of the Admin service, signed with the operator key."""
@@ -299,12 +349,14 @@ class AdminClient:
         *,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self._conn = _Connection(
             endpoint,
             Signer(domain.OPERATOR_ID, load_key(operator_key)),
             timeout_seconds,
             retry or RetryPolicy(),
+            tls,
         )
 
     def __enter__(self) -> AdminClient:
@@ -327,6 +379,55 @@ class AdminClient:
             ),
             admin_pb2.AddMemberResponse,
         )
+
+    def _call(self, method: str, request: Message, response_cls: type[R]) -> R:
+        return self._conn.signed_unary(f"/signalhub.v1.Admin/{method}", request, response_cls)
+
+    def add_key(self, member_id: str, public_key: bytes) -> str:
+        """Adds a key to a member; returns its id."""
+        request = admin_pb2.AddKeyRequest(member_id=member_id, public_key=public_key)
+        return self._call("AddKey", request, admin_pb2.AddKeyResponse).key_id
+
+    def revoke_key(self, member_id: str, key_id: str) -> admin_pb2.Key:
+        """Revokes a member's key from now on."""
+        request = admin_pb2.RevokeKeyRequest(member_id=member_id, key_id=key_id)
+        return self._call("RevokeKey", request, admin_pb2.RevokeKeyResponse).key
+
+    def set_member_suspended(self, member_id: str, suspended: bool) -> admin_pb2.Member:
+        """Suspends (True) or reinstates (False) a member."""
+        request = admin_pb2.SetMemberSuspendedRequest(member_id=member_id, suspended=suspended)
+        return self._call(
+            "SetMemberSuspended", request, admin_pb2.SetMemberSuspendedResponse
+        ).member
+
+    def list_keys(self, member_id: str) -> list[admin_pb2.Key]:
+        """A member's keys, revoked ones included."""
+        request = admin_pb2.ListKeysRequest(member_id=member_id)
+        return list(self._call("ListKeys", request, admin_pb2.ListKeysResponse).keys)
+
+    def add_group_members(self, group_id: str, member_ids: Sequence[str]) -> admin_pb2.PrivacyGroup:
+        """Creates a privacy group or adds members to it."""
+        request = admin_pb2.AddGroupMembersRequest(group_id=group_id, member_ids=member_ids)
+        return self._call("AddGroupMembers", request, admin_pb2.AddGroupMembersResponse).group
+
+    def remove_group_members(
+        self, group_id: str, member_ids: Sequence[str] = ()
+    ) -> admin_pb2.PrivacyGroup:
+        """Removes members from a group (all of them when none is named)."""
+        request = admin_pb2.RemoveGroupMembersRequest(group_id=group_id, member_ids=member_ids)
+        return self._call("RemoveGroupMembers", request, admin_pb2.RemoveGroupMembersResponse).group
+
+    def list_groups(self) -> list[admin_pb2.PrivacyGroup]:
+        """Every privacy group and its members."""
+        request = admin_pb2.ListGroupsRequest()
+        return list(self._call("ListGroups", request, admin_pb2.ListGroupsResponse).groups)
+
+    def sign_audit_head(self) -> admin_pb2.AuditHead | None:
+        """Has the hub sign the audit log's current head now."""
+        response = self._call(
+            "SignAuditHead", admin_pb2.SignAuditHeadRequest(), admin_pb2.SignAuditHeadResponse
+        )
+        return response.head if response.HasField("head") else None
 
     def list_members(self) -> list[admin_pb2.Member]:
         """Every registered member, by name."""
@@ -362,4 +463,4 @@ def split_batches(
         yield chunk
 
 
-__all__ = ["AdminClient", "Client", "RetryPolicy", "split_batches"]
+__all__ = ["AdminClient", "Client", "RetryPolicy", "TlsConfig", "split_batches"]

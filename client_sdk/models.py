@@ -162,6 +162,8 @@ class Provenance:
     tags: tuple[str, ...]
     received_at: str | None
     envelope: common_pb2.SignedEnvelope = field(repr=False, compare=False)
+    public_key: bytes = field(default=b"", repr=False)
+    audience: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -199,6 +201,8 @@ class SignalDetail:
                 tuple(s.tags),
                 _time(s.received_at),
                 s.envelope,
+                s.public_key,
+                tuple(s.audience),
             )
             for s in r.submissions
         )

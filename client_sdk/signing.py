@@ -28,12 +28,17 @@ class Signer:
         batch_id: str,
         signals: Sequence[common_pb2.SignalSubmission],
         created_at: datetime | None = None,
+        audience: Sequence[str] = (),
     ) -> common_pb2.SignedEnvelope:
         """Serialises a SubmissionBatch and signs the exact bytes."""
         stamp = Timestamp()
         stamp.FromDatetime(created_at or datetime.now(UTC))
         batch = common_pb2.SubmissionBatch(
-            member_id=self.member_id, batch_id=batch_id, created_at=stamp, signals=signals
+            member_id=self.member_id,
+            batch_id=batch_id,
+            created_at=stamp,
+            signals=signals,
+            audience=audience,
         )
         payload = batch.SerializeToString()
         signature = self.private_key.sign(domain.submission_signing_bytes(payload))

@@ -24,8 +24,8 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 
-from .errors import invalid, permission_denied, unauthenticated
-from .ledger import check_signer, parse_batch
+from .errors import invalid, unauthenticated
+from .ledger import check_key, check_signer, parse_batch
 from .store import StoreView
 
 _KEY_ID = re.compile(r"[0-9a-f]{32}")
@@ -148,16 +148,7 @@ class CallVerifier:
             if operator_key is None or domain.key_id(operator_key) != kid:
                 raise unauthenticated("that is not the operator's key", "unknown_key")
             return operator_key
-        key = view.key(kid)
-        if key is None:
-            raise unauthenticated(f"unknown key {kid}", "unknown_key")
-        if view.member(member) is None:
-            raise unauthenticated(f"unknown member {member!r}", "unknown_member")
-        if key.member_id != member:
-            raise permission_denied(
-                f"key {kid} does not belong to member {member!r}", "key_of_other_member"
-            )
-        return key.public_key
+        return check_key(view, member, kid).public_key
 
     def _expire(self, now_ms: int) -> None:
         if len(self._nonces) < 4096:

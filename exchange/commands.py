@@ -1,4 +1,5 @@
-"""The hub side of the `signalhub` command: `init` and `serve`."""
+"""The hub side of the `signalhub` command: `init`, `serve`, and the offline operator commands
+`audit verify` and `admin issue-cert`, which work on the data directory itself."""
 
 from __future__ import annotations
 
@@ -11,42 +12,95 @@ from pathlib import Path
 
 from signalhub import domain
 
+from .audit import verify_data_dir
 from .server import HubServer, ServerConfig, lmdb_path, serve
 from .store import Store, StoreTxn
+from .tls import TlsFiles, init_tls, issue_cert, tls_dir
+
+Groups = dict[str, "argparse._SubParsersAction[argparse.ArgumentParser]"]
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Registers the hub's subcommands on the dispatcher's parser."""
-    p = sub.add_parser("init", help="create a hub data directory, its keys and LMDB store")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=_env_path("SIGNALHUB_DATA_DIR"),
-        required=_env_path("SIGNALHUB_DATA_DIR") is None,
-    )
+def _data_dir_flag(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get("SIGNALHUB_DATA_DIR")
+    p.add_argument("--data-dir", type=Path, default=Path(env) if env else None, required=not env,
+                   help="the hub's data directory (env SIGNALHUB_DATA_DIR)")  # fmt: skip
+
+
+def add_commands(groups: Groups) -> None:
+    """Registers the hub's subcommands on the dispatcher's parsers."""
+    p = groups[""].add_parser("init", help="create a hub data directory, its keys and LMDB store")
+    _data_dir_flag(p)
+    p.add_argument("--tls", action="store_true",
+                   help="also create a local CA, a server certificate and the operator's "
+                        "client certificate in DATA_DIR/tls")  # fmt: skip
+    p.add_argument("--tls-name", action="append", default=None, metavar="NAME",
+                   help="DNS name or IP address of the server certificate (repeatable; "
+                        "default localhost and 127.0.0.1)")  # fmt: skip
     p.set_defaults(run=cmd_init)
 
-    p = sub.add_parser("serve", help="run the hub")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=_env_path("SIGNALHUB_DATA_DIR"),
-        required=_env_path("SIGNALHUB_DATA_DIR") is None,
-    )
+    p = groups[""].add_parser("serve", help="run the hub")
+    _data_dir_flag(p)
+    env = os.environ.get
     p.add_argument(
         "--listen",
-        default=os.environ.get("SIGNALHUB_LISTEN", "127.0.0.1:50051"),
-        help="HOST:PORT of the gRPC endpoint (default 127.0.0.1:50051)",
+        default=env("SIGNALHUB_LISTEN", "127.0.0.1:50051"),
+        help="HOST:PORT of the gRPC endpoint (default %(default)s)",
     )
     p.add_argument(
         "--metrics-listen",
-        default=os.environ.get("SIGNALHUB_METRICS_LISTEN", "127.0.0.1:9464"),
+        default=env("SIGNALHUB_METRICS_LISTEN", "127.0.0.1:9464"),
         help="HOST:PORT of the Prometheus endpoint; 'off' disables it",
     )
-    p.set_defaults(run=cmd_serve)
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=_env_file("SIGNALHUB_SERVER_TLS_CERT"),
+        help="server certificate (PEM); enables TLS",
+    )
+    p.add_argument(
+        "--tls-key",
+        type=Path,
+        default=_env_file("SIGNALHUB_SERVER_TLS_KEY"),
+        help="server private key (PEM)",
+    )
+    p.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=_env_file("SIGNALHUB_TLS_CLIENT_CA"),
+        help="require client certificates issued by this CA (mTLS)",
+    )
+    p.add_argument(
+        "--clock-skew-seconds",
+        type=int,
+        default=int(env("SIGNALHUB_CLOCK_SKEW_SECONDS", domain.REPLAY_WINDOW_SECONDS)),
+        help="how far a call's timestamp may be from the hub's clock",
+    )
+    p.add_argument(
+        "--audit-head-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often to sign the audit log's head (default %(default)s)",
+    )
+    p.set_defaults(run=cmd_serve)  # fmt: skip
+
+    p = groups["audit"].add_parser(
+        "verify", help="check the audit chain, signed heads and state of a data directory"
+    )
+    _data_dir_flag(p)
+    p.set_defaults(run=cmd_audit_verify)
+
+    p = groups["admin"].add_parser(
+        "issue-cert", help="issue a client certificate from DATA_DIR/tls/ca (for mTLS)"
+    )
+    p.add_argument("name", metavar="MEMBER")
+    _data_dir_flag(p)
+    p.add_argument("--out", type=Path, required=True, metavar="PREFIX",
+                   help="writes PREFIX.pem and PREFIX.key")  # fmt: skip
+    p.set_defaults(run=cmd_issue_cert)
 
 
-def _env_path(name: str) -> Path | None:
+def _env_file(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
 
@@ -79,22 +133,71 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         operator_id = init_data_dir(args.data_dir)
     except FileExistsError as e:
-        print(f"signalhub: {e}", file=sys.stderr)
+        print(f"signalhub: error: {e}", file=sys.stderr)
         return 1
     print(f"initialised {args.data_dir}")
     print(f"operator key: {args.data_dir / 'operator.key'} (key id {operator_id})")
-    print(f"next: signalhub serve --data-dir {args.data_dir}")
+    serve_flags = ""
+    if args.tls:
+        files = init_tls(args.data_dir, args.tls_name or ["localhost", "127.0.0.1"])
+        print(f"TLS: CA {files['ca'].cert}, server certificate {files['server'].cert}, "
+              f"operator client certificate {files['operator'].cert}")  # fmt: skip
+        serve_flags = (
+            f" --tls-cert {files['server'].cert} --tls-key {files['server'].key}"
+            f" --tls-client-ca {files['ca'].cert}"
+        )
+    print(f"next: signalhub serve --data-dir {args.data_dir}{serve_flags}")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     metrics = None if args.metrics_listen in ("", "off") else args.metrics_listen
-    config = ServerConfig(args.data_dir, args.listen, metrics)
+    config = ServerConfig(
+        args.data_dir, args.listen, metrics, args.tls_cert, args.tls_key, args.tls_client_ca,
+        args.clock_skew_seconds, args.audit_head_interval,
+    )  # fmt: skip
 
     async def ready(hub: HubServer) -> None:
         host = args.listen.rpartition(":")[0]
-        print(f"signalhub serving on {host}:{hub.port} (metrics: {metrics or 'off'})", flush=True)
+        tls = "mTLS" if args.tls_client_ca else "TLS" if args.tls_cert else "plaintext"
+        print(
+            f"signalhub serving on {host}:{hub.port} ({tls}; metrics: {metrics or 'off'})",
+            flush=True,
+        )
 
     asyncio.run(serve(config, ready))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if not (lmdb_path(args.data_dir) / "data.mdb").exists():
+        print(f"signalhub: error: {args.data_dir} is not a signalhub data directory",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    report = verify_data_dir(args.data_dir)
+    if report.ok:
+        print(
+            f"audit OK: {report.entries} log entries chained, {report.heads} signed heads "
+            f"valid (newest covers entry {report.covered}), state matches the log's replay"
+        )
+        return 0  # fmt: skip
+    for problem in report.problems:
+        print(f"audit FAILED: {problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_issue_cert(args: argparse.Namespace) -> int:
+    directory = tls_dir(args.data_dir)
+    ca = TlsFiles(directory / "ca.pem", directory / "ca.key")
+    if not ca.key.exists():
+        print(f"signalhub: error: no CA in {directory}; run signalhub init --tls",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        files = issue_cert(ca, args.out, args.name)
+    except FileExistsError:
+        print(f"signalhub: error: {args.out}.key exists", file=sys.stderr)
+        return 1
+    print(f"client certificate {files.cert}, key {files.key} (CA {ca.cert})")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from exchange.errors import HubError, invalid, permission_denied, unauthenticated
@@ -20,13 +20,14 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .store import StoreTxn, StoreView
+from .visibility import Viewer
 
 
 @dataclass
 class Applied:
     """What applying one entry did."""
 
-    response: exchange_pb2.SubmitSignalsResponse | admin_pb2.AddMemberResponse
+    response: Message
     stored: bool = True
     """False when the entry changed nothing (a replayed batch): the writer then drops it."""
     pdq_rows: list[tuple[int, bytes]] = field(default_factory=list)
@@ -92,21 +93,50 @@ def _bad_value(s: common_pb2.SignalSubmission) -> bool:
     return False
 
 
+def check_key(view: StoreView, member_id: str, key_id: str) -> rec.KeyRecord:
+    """The key must exist, be valid, and belong to `member_id`, who must be active."""
+    key = view.key(key_id)
+    if key is None:
+        raise unauthenticated(f"unknown key {key_id!r}", "unknown_key")
+    member = view.member(member_id)
+    if member is None:
+        raise unauthenticated(f"unknown member {member_id!r}", "unknown_member")
+    if key.member_id != member_id:
+        raise permission_denied(
+            f"key {key_id} does not belong to member {member_id!r}", "key_of_other_member"
+        )
+    if key.HasField("revoked_at"):
+        raise unauthenticated(f"key {key_id} was revoked", "revoked_key")
+    if member.suspended:
+        raise permission_denied(f"member {member_id!r} is suspended", "suspended_member")
+    return key
+
+
 def check_signer(
     view: StoreView, envelope: common_pb2.SignedEnvelope, batch: common_pb2.SubmissionBatch
 ) -> rec.KeyRecord:
-    """The key must exist and belong to the member the batch names."""
-    key = view.key(envelope.key_id)
-    if key is None:
-        raise unauthenticated(f"unknown key {envelope.key_id!r}", "unknown_key")
-    if view.member(batch.member_id) is None:
-        raise unauthenticated(f"unknown member {batch.member_id!r}", "unknown_member")
-    if key.member_id != batch.member_id:
-        raise permission_denied(
-            f"key {envelope.key_id} does not belong to member {batch.member_id!r}",
-            "key_of_other_member",
-        )
-    return key
+    """The envelope's key must be valid and belong to the (active) member the batch names."""
+    return check_key(view, batch.member_id, envelope.key_id)
+
+
+def append_and_apply(tx: StoreTxn, entry: rec.LogEntry, validate_only: bool = False) -> Applied:
+    """Appends `entry` to the log and applies it inside a savepoint of `tx`. When apply refuses
+    the entry (HubError), answers a replay, or `validate_only` is set, the savepoint is undone
+    and the log is left as it was."""
+    try:
+        with tx.savepoint() as child:
+            sequence = child.append_log(entry)
+            applied = apply_entry(child, sequence, entry, validate_only)
+            if not applied.stored or validate_only:
+                raise _Discard(applied)
+    except _Discard as discarded:
+        return discarded.applied
+    return applied
+
+
+class _Discard(Exception):
+    def __init__(self, applied: Applied) -> None:
+        self.applied = applied
 
 
 def apply_entry(
@@ -119,7 +149,31 @@ def apply_entry(
         return _apply_submit(tx, log_sequence, entry, validate_only)
     if which == "add_member":
         return _apply_add_member(tx, entry)
+    if which == "add_key":
+        return _apply_add_key(tx, entry)
+    if which == "revoke_key":
+        return _apply_revoke_key(tx, entry)
+    if which == "set_member_suspended":
+        return _apply_set_suspended(tx, entry)
+    if which == "add_group_members":
+        return _apply_group_members(tx, entry, entry.add_group_members, adding=True)
+    if which == "remove_group_members":
+        return _apply_group_members(tx, entry, entry.remove_group_members, adding=False)
     raise HubError(grpc.StatusCode.INTERNAL, f"log entry {log_sequence} has no command")
+
+
+def _check_audience(tx: StoreView, batch: common_pb2.SubmissionBatch) -> list[str]:
+    """The batch's audience, sorted: groups the submitter belongs to."""
+    member = tx.member(batch.member_id)
+    mine = set(member.group_ids) if member else set()
+    violations = [
+        (f"audience[{i}]", f"{g!r} is not a privacy group you belong to")
+        for i, g in enumerate(batch.audience)
+        if g not in mine
+    ]
+    if violations:
+        raise invalid(f"invalid audience: {violations[0][1]}", violations)
+    return sorted(set(batch.audience))
 
 
 def _apply_submit(
@@ -129,7 +183,8 @@ def _apply_submit(
     batch = parse_batch(envelope.payload)
     key = check_signer(tx, envelope, batch)
     signals = canonical_batch(batch)
-    digest = domain.batch_content_digest(signals)
+    audience = _check_audience(tx, batch)
+    digest = domain.batch_content_digest(signals, audience)
 
     prior = tx.batch(batch.member_id, batch.batch_id)
     if prior is not None:
@@ -154,7 +209,7 @@ def _apply_submit(
     response = exchange_pb2.SubmitSignalsResponse(batch_id=batch.batch_id)
     applied = Applied(response)
     seen: set[str] = set()
-    received: Timestamp = entry.received_at
+    submitter = Viewer.load(tx, batch.member_id)
     for index, signal in enumerate(signals):
         sid = signal.signal_id
         status: int
@@ -162,9 +217,12 @@ def _apply_submit(
             status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
         else:
             seen.add(sid)
-            status = _record_submission(
-                tx, applied, log_sequence, index, signal, batch, key, received
-            )
+            submission = rec.SubmissionRecord(
+                member_id=batch.member_id, key_id=key.key_id, batch_id=batch.batch_id,
+                index=index, labels=signal.labels, tags=signal.tags,
+                received_at=entry.received_at, log_sequence=log_sequence, audience=audience,
+            )  # fmt: skip
+            status = _record_submission(tx, applied, signal, submission, submitter)
         response.results.add(index=index, signal_id=sid, status=status)
         name = exchange_pb2.SubmitStatus.Name(status).removeprefix("SUBMIT_STATUS_").lower()
         applied.signals[name] = applied.signals.get(name, 0) + 1
@@ -180,39 +238,41 @@ def _apply_submit(
 def _record_submission(
     tx: StoreTxn,
     applied: Applied,
-    log_sequence: int,
-    index: int,
     signal: domain.CanonicalSignal,
-    batch: common_pb2.SubmissionBatch,
-    key: rec.KeyRecord,
-    received: Timestamp,
+    submission: rec.SubmissionRecord,
+    submitter: Viewer,
 ) -> int:
     """Stores one member's submission of one signal, updates the signal and appends its feed
-    event; returns the submit status."""
+    event; returns the submit status as the submitter may know it (a signal it cannot see
+    counts as new to it)."""
     sid = signal.signal_id
     record = tx.signal(sid)
-    status: int
     if record is None:
-        status = exchange_pb2.SUBMIT_STATUS_NEW
-        kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
         record = rec.SignalRecord(
             signal=common_pb2.Signal(signal_id=sid, type=signal.type, value=signal.value)
         )
-        record.signal.first_seen.CopyFrom(received)
+        record.signal.first_seen.CopyFrom(submission.received_at)
         if domain.SIGNAL_TYPES[signal.type].match is domain.MatchKind.HAMMING:
             row = tx.next_counter("pdq_rows")
             hash32 = bytes.fromhex(signal.value)
             tx.put_pdq_row(row, hash32, sid)
             record.pdq_row = row
             applied.pdq_rows.append((row, hash32))
+        known_to_submitter: list[rec.SubmissionRecord] = []
     else:
+        known_to_submitter = [
+            s for s in tx.submissions(sid) if submitter.sees(s.member_id, s.audience)
+        ]
+    if not known_to_submitter:
+        status = exchange_pb2.SUBMIT_STATUS_NEW
+        kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
+    elif any(s.member_id == submission.member_id for s in known_to_submitter):
+        status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
         kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
-        status = (
-            exchange_pb2.SUBMIT_STATUS_DUPLICATE
-            if batch.member_id in record.members
-            else exchange_pb2.SUBMIT_STATUS_CORROBORATED
-        )
-    members = sorted(set(record.members) | {batch.member_id})
+    else:
+        status = exchange_pb2.SUBMIT_STATUS_CORROBORATED
+        kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
+    members = sorted(set(record.members) | {submission.member_id})
     del record.members[:]
     record.members.extend(members)
     sig = record.signal
@@ -223,28 +283,43 @@ def _record_submission(
     del sig.tags[:]
     sig.tags.extend(tags)
     sig.corroboration = len(members)
-    sig.last_seen.CopyFrom(received)
+    sig.last_seen.CopyFrom(submission.received_at)
+    if submission.audience:
+        record.restricted = True
+        for group in submission.audience:
+            tx.link_group_signal(group, sid)
     tx.put_signal(record)
-    tx.put_submission(
-        sid,
-        rec.SubmissionRecord(
-            member_id=batch.member_id,
-            key_id=key.key_id,
-            batch_id=batch.batch_id,
-            index=index,
-            labels=signal.labels,
-            tags=signal.tags,
-            received_at=received,
-            log_sequence=log_sequence,
-        ),
-    )
+    tx.put_submission(sid, submission)
     sequence = tx.next_counter("feed_seq")
     event = common_pb2.FeedEvent(
-        cursor=str(sequence), kind=kind, signal=sig, member_id=batch.member_id, time=received
-    )
-    tx.put_feed(sequence, event)
-    applied.response.cursor = str(sequence)  # type: ignore[union-attr]
+        cursor=str(sequence), kind=kind, signal=sig, member_id=submission.member_id,
+        time=submission.received_at,
+    )  # fmt: skip
+    tx.put_feed(sequence, rec.FeedRecord(event=event, audience=submission.audience))
+    applied.response.cursor = str(sequence)  # type: ignore[attr-defined]
     return status
+
+
+def _new_key(tx: StoreTxn, member_id: str, public_key: bytes, when: Timestamp) -> str:
+    if len(public_key) != 32:
+        raise invalid(
+            "an Ed25519 public key is 32 bytes",
+            [("public_key", f"32 bytes required, got {len(public_key)}")],
+        )
+    kid = domain.key_id(public_key)
+    if tx.key(kid) is not None:
+        raise HubError(grpc.StatusCode.ALREADY_EXISTS, f"key {kid} is already registered")
+    tx.put_key(
+        rec.KeyRecord(key_id=kid, member_id=member_id, public_key=public_key, created_at=when)
+    )
+    return kid
+
+
+def _existing_member(tx: StoreView, member_id: str, field: str = "member_id") -> admin_pb2.Member:
+    member = tx.member(member_id)
+    if member is None:
+        raise HubError(grpc.StatusCode.NOT_FOUND, f"no member {member_id!r}")
+    return member
 
 
 def _apply_add_member(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
@@ -253,18 +328,11 @@ def _apply_add_member(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         domain.validate_member_id(command.member_id)
     except domain.InvalidValue as e:
         raise invalid(str(e), [("member_id", str(e))]) from None
-    if len(command.public_key) != 32:
-        raise invalid(
-            "an Ed25519 public key is 32 bytes",
-            [("public_key", f"32 bytes required, got {len(command.public_key)}")],
-        )
     if tx.member(command.member_id) is not None:
         raise HubError(
             grpc.StatusCode.ALREADY_EXISTS, f"member {command.member_id!r} already exists"
         )
-    kid = domain.key_id(command.public_key)
-    if tx.key(kid) is not None:
-        raise HubError(grpc.StatusCode.ALREADY_EXISTS, f"key {kid} is already registered")
+    kid = _new_key(tx, command.member_id, command.public_key, entry.received_at)
     member = admin_pb2.Member(
         member_id=command.member_id,
         display_name=command.display_name,
@@ -272,12 +340,119 @@ def _apply_add_member(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         created_at=entry.received_at,
     )
     tx.put_member(member)
-    tx.put_key(
-        rec.KeyRecord(
-            key_id=kid,
-            member_id=command.member_id,
-            public_key=command.public_key,
-            created_at=entry.received_at,
-        )
-    )
     return Applied(admin_pb2.AddMemberResponse(member=member, key_id=kid))
+
+
+def _apply_add_key(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    command = entry.add_key
+    member = _existing_member(tx, command.member_id)
+    kid = _new_key(tx, command.member_id, command.public_key, entry.received_at)
+    member.key_ids.append(kid)
+    tx.put_member(member)
+    return Applied(admin_pb2.AddKeyResponse(key_id=kid))
+
+
+def _apply_revoke_key(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    command = entry.revoke_key
+    _existing_member(tx, command.member_id)
+    key = tx.key(command.key_id)
+    if key is None or key.member_id != command.member_id:
+        raise HubError(
+            grpc.StatusCode.NOT_FOUND,
+            f"member {command.member_id!r} has no key {command.key_id!r}",
+        )
+    if key.HasField("revoked_at"):
+        raise HubError(grpc.StatusCode.FAILED_PRECONDITION, f"key {key.key_id} is already revoked")
+    key.revoked_at.CopyFrom(entry.received_at)
+    tx.put_key(key)
+    return Applied(admin_pb2.RevokeKeyResponse(key=key_message(key)))
+
+
+def key_message(key: rec.KeyRecord) -> admin_pb2.Key:
+    out = admin_pb2.Key(
+        key_id=key.key_id,
+        member_id=key.member_id,
+        public_key=key.public_key,
+        created_at=key.created_at,
+    )
+    if key.HasField("revoked_at"):
+        out.revoked_at.CopyFrom(key.revoked_at)
+    return out
+
+
+def _apply_set_suspended(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    command = entry.set_member_suspended
+    member = _existing_member(tx, command.member_id)
+    member.suspended = command.suspended
+    tx.put_member(member)
+    return Applied(admin_pb2.SetMemberSuspendedResponse(member=member))
+
+
+def _apply_group_members(
+    tx: StoreTxn, entry: rec.LogEntry, command: rec.GroupMembersCommand, adding: bool
+) -> Applied:
+    """Changes a group's membership and tells each affected member's feed which signals it
+    gained or lost sight of."""
+    try:
+        domain.validate_member_id(command.group_id)
+    except domain.InvalidValue as e:
+        message = str(e).replace("member id", "group id")
+        raise invalid(message, [("group_id", message)]) from None
+    group = tx.group(command.group_id)
+    if group is None:
+        if not adding:
+            raise HubError(grpc.StatusCode.NOT_FOUND, f"no privacy group {command.group_id!r}")
+        group = admin_pb2.PrivacyGroup(group_id=command.group_id)
+    violations = [
+        (f"member_ids[{i}]", f"no member {m!r}")
+        for i, m in enumerate(command.member_ids)
+        if tx.member(m) is None
+    ]
+    if violations:
+        raise invalid(f"invalid members: {violations[0][1]}", violations)
+    current = set(group.member_ids)
+    named = set(command.member_ids)
+    leaving = (named & current) if named else current
+    changed = sorted(named - current) if adding else sorted(leaving)
+    after = current | named if adding else current - leaving
+    signals = tx.group_signals(command.group_id)
+    for member_id in changed:
+        member = tx.member(member_id)
+        assert member is not None
+        before_viewer = Viewer(member_id, frozenset(member.group_ids))
+        groups = set(member.group_ids)
+        groups = groups | {command.group_id} if adding else groups - {command.group_id}
+        del member.group_ids[:]
+        member.group_ids.extend(sorted(groups))
+        tx.put_member(member)
+        after_viewer = Viewer(member_id, frozenset(groups))
+        for sid in signals:
+            subs = tx.submissions(sid)
+            saw = any(before_viewer.sees(s.member_id, s.audience) for s in subs)
+            sees = any(after_viewer.sees(s.member_id, s.audience) for s in subs)
+            if saw == sees:
+                continue
+            record = tx.signal(sid)
+            assert record is not None
+            kind = (
+                common_pb2.EVENT_KIND_SIGNAL_UPDATED
+                if sees
+                else common_pb2.EVENT_KIND_SIGNAL_REMOVED
+            )
+            sequence = tx.next_counter("feed_seq")
+            bare = common_pb2.Signal(
+                signal_id=sid, type=record.signal.type, value=record.signal.value
+            )
+            event = common_pb2.FeedEvent(
+                cursor=str(sequence), kind=kind, signal=bare, time=entry.received_at
+            )
+            tx.put_feed(sequence, rec.FeedRecord(event=event, target_member=member_id))
+    del group.member_ids[:]
+    group.member_ids.extend(sorted(after))
+    tx.put_group(group)
+    response: Message
+    if adding:
+        response = admin_pb2.AddGroupMembersResponse(group=group)
+    else:
+        response = admin_pb2.RemoveGroupMembersResponse(group=group)
+    return Applied(response)

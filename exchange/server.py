@@ -48,6 +48,14 @@ class ServerConfig:
     data_dir: Path
     listen: str = "127.0.0.1:50051"
     metrics_listen: str | None = "127.0.0.1:9464"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """With a client CA, every connection must present a certificate it issued (mTLS)."""
+    clock_skew_seconds: int = domain.REPLAY_WINDOW_SECONDS
+    """How far a call's timestamp may be from the hub's clock."""
+    audit_head_interval_seconds: float = 60.0
+    """How often the hub signs the audit log's head when it has moved."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -179,6 +187,7 @@ class HubServer:
         self.writer: Writer | None = None
         self.server: grpc.aio.Server | None = None
         self.hub: Hub | None = None
+        self._head_task: asyncio.Task[None] | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -197,7 +206,9 @@ class HubServer:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
         index = SignalIndex()
         self.writer = Writer(store, index.add_committed)
-        self.hub = hub = Hub(store, self.writer, index, CallVerifier(), self.metrics)
+        hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
+        verifier = CallVerifier(self.config.clock_skew_seconds)
+        self.hub = hub = Hub(store, self.writer, index, verifier, self.metrics, hub_key)
         options = [
             ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
@@ -224,7 +235,7 @@ class HubServer:
             ),
             self.server,
         )
-        self.port = self.server.add_insecure_port(self.config.listen)
+        self.port = self._add_port(self.server)
         if self.port == 0:
             raise SystemExit(f"cannot listen on {self.config.listen}")
         for service in ("", exchange_desc.full_name):
@@ -246,6 +257,31 @@ class HubServer:
         hub.ready = True
         for service in ("", exchange_desc.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
+
+    def _add_port(self, server: grpc.aio.Server) -> int:
+        c = self.config
+        if c.tls_cert is None and c.tls_key is None:
+            if c.tls_client_ca is not None:
+                raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key")
+            return int(server.add_insecure_port(c.listen))
+        if c.tls_cert is None or c.tls_key is None:
+            raise SystemExit("TLS needs both --tls-cert and --tls-key")
+        client_ca = c.tls_client_ca.read_bytes() if c.tls_client_ca else None
+        credentials = grpc.ssl_server_credentials(
+            [(c.tls_key.read_bytes(), c.tls_cert.read_bytes())],
+            root_certificates=client_ca,
+            require_client_auth=client_ca is not None,
+        )
+        return int(server.add_secure_port(c.listen, credentials))
+
+    async def _sign_heads_periodically(self, hub: Hub) -> None:
+        while True:
+            await asyncio.sleep(self.config.audit_head_interval_seconds)
+            try:
+                await hub.sign_audit_head()
+            except Exception:
+                log.exception("signing the audit head failed")
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stops taking calls, lets calls in flight finish (up to `grace`), drains the writer
@@ -253,6 +289,13 @@ class HubServer:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
+        if self._head_task is not None:
+            self._head_task.cancel()
+        if self.hub is not None and self.hub.ready:
+            try:  # so that `audit verify` finds every entry covered by a signed head
+                await self.hub.sign_audit_head()
+            except Exception:
+                log.exception("signing the final audit head failed")
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
         if self.store is not None:

@@ -6,12 +6,14 @@ hand a command to the writer. Errors are raised as HubError; `server` turns them
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import grpc
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 
 from signalhub import domain
@@ -21,12 +23,14 @@ from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 from .auth import Caller, CallVerifier, verify_envelope
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
-from .ledger import canonical_batch
+from .ledger import canonical_batch, key_message
 from .metrics import HubMetrics
-from .store import Store, StoreView
+from .store import Store, StoreTxn, StoreView
+from .visibility import Viewer, event_visible, signal_view, view_from
 from .writer import Writer, now_timestamp
 
 M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message)
 FEED_PAGE_EVENTS = 512
 LIST_PAGE_DEFAULT = 1000
 
@@ -49,8 +53,31 @@ class Hub:
     index: SignalIndex
     verifier: CallVerifier
     metrics: HubMetrics
+    hub_key: Ed25519PrivateKey | None = None
+    """Signs audit heads."""
     ready: bool = False
     """False while the index loads: matches would be incomplete, so reads answer UNAVAILABLE."""
+
+    async def sign_audit_head(self) -> admin_pb2.AuditHead | None:
+        """Signs the audit chain's current head with the hub key and stores it (unless the
+        newest stored head already covers it). None before the first log entry."""
+        key = self.hub_key
+        if key is None:
+            raise HubError(grpc.StatusCode.FAILED_PRECONDITION, "the hub has no signing key")
+
+        def work(tx: StoreTxn) -> admin_pb2.AuditHead | None:
+            sequence = tx.counter("log_seq")
+            latest = tx.latest_audit_head()
+            if latest is not None and latest.sequence == sequence:
+                return latest
+            link = tx.audit(sequence)
+            if link is None:
+                return None
+            head = sign_head(key, sequence, link.chain_hash, int(time.time() * 1000))
+            tx.put_audit_head(head)
+            return head
+
+        return await self.writer.run(work)
 
     def check_ready(self) -> None:
         if not self.ready:
@@ -77,9 +104,23 @@ def parsed(request: RawRequest[M]) -> M:
     return request.message
 
 
-def _signal_view(view: StoreView, signal_id: str) -> common_pb2.Signal | None:
+def _signal_view(view: StoreView, signal_id: str, viewer: Viewer) -> common_pb2.Signal | None:
     record = view.signal(signal_id)
-    return None if record is None else record.signal
+    return None if record is None else signal_view(view, record, viewer)
+
+
+def sign_head(
+    key: Ed25519PrivateKey, sequence: int, chain_hash: bytes, signed_at_ms: int
+) -> admin_pb2.AuditHead:
+    """An audit head signed with the hub key."""
+    head = admin_pb2.AuditHead(
+        sequence=sequence,
+        chain_hash=chain_hash,
+        hub_public_key=domain.raw_public_key(key),
+        signature=key.sign(domain.audit_head_signing_bytes(sequence, chain_hash, signed_at_ms)),
+    )
+    head.signed_at.FromMilliseconds(signed_at_ms)
+    return head
 
 
 class ExchangeService:
@@ -129,7 +170,9 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.MatchHashesRequest],
         metadata: Mapping[str, str | bytes],
     ) -> exchange_pb2.MatchHashesResponse:
-        _, message = self.hub.authenticate("/signalhub.v1.Exchange/MatchHashes", request, metadata)
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/MatchHashes", request, metadata
+        )
         max_distance = (
             message.max_distance
             if message.HasField("max_distance")
@@ -156,10 +199,12 @@ class ExchangeService:
         if violations:
             raise invalid(f"invalid query: {violations[0][0]}: {violations[0][1]}", violations)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._match, canonical, max_distance)
+        return await loop.run_in_executor(
+            None, self._match, canonical, max_distance, caller.member_id
+        )
 
     def _match(
-        self, queries: list[tuple[str, str]], max_distance: int
+        self, queries: list[tuple[str, str]], max_distance: int, member_id: str
     ) -> exchange_pb2.MatchHashesResponse:
         response = exchange_pb2.MatchHashesResponse()
         pdq_positions = [
@@ -179,16 +224,17 @@ class ExchangeService:
                     zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True)
                 )
         with self.hub.store.read() as view:
+            viewer = Viewer.load(view, member_id)
             for i, (type_name, value) in enumerate(queries):
                 result = response.results.add(query_index=i)
                 if i in found:
                     for row, distance in found[i]:
                         entry = view.pdq_row(row)
-                        signal = None if entry is None else _signal_view(view, entry[1])
+                        signal = None if entry is None else _signal_view(view, entry[1], viewer)
                         if signal is not None:
                             result.matches.add(signal=signal, distance=distance)
                 else:
-                    signal = _signal_view(view, domain.signal_id(type_name, value))
+                    signal = _signal_view(view, domain.signal_id(type_name, value), viewer)
                     if signal is not None:
                         result.matches.add(signal=signal, distance=0)
                 if result.matches:
@@ -200,7 +246,9 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.FetchUpdatesRequest],
         metadata: Mapping[str, str | bytes],
     ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse]:
-        _, message = self.hub.authenticate("/signalhub.v1.Exchange/FetchUpdates", request, metadata)
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/FetchUpdates", request, metadata
+        )
         if message.after and not message.after.isdigit():
             raise invalid(
                 "after is a cursor from a feed event (a decimal number) or empty",
@@ -211,14 +259,21 @@ class ExchangeService:
         after = int(message.after or "0")
         remaining = message.limit or -1
         while remaining != 0:
-            page = FEED_PAGE_EVENTS if remaining < 0 else min(remaining, FEED_PAGE_EVENTS)
             with self.hub.store.read() as view:  # closed before the first await below
-                events = view.feed(after, page)
-            if not events:
+                viewer = Viewer.load(view, caller.member_id)
+                records = view.feed(after, FEED_PAGE_EVENTS)
+                events = []
+                for record in records:
+                    event = _event_for(view, record, viewer)
+                    if event is not None:
+                        events.append(event)
+                        if len(events) == remaining:
+                            break
+            if not records:
                 return
+            after = int(records[-1].event.cursor)
             for event in events:
                 yield exchange_pb2.FetchUpdatesResponse(event=event)
-            after = int(events[-1].cursor)
             if remaining > 0:
                 remaining -= len(events)
 
@@ -227,7 +282,9 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.GetSignalRequest],
         metadata: Mapping[str, str | bytes],
     ) -> exchange_pb2.GetSignalResponse:
-        _, message = self.hub.authenticate("/signalhub.v1.Exchange/GetSignal", request, metadata)
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/GetSignal", request, metadata
+        )
         sid = message.signal_id.strip().lower()
         if not domain.is_signal_id(sid):
             raise invalid(
@@ -235,24 +292,58 @@ class ExchangeService:
                 [("signal_id", f"not a signal id: {message.signal_id[:40]!r}")],
             )
         with self.hub.store.read() as view:
+            viewer = Viewer.load(view, caller.member_id)
             record = view.signal(sid)
-            if record is None:
+            subs = [] if record is None else [
+                s for s in view.submissions(sid) if viewer.sees(s.member_id, s.audience)
+            ]  # fmt: skip
+            shown = None if record is None else view_from(record.signal, subs)
+            if record is None or shown is None:  # invisible looks exactly like missing
                 raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
-            response = exchange_pb2.GetSignalResponse(signal=record.signal)
-            for sub in view.submissions(sid):
+            response = exchange_pb2.GetSignalResponse(signal=shown)
+            for sub in subs:
                 entry = view.log_entry(sub.log_sequence)
+                key = view.key(sub.key_id)
                 out = response.submissions.add(
-                    member_id=sub.member_id,
-                    key_id=sub.key_id,
-                    batch_id=sub.batch_id,
-                    index=sub.index,
-                    labels=sub.labels,
-                    tags=sub.tags,
-                    received_at=sub.received_at,
-                )
+                    member_id=sub.member_id, key_id=sub.key_id, batch_id=sub.batch_id,
+                    index=sub.index, labels=sub.labels, tags=sub.tags,
+                    received_at=sub.received_at, audience=sub.audience,
+                    public_key=key.public_key if key else b"",
+                )  # fmt: skip
                 if entry is not None:
                     out.envelope.CopyFrom(entry.submit.envelope)
         return response
+
+    async def GetAuditHead(
+        self,
+        request: RawRequest[exchange_pb2.GetAuditHeadRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> exchange_pb2.GetAuditHeadResponse:
+        self.hub.authenticate("/signalhub.v1.Exchange/GetAuditHead", request, metadata)
+        with self.hub.store.read() as view:
+            head = view.latest_audit_head()
+        return exchange_pb2.GetAuditHeadResponse(head=head)
+
+
+def _event_for(
+    view: StoreView, record: rec.FeedRecord, viewer: Viewer
+) -> common_pb2.FeedEvent | None:
+    """The caller's copy of a feed record, or None when it may not see it."""
+    if not event_visible(record, viewer):
+        return None
+    event = record.event
+    if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
+        return event
+    stored = view.signal(event.signal.signal_id)
+    if stored is None or not stored.restricted:
+        return event  # a public signal: the stored snapshot is what everyone sees
+    shown = signal_view(view, stored, viewer)
+    if shown is None:
+        return None
+    out = common_pb2.FeedEvent()
+    out.CopyFrom(event)
+    out.signal.CopyFrom(shown)
+    return out
 
 
 class AdminService:
@@ -300,3 +391,80 @@ class AdminService:
         if len(members) > size:
             response.next_page_token = members[size - 1].member_id
         return response
+
+    async def _command(self, entry: rec.LogEntry, response_cls: type[R]) -> R:
+        applied = await self.hub.writer.execute(entry)
+        assert isinstance(applied.response, response_cls)
+        return applied.response
+
+    async def AddKey(
+        self, request: RawRequest[admin_pb2.AddKeyRequest], metadata: Mapping[str, str | bytes]
+    ) -> admin_pb2.AddKeyResponse:
+        m = self._operator("/signalhub.v1.Admin/AddKey", request, metadata)
+        command = rec.AddKeyCommand(member_id=m.member_id, public_key=m.public_key)
+        entry = rec.LogEntry(received_at=now_timestamp(), add_key=command)
+        return await self._command(entry, admin_pb2.AddKeyResponse)
+
+    async def RevokeKey(
+        self, request: RawRequest[admin_pb2.RevokeKeyRequest], metadata: Mapping[str, str | bytes]
+    ) -> admin_pb2.RevokeKeyResponse:
+        m = self._operator("/signalhub.v1.Admin/RevokeKey", request, metadata)
+        command = rec.RevokeKeyCommand(member_id=m.member_id, key_id=m.key_id)
+        entry = rec.LogEntry(received_at=now_timestamp(), revoke_key=command)
+        return await self._command(entry, admin_pb2.RevokeKeyResponse)
+
+    async def SetMemberSuspended(
+        self,
+        request: RawRequest[admin_pb2.SetMemberSuspendedRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.SetMemberSuspendedResponse:
+        m = self._operator("/signalhub.v1.Admin/SetMemberSuspended", request, metadata)
+        command = rec.SetMemberSuspendedCommand(member_id=m.member_id, suspended=m.suspended)
+        entry = rec.LogEntry(received_at=now_timestamp(), set_member_suspended=command)
+        return await self._command(entry, admin_pb2.SetMemberSuspendedResponse)
+
+    async def ListKeys(
+        self, request: RawRequest[admin_pb2.ListKeysRequest], metadata: Mapping[str, str | bytes]
+    ) -> admin_pb2.ListKeysResponse:
+        m = self._operator("/signalhub.v1.Admin/ListKeys", request, metadata)
+        with self.hub.store.read() as view:
+            member = view.member(m.member_id)
+            if member is None:
+                raise HubError(grpc.StatusCode.NOT_FOUND, f"no member {m.member_id!r}")
+            keys = [view.key(k) for k in member.key_ids]
+        return admin_pb2.ListKeysResponse(keys=[key_message(k) for k in keys if k is not None])
+
+    async def AddGroupMembers(
+        self,
+        request: RawRequest[admin_pb2.AddGroupMembersRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.AddGroupMembersResponse:
+        m = self._operator("/signalhub.v1.Admin/AddGroupMembers", request, metadata)
+        command = rec.GroupMembersCommand(group_id=m.group_id, member_ids=m.member_ids)
+        entry = rec.LogEntry(received_at=now_timestamp(), add_group_members=command)
+        return await self._command(entry, admin_pb2.AddGroupMembersResponse)
+
+    async def RemoveGroupMembers(
+        self,
+        request: RawRequest[admin_pb2.RemoveGroupMembersRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.RemoveGroupMembersResponse:
+        m = self._operator("/signalhub.v1.Admin/RemoveGroupMembers", request, metadata)
+        command = rec.GroupMembersCommand(group_id=m.group_id, member_ids=m.member_ids)
+        entry = rec.LogEntry(received_at=now_timestamp(), remove_group_members=command)
+        return await self._command(entry, admin_pb2.RemoveGroupMembersResponse)
+
+    async def ListGroups(
+        self, request: RawRequest[admin_pb2.ListGroupsRequest], metadata: Mapping[str, str | bytes]
+    ) -> admin_pb2.ListGroupsResponse:
+        self._operator("/signalhub.v1.Admin/ListGroups", request, metadata)
+        with self.hub.store.read() as view:
+            return admin_pb2.ListGroupsResponse(groups=view.groups())
+
+    async def SignAuditHead(
+        self,
+        request: RawRequest[admin_pb2.SignAuditHeadRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.SignAuditHeadResponse:
+        self._operator("/signalhub.v1.Admin/SignAuditHead", request, metadata)
+        return admin_pb2.SignAuditHeadResponse(head=await self.hub.sign_audit_head())

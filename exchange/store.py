@@ -6,13 +6,17 @@ One environment, named databases:
 | ------------- | ------------------------------------------ | ------------------------------ |
 | `meta`        | name                                       | counters, the operator's key   |
 | `log`         | log sequence, u64 big-endian               | storage LogEntry (command log) |
-| `feed`        | feed sequence, u64 big-endian              | signalhub.v1.FeedEvent         |
+| `feed`        | feed sequence, u64 big-endian              | FeedRecord (event + audience)  |
 | `signals`     | signal id, 16 bytes                        | SignalRecord                   |
 | `submissions` | signal id + log sequence u64 + index u32   | SubmissionRecord               |
 | `batches`     | member id, 0x00, batch id                  | BatchRecord (first answer)     |
 | `members`     | member id                                  | signalhub.v1.Member            |
 | `keys`        | key id                                     | KeyRecord                      |
 | `pdq`         | row, u64 big-endian                        | 32-byte hash + 16-byte id      |
+| `groups`      | group id                                   | signalhub.v1.PrivacyGroup      |
+| `group_signals` | group id, 0x00, signal id (16 bytes)     | empty                          |
+| `audit`       | log sequence, u64 big-endian               | AuditRecord (hash chain link)  |
+| `audit_heads` | log sequence, u64 big-endian               | signalhub.v1.AuditHead         |
 
 Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
 log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
@@ -21,6 +25,7 @@ take short transactions and never hold one across an await.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import threading
@@ -34,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import admin_pb2, common_pb2
+from signalhub.v1 import admin_pb2
 
 INITIAL_MAP_BYTES = 256 * 1024 * 1024
 MAX_DATABASES = 16
@@ -53,7 +58,13 @@ _DATABASES = (
     "members",
     "keys",
     "pdq",
+    "groups",
+    "group_signals",
+    "audit",
+    "audit_heads",
 )
+STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads"))
+"""Everything apply writes: replaying the log must reproduce these exactly."""
 
 
 def u64(n: int) -> bytes:
@@ -161,17 +172,58 @@ class StoreView:
         raw = self._get("log", u64(sequence))
         return None if raw is None else rec.LogEntry.FromString(raw)
 
-    def feed(self, after: int, limit: int) -> list[common_pb2.FeedEvent]:
-        """Up to `limit` feed events with sequence > `after`, oldest first."""
+    def feed(self, after: int, limit: int) -> list[rec.FeedRecord]:
+        """Up to `limit` feed records with sequence > `after`, oldest first."""
         cur = self.txn.cursor(db=self.dbs["feed"])
-        out: list[common_pb2.FeedEvent] = []
+        out: list[rec.FeedRecord] = []
         if not cur.set_range(u64(after + 1)):
             return out
         for _, value in cur:
-            out.append(common_pb2.FeedEvent.FromString(bytes(value)))
+            out.append(rec.FeedRecord.FromString(bytes(value)))
             if len(out) >= limit:
                 break
         return out
+
+    def group(self, group_id: str) -> admin_pb2.PrivacyGroup | None:
+        raw = self._get("groups", group_id.encode())
+        return None if raw is None else admin_pb2.PrivacyGroup.FromString(raw)
+
+    def groups(self) -> list[admin_pb2.PrivacyGroup]:
+        cur = self.txn.cursor(db=self.dbs["groups"])
+        return [admin_pb2.PrivacyGroup.FromString(bytes(v)) for _, v in cur]
+
+    def group_signals(self, group_id: str) -> list[str]:
+        """Ids of the signals with a submission shared with `group_id`."""
+        prefix = group_id.encode() + b"\x00"
+        cur = self.txn.cursor(db=self.dbs["group_signals"])
+        out: list[str] = []
+        if not cur.set_range(prefix):
+            return out
+        for key in cur.iternext(keys=True, values=False):
+            key = bytes(key)
+            if not key.startswith(prefix):
+                break
+            out.append(key[len(prefix) :].hex())
+        return out
+
+    def audit(self, sequence: int) -> rec.AuditRecord | None:
+        raw = self._get("audit", u64(sequence))
+        return None if raw is None else rec.AuditRecord.FromString(raw)
+
+    def latest_audit_head(self) -> admin_pb2.AuditHead | None:
+        cur = self.txn.cursor(db=self.dbs["audit_heads"])
+        if not cur.last():
+            return None
+        return admin_pb2.AuditHead.FromString(bytes(cur.value()))
+
+    def audit_heads(self) -> list[admin_pb2.AuditHead]:
+        cur = self.txn.cursor(db=self.dbs["audit_heads"])
+        return [admin_pb2.AuditHead.FromString(bytes(v)) for _, v in cur]
+
+    def items(self, db: str) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) of a database, in key order."""
+        for key, value in self.txn.cursor(db=self.dbs[db]):
+            yield bytes(key), bytes(value)
 
     def pdq_row(self, row: int) -> tuple[bytes, str] | None:
         """(32-byte hash, signal id) of a row of the packed PDQ table."""
@@ -231,11 +283,31 @@ class StoreTxn(StoreView):
     def set_meta(self, name: str, value: bytes) -> None:
         self.txn.put(name.encode(), value, db=self.dbs["meta"])
 
-    def put_log(self, sequence: int, entry: rec.LogEntry) -> None:
-        self.txn.put(u64(sequence), entry.SerializeToString(), db=self.dbs["log"], overwrite=False)
+    def append_log(self, entry: rec.LogEntry) -> int:
+        """Appends an entry to the command log and links it into the audit hash chain; returns
+        its sequence."""
+        sequence = self.next_counter("log_seq")
+        raw = entry.SerializeToString()
+        self.txn.put(u64(sequence), raw, db=self.dbs["log"], overwrite=False)
+        previous = self.audit(sequence - 1)
+        link = audit_link(previous.chain_hash if previous else GENESIS_HASH, sequence, raw)
+        self.txn.put(u64(sequence), link.SerializeToString(), db=self.dbs["audit"])
+        return sequence
 
-    def put_feed(self, sequence: int, event: common_pb2.FeedEvent) -> None:
-        self.txn.put(u64(sequence), event.SerializeToString(), db=self.dbs["feed"], overwrite=False)
+    def put_feed(self, sequence: int, record: rec.FeedRecord) -> None:
+        self.txn.put(
+            u64(sequence), record.SerializeToString(), db=self.dbs["feed"], overwrite=False
+        )
+
+    def put_group(self, group: admin_pb2.PrivacyGroup) -> None:
+        self.txn.put(group.group_id.encode(), group.SerializeToString(), db=self.dbs["groups"])
+
+    def link_group_signal(self, group_id: str, signal_id: str) -> None:
+        key = group_id.encode() + b"\x00" + bytes.fromhex(signal_id)
+        self.txn.put(key, b"", db=self.dbs["group_signals"])
+
+    def put_audit_head(self, head: admin_pb2.AuditHead) -> None:
+        self.txn.put(u64(head.sequence), head.SerializeToString(), db=self.dbs["audit_heads"])
 
     def put_member(self, member: admin_pb2.Member) -> None:
         self.txn.put(member.member_id.encode(), member.SerializeToString(), db=self.dbs["members"])
@@ -261,6 +333,19 @@ class StoreTxn(StoreView):
 
     def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
         self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
+
+
+GENESIS_HASH = bytes(32)
+"""The chain hash before the first log entry."""
+
+
+def audit_link(previous_chain: bytes, sequence: int, entry_bytes: bytes) -> rec.AuditRecord:
+    """The audit chain link of one log entry: its hash, and SHA-256(previous chain hash,
+    sequence, entry hash), so that changing, dropping or reordering any entry changes every
+    later chain hash."""
+    entry_hash = hashlib.sha256(entry_bytes).digest()
+    chain = hashlib.sha256(previous_chain + u64(sequence) + entry_hash).digest()
+    return rec.AuditRecord(entry_hash=entry_hash, chain_hash=chain)
 
 
 def _batch_key(member_id: str, batch_id: str) -> bytes:

@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 import lmdb
@@ -23,10 +24,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError
-from .ledger import Applied, apply_entry
+from .ledger import Applied, append_and_apply
 from .store import Store, StoreTxn
 
 MAX_GROUP_COMMANDS = 256
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -34,15 +36,10 @@ log = logging.getLogger(__name__)
 class _Pending:
     entry: rec.LogEntry
     validate_only: bool
-    future: asyncio.Future[Applied]
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
-
-
-class _Discard(Exception):
-    """Raised inside a savepoint to undo an entry that must leave no trace."""
-
-    def __init__(self, applied: Applied) -> None:
-        self.applied = applied
+    job: Callable[[StoreTxn], Any] | None = None
+    """Instead of a log entry: a write outside the log (e.g. storing a signed audit head)."""
 
 
 class Writer:
@@ -68,6 +65,14 @@ class Writer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Applied] = loop.create_future()
         self._queue.put(_Pending(entry, validate_only, future, loop))
+        return await future
+
+    async def run(self, job: Callable[[StoreTxn], T]) -> T:
+        """Runs `job` in the writer's next transaction (inside its own savepoint) and returns
+        its result once committed. For writes that are not log entries."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Pending(rec.LogEntry(), False, future, loop, job))
         return await future
 
     def _run(self) -> None:
@@ -106,7 +111,7 @@ class Writer:
                 pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
 
-def _settle(future: asyncio.Future[Applied], outcome: Applied | Exception) -> None:
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
     if future.done():
         return
     if isinstance(outcome, Exception):
@@ -115,20 +120,16 @@ def _settle(future: asyncio.Future[Applied], outcome: Applied | Exception) -> No
         future.set_result(outcome)
 
 
-def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Applied | Exception]:
+def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Any]:
     """Applies each command in its own savepoint; returns each one's outcome in order."""
     outcomes: list[Applied | Exception] = []
     for pending in group:
         try:
-            with tx.savepoint() as child:
-                sequence = child.next_counter("log_seq")
-                child.put_log(sequence, pending.entry)
-                applied = apply_entry(child, sequence, pending.entry, pending.validate_only)
-                if not applied.stored or pending.validate_only:
-                    raise _Discard(applied)
-            outcomes.append(applied)
-        except _Discard as discarded:
-            outcomes.append(discarded.applied)
+            if pending.job is not None:
+                with tx.savepoint() as child:
+                    outcomes.append(pending.job(child))
+                continue
+            outcomes.append(append_and_apply(tx, pending.entry, pending.validate_only))
         except lmdb.MapFullError:
             raise  # the whole group is retried on a larger map
         except HubError as e:

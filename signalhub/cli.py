@@ -9,10 +9,11 @@ import sys
 from collections.abc import Sequence
 
 HUB_COMMANDS = frozenset({"init", "serve"})
-MEMBER_COMMANDS = frozenset({"keygen", "admin", "hash", "submit", "match", "fetch", "get"})
+MEMBER_COMMANDS = frozenset({"keygen", "hash", "submit", "match", "fetch", "get", "verify"})
+BOTH = frozenset({"admin", "audit"})  # groups with hub-side (offline) and member-side commands
 
 
-def build_parser(side: str | None) -> argparse.ArgumentParser:
+def build_parser(sides: frozenset[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signalhub",
         description="Share and match signals (PDQ hashes, digests) of child sexual exploitation "
@@ -20,22 +21,32 @@ def build_parser(side: str | None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    if side in (None, "hub"):
+    admin = sub.add_parser("admin", help="operator commands")
+    admin_sub = admin.add_subparsers(dest="admin_command", metavar="COMMAND")
+    admin_sub.required = True
+    audit = sub.add_parser("audit", help="check the hub's tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND")
+    audit_sub.required = True
+    groups = {"": sub, "admin": admin_sub, "audit": audit_sub}
+    if "hub" in sides:
         from exchange.commands import add_commands as add_hub
 
-        add_hub(sub)
-    if side in (None, "member"):
+        add_hub(groups)
+    if "member" in sides:
         from client_sdk.cli import add_commands as add_member
 
-        add_member(sub)
+        add_member(groups)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
-    side = "hub" if first in HUB_COMMANDS else "member" if first in MEMBER_COMMANDS else None
-    parser = build_parser(side)
+    sides = frozenset(
+        {"hub"} if first in HUB_COMMANDS else {"member"} if first in MEMBER_COMMANDS
+        else {"hub", "member"}
+    )  # fmt: skip
+    parser = build_parser(sides)
     args = parser.parse_args(args_list)
     code: int = args.run(args)
     return code

@@ -166,6 +166,17 @@ def key_id(public_key: bytes) -> str:
 # --- what is signed ---------------------------------------------------------------------------
 SUBMISSION_SIGNING_PREFIX = b"signalhub.v1.SubmissionBatch\x00"
 CALL_SIGNING_PREFIX = b"signalhub.v1.Call\x00"
+AUDIT_HEAD_SIGNING_PREFIX = b"signalhub.v1.AuditHead\x00"
+
+
+def audit_head_signing_bytes(sequence: int, chain_hash: bytes, signed_at_ms: int) -> bytes:
+    """The bytes the hub signs for an audit head: the last sequence covered, the chain hash
+    after it and when it was signed."""
+    return (
+        AUDIT_HEAD_SIGNING_PREFIX
+        + struct.pack(">QQ", sequence, signed_at_ms)
+        + _length_prefixed(chain_hash)
+    )
 
 
 def submission_signing_bytes(payload: bytes) -> bytes:
@@ -210,10 +221,12 @@ class CanonicalSignal:
         return signal_id(self.type, self.value)
 
 
-def batch_content_digest(signals: Iterable[CanonicalSignal]) -> bytes:
-    """SHA-256 over the canonical signals of a batch, in order. Two submissions of one batch_id
-    are the same batch exactly when their digests are equal, however they were serialised."""
+def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[str] = ()) -> bytes:
+    """SHA-256 over the canonical signals of a batch, in order, and its audience. Two
+    submissions of one batch_id are the same batch exactly when their digests are equal,
+    however they were serialised."""
     h = hashlib.sha256()
+    h.update(_length_prefixed("\x00".join(sorted(set(audience))).encode()))
     for s in signals:
         h.update(_length_prefixed(s.type.encode()))
         h.update(_length_prefixed(s.value.encode()))

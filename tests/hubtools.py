@@ -7,9 +7,11 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +63,25 @@ class HubProcess:
     def operator_key(self) -> Path:
         return self.data_dir / "operator.key"
 
-    def start(self, port: int = 0, extra: tuple[str, ...] = ()) -> HubProcess:
+    metrics_port: int = 0
+    extra: tuple[str, ...] = ()
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def metric(self, name: str) -> float:
+        """The current value of one sample (e.g. 'x_total{reason="stale"}'), 0 when absent."""
+        text = urllib.request.urlopen(self.metrics_url, timeout=10).read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def start(self, port: int = 0, extra: tuple[str, ...] | None = None) -> HubProcess:
+        if extra is not None:
+            self.extra = extra
+        metrics = f"127.0.0.1:{self.metrics_port}" if self.metrics_port else "off"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -73,8 +93,8 @@ class HubProcess:
                 "--listen",
                 f"127.0.0.1:{port}",
                 "--metrics-listen",
-                "off",
-                *extra,
+                metrics,
+                *self.extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -126,10 +146,17 @@ class HubProcess:
         return Client(self.endpoint, member, key, **kwargs)  # type: ignore[arg-type]
 
 
-def new_hub(tmp: Path) -> HubProcess:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def new_hub(tmp: Path, metrics: bool = False) -> HubProcess:
     data_dir = tmp / "data"
     init_data_dir(data_dir)
-    return HubProcess(data_dir).start()
+    return HubProcess(data_dir, metrics_port=free_port() if metrics else 0).start()
 
 
 def store_fingerprint(data_dir: Path) -> dict[str, object]:

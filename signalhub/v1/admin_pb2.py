@@ -25,23 +25,61 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18signalhub/v1/admin.proto\x12\x0csignalhub.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"r\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07key_ids\x18\x03 \x03(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x10\x41\x64\x64MemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"I\n\x11\x41\x64\x64MemberResponse\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Member\x12\x0e\n\x06key_id\x18\x02 \x01(\t\";\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x13ListMembersResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.signalhub.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa9\x01\n\x05\x41\x64min\x12L\n\tAddMember\x12\x1e.signalhub.v1.AddMemberRequest\x1a\x1f.signalhub.v1.AddMemberResponse\x12R\n\x0bListMembers\x12 .signalhub.v1.ListMembersRequest\x1a!.signalhub.v1.ListMembersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18signalhub/v1/admin.proto\x12\x0csignalhub.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n\rAddKeyRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\" \n\x0e\x41\x64\x64KeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"5\n\x10RevokeKeyRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"3\n\x11RevokeKeyResponse\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.signalhub.v1.Key\"A\n\x19SetMemberSuspendedRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\"B\n\x1aSetMemberSuspendedResponse\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Member\"\x9c\x01\n\x03Key\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x0fListKeysRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"3\n\x10ListKeysResponse\x12\x1f\n\x04keys\x18\x01 \x03(\x0b\x32\x11.signalhub.v1.Key\"4\n\x0cPrivacyGroup\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\">\n\x16\x41\x64\x64GroupMembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"D\n\x17\x41\x64\x64GroupMembersResponse\x12)\n\x05group\x18\x01 \x01(\x0b\x32\x1a.signalhub.v1.PrivacyGroup\"A\n\x19RemoveGroupMembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"G\n\x1aRemoveGroupMembersResponse\x12)\n\x05group\x18\x01 \x01(\x0b\x32\x1a.signalhub.v1.PrivacyGroup\"\x13\n\x11ListGroupsRequest\"@\n\x12ListGroupsResponse\x12*\n\x06groups\x18\x01 \x03(\x0b\x32\x1a.signalhub.v1.PrivacyGroup\"\x16\n\x14SignAuditHeadRequest\">\n\x15SignAuditHeadResponse\x12%\n\x04head\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.AuditHead\"\x8b\x01\n\tAuditHead\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ehub_public_key\x18\x04 \x01(\x0c\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\x98\x01\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07key_ids\x18\x03 \x03(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsuspended\x18\x05 \x01(\x08\x12\x11\n\tgroup_ids\x18\x06 \x03(\t\"O\n\x10\x41\x64\x64MemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"I\n\x11\x41\x64\x64MemberResponse\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Member\x12\x0e\n\x06key_id\x18\x02 \x01(\t\";\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x13ListMembersResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.signalhub.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe4\x06\n\x05\x41\x64min\x12L\n\tAddMember\x12\x1e.signalhub.v1.AddMemberRequest\x1a\x1f.signalhub.v1.AddMemberResponse\x12R\n\x0bListMembers\x12 .signalhub.v1.ListMembersRequest\x1a!.signalhub.v1.ListMembersResponse\x12\x43\n\x06\x41\x64\x64Key\x12\x1b.signalhub.v1.AddKeyRequest\x1a\x1c.signalhub.v1.AddKeyResponse\x12L\n\tRevokeKey\x12\x1e.signalhub.v1.RevokeKeyRequest\x1a\x1f.signalhub.v1.RevokeKeyResponse\x12g\n\x12SetMemberSuspended\x12\'.signalhub.v1.SetMemberSuspendedRequest\x1a(.signalhub.v1.SetMemberSuspendedResponse\x12I\n\x08ListKeys\x12\x1d.signalhub.v1.ListKeysRequest\x1a\x1e.signalhub.v1.ListKeysResponse\x12^\n\x0f\x41\x64\x64GroupMembers\x12$.signalhub.v1.AddGroupMembersRequest\x1a%.signalhub.v1.AddGroupMembersResponse\x12g\n\x12RemoveGroupMembers\x12\'.signalhub.v1.RemoveGroupMembersRequest\x1a(.signalhub.v1.RemoveGroupMembersResponse\x12O\n\nListGroups\x12\x1f.signalhub.v1.ListGroupsRequest\x1a .signalhub.v1.ListGroupsResponse\x12X\n\rSignAuditHead\x12\".signalhub.v1.SignAuditHeadRequest\x1a#.signalhub.v1.SignAuditHeadResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signalhub.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBER']._serialized_start=75
-  _globals['_MEMBER']._serialized_end=189
-  _globals['_ADDMEMBERREQUEST']._serialized_start=191
-  _globals['_ADDMEMBERREQUEST']._serialized_end=270
-  _globals['_ADDMEMBERRESPONSE']._serialized_start=272
-  _globals['_ADDMEMBERRESPONSE']._serialized_end=345
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=347
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=406
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=408
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=493
-  _globals['_ADMIN']._serialized_start=496
-  _globals['_ADMIN']._serialized_end=665
+  _globals['_ADDKEYREQUEST']._serialized_start=75
+  _globals['_ADDKEYREQUEST']._serialized_end=129
+  _globals['_ADDKEYRESPONSE']._serialized_start=131
+  _globals['_ADDKEYRESPONSE']._serialized_end=163
+  _globals['_REVOKEKEYREQUEST']._serialized_start=165
+  _globals['_REVOKEKEYREQUEST']._serialized_end=218
+  _globals['_REVOKEKEYRESPONSE']._serialized_start=220
+  _globals['_REVOKEKEYRESPONSE']._serialized_end=271
+  _globals['_SETMEMBERSUSPENDEDREQUEST']._serialized_start=273
+  _globals['_SETMEMBERSUSPENDEDREQUEST']._serialized_end=338
+  _globals['_SETMEMBERSUSPENDEDRESPONSE']._serialized_start=340
+  _globals['_SETMEMBERSUSPENDEDRESPONSE']._serialized_end=406
+  _globals['_KEY']._serialized_start=409
+  _globals['_KEY']._serialized_end=565
+  _globals['_LISTKEYSREQUEST']._serialized_start=567
+  _globals['_LISTKEYSREQUEST']._serialized_end=603
+  _globals['_LISTKEYSRESPONSE']._serialized_start=605
+  _globals['_LISTKEYSRESPONSE']._serialized_end=656
+  _globals['_PRIVACYGROUP']._serialized_start=658
+  _globals['_PRIVACYGROUP']._serialized_end=710
+  _globals['_ADDGROUPMEMBERSREQUEST']._serialized_start=712
+  _globals['_ADDGROUPMEMBERSREQUEST']._serialized_end=774
+  _globals['_ADDGROUPMEMBERSRESPONSE']._serialized_start=776
+  _globals['_ADDGROUPMEMBERSRESPONSE']._serialized_end=844
+  _globals['_REMOVEGROUPMEMBERSREQUEST']._serialized_start=846
+  _globals['_REMOVEGROUPMEMBERSREQUEST']._serialized_end=911
+  _globals['_REMOVEGROUPMEMBERSRESPONSE']._serialized_start=913
+  _globals['_REMOVEGROUPMEMBERSRESPONSE']._serialized_end=984
+  _globals['_LISTGROUPSREQUEST']._serialized_start=986
+  _globals['_LISTGROUPSREQUEST']._serialized_end=1005
+  _globals['_LISTGROUPSRESPONSE']._serialized_start=1007
+  _globals['_LISTGROUPSRESPONSE']._serialized_end=1071
+  _globals['_SIGNAUDITHEADREQUEST']._serialized_start=1073
+  _globals['_SIGNAUDITHEADREQUEST']._serialized_end=1095
+  _globals['_SIGNAUDITHEADRESPONSE']._serialized_start=1097
+  _globals['_SIGNAUDITHEADRESPONSE']._serialized_end=1159
+  _globals['_AUDITHEAD']._serialized_start=1162
+  _globals['_AUDITHEAD']._serialized_end=1301
+  _globals['_MEMBER']._serialized_start=1304
+  _globals['_MEMBER']._serialized_end=1456
+  _globals['_ADDMEMBERREQUEST']._serialized_start=1458
+  _globals['_ADDMEMBERREQUEST']._serialized_end=1537
+  _globals['_ADDMEMBERRESPONSE']._serialized_start=1539
+  _globals['_ADDMEMBERRESPONSE']._serialized_end=1612
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=1614
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=1673
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1675
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1760
+  _globals['_ADMIN']._serialized_start=1763
+  _globals['_ADMIN']._serialized_end=2631
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,46 @@ class AdminStub:
                 request_serializer=signalhub_dot_v1_dot_admin__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_admin__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.AddKey = channel.unary_unary(
+                '/signalhub.v1.Admin/AddKey',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.AddKeyRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.AddKeyResponse.FromString,
+                _registered_method=True)
+        self.RevokeKey = channel.unary_unary(
+                '/signalhub.v1.Admin/RevokeKey',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.RevokeKeyResponse.FromString,
+                _registered_method=True)
+        self.SetMemberSuspended = channel.unary_unary(
+                '/signalhub.v1.Admin/SetMemberSuspended',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedResponse.FromString,
+                _registered_method=True)
+        self.ListKeys = channel.unary_unary(
+                '/signalhub.v1.Admin/ListKeys',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.ListKeysResponse.FromString,
+                _registered_method=True)
+        self.AddGroupMembers = channel.unary_unary(
+                '/signalhub.v1.Admin/AddGroupMembers',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.AddGroupMembersRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.AddGroupMembersResponse.FromString,
+                _registered_method=True)
+        self.RemoveGroupMembers = channel.unary_unary(
+                '/signalhub.v1.Admin/RemoveGroupMembers',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersResponse.FromString,
+                _registered_method=True)
+        self.ListGroups = channel.unary_unary(
+                '/signalhub.v1.Admin/ListGroups',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.ListGroupsResponse.FromString,
+                _registered_method=True)
+        self.SignAuditHead = channel.unary_unary(
+                '/signalhub.v1.Admin/SignAuditHead',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -65,6 +105,63 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddKey(self, request, context):
+        """Adds another key to a member (rotation: add the new key, then revoke the old one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeKey(self, request, context):
+        """Revokes a key: from this moment calls and envelopes signed with it are refused; what it
+        signed before stays verifiable history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMemberSuspended(self, request, context):
+        """Suspends a member (every call refused with PERMISSION_DENIED) or reinstates it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeys(self, request, context):
+        """Lists a member's keys, revoked ones included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddGroupMembers(self, request, context):
+        """Creates a privacy group or adds members to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveGroupMembers(self, request, context):
+        """Removes members from a privacy group (all of them when none is named).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGroups(self, request, context):
+        """Lists the privacy groups and their members.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignAuditHead(self, request, context):
+        """Signs the audit log's current head with the hub key and returns it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +174,46 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=signalhub_dot_v1_dot_admin__pb2.ListMembersRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_admin__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'AddKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddKey,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.AddKeyRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.AddKeyResponse.SerializeToString,
+            ),
+            'RevokeKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeKey,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.RevokeKeyRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.RevokeKeyResponse.SerializeToString,
+            ),
+            'SetMemberSuspended': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMemberSuspended,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedResponse.SerializeToString,
+            ),
+            'ListKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeys,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.ListKeysRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.ListKeysResponse.SerializeToString,
+            ),
+            'AddGroupMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddGroupMembers,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.AddGroupMembersRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.AddGroupMembersResponse.SerializeToString,
+            ),
+            'RemoveGroupMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveGroupMembers,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersResponse.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.ListGroupsRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'SignAuditHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignAuditHead,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +271,222 @@ class Admin:
             '/signalhub.v1.Admin/ListMembers',
             signalhub_dot_v1_dot_admin__pb2.ListMembersRequest.SerializeToString,
             signalhub_dot_v1_dot_admin__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/AddKey',
+            signalhub_dot_v1_dot_admin__pb2.AddKeyRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.AddKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/RevokeKey',
+            signalhub_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.RevokeKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMemberSuspended(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/SetMemberSuspended',
+            signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.SetMemberSuspendedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/ListKeys',
+            signalhub_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddGroupMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/AddGroupMembers',
+            signalhub_dot_v1_dot_admin__pb2.AddGroupMembersRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.AddGroupMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveGroupMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/RemoveGroupMembers',
+            signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.RemoveGroupMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/ListGroups',
+            signalhub_dot_v1_dot_admin__pb2.ListGroupsRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.ListGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignAuditHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/SignAuditHead',
+            signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.FromString,
             options,
             channel_credentials,
             insecure,

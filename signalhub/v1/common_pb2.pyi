@@ -15,9 +15,11 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_UNSPECIFIED: _ClassVar[EventKind]
     EVENT_KIND_SIGNAL_ADDED: _ClassVar[EventKind]
     EVENT_KIND_SIGNAL_UPDATED: _ClassVar[EventKind]
+    EVENT_KIND_SIGNAL_REMOVED: _ClassVar[EventKind]
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_SIGNAL_ADDED: EventKind
 EVENT_KIND_SIGNAL_UPDATED: EventKind
+EVENT_KIND_SIGNAL_REMOVED: EventKind
 
 class SignalSubmission(_message.Message):
     __slots__ = ("type", "value", "labels", "tags")
@@ -32,16 +34,18 @@ class SignalSubmission(_message.Message):
     def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmissionBatch(_message.Message):
-    __slots__ = ("member_id", "batch_id", "created_at", "signals")
+    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     batch_id: str
     created_at: _timestamp_pb2.Timestamp
     signals: _containers.RepeatedCompositeFieldContainer[SignalSubmission]
-    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ...) -> None: ...
+    audience: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SignedEnvelope(_message.Message):
     __slots__ = ("payload", "key_id", "signature")
@@ -74,7 +78,7 @@ class Signal(_message.Message):
     def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Submission(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +87,8 @@ class Submission(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -91,7 +97,9 @@ class Submission(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     received_at: _timestamp_pb2.Timestamp
     envelope: SignedEnvelope
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ...) -> None: ...
+    public_key: bytes
+    audience: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
     __slots__ = ("cursor", "kind", "signal", "member_id", "time")

@@ -1,3 +1,4 @@
+from signalhub.v1 import admin_pb2 as _admin_pb2
 from signalhub.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -18,6 +19,16 @@ SUBMIT_STATUS_UNSPECIFIED: SubmitStatus
 SUBMIT_STATUS_NEW: SubmitStatus
 SUBMIT_STATUS_CORROBORATED: SubmitStatus
 SUBMIT_STATUS_DUPLICATE: SubmitStatus
+
+class GetAuditHeadRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetAuditHeadResponse(_message.Message):
+    __slots__ = ("head",)
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    head: _admin_pb2.AuditHead
+    def __init__(self, head: _Optional[_Union[_admin_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class SubmitSignalsRequest(_message.Message):
     __slots__ = ("envelope", "validate_only")

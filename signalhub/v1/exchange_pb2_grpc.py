@@ -56,6 +56,11 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSignalRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSignalResponse.FromString,
                 _registered_method=True)
+        self.GetAuditHead = channel.unary_unary(
+                '/signalhub.v1.Exchange/GetAuditHead',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -88,7 +93,14 @@ class ExchangeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSignal(self, request, context):
-        """Returns one signal with every submission of it (provenance).
+        """Returns one signal with every submission of it the caller may see (provenance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAuditHead(self, request, context):
+        """Returns the newest signed head of the audit log.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,6 +128,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetSignal,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSignalRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSignalResponse.SerializeToString,
+            ),
+            'GetAuditHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditHead,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +245,33 @@ class Exchange:
             '/signalhub.v1.Exchange/GetSignal',
             signalhub_dot_v1_dot_exchange__pb2.GetSignalRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.GetSignalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/GetAuditHead',
+            signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
             options,
             channel_credentials,
             insecure,

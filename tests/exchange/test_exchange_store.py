@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from exchange.store import Store, StoreTxn
+from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 
 
@@ -37,12 +38,12 @@ def test_feed_reads_in_sequence_order_after_a_cursor(tmp_path: Path) -> None:
 
     def work(tx: StoreTxn) -> None:
         for n in (1, 2, 255, 256, 70000):  # big-endian keys keep numeric order
-            tx.put_feed(n, common_pb2.FeedEvent(cursor=str(n)))
+            tx.put_feed(n, rec.FeedRecord(event=common_pb2.FeedEvent(cursor=str(n))))
 
     store.write(work)
     with store.read() as view:
-        assert [e.cursor for e in view.feed(0, 10)] == ["1", "2", "255", "256", "70000"]
-        assert [e.cursor for e in view.feed(2, 2)] == ["255", "256"]
+        assert [r.event.cursor for r in view.feed(0, 10)] == ["1", "2", "255", "256", "70000"]
+        assert [r.event.cursor for r in view.feed(2, 2)] == ["255", "256"]
         assert view.feed(70000, 10) == []
     store.close()
 

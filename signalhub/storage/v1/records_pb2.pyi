@@ -12,14 +12,74 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("received_at", "submit", "add_member")
+    __slots__ = ("received_at", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members")
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
     ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    ADD_KEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_KEY_FIELD_NUMBER: _ClassVar[int]
+    SET_MEMBER_SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    ADD_GROUP_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_GROUP_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     received_at: _timestamp_pb2.Timestamp
     submit: SubmitCommand
     add_member: AddMemberCommand
-    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ...) -> None: ...
+    add_key: AddKeyCommand
+    revoke_key: RevokeKeyCommand
+    set_member_suspended: SetMemberSuspendedCommand
+    add_group_members: GroupMembersCommand
+    remove_group_members: GroupMembersCommand
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ...) -> None: ...
+
+class AddKeyCommand(_message.Message):
+    __slots__ = ("member_id", "public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class RevokeKeyCommand(_message.Message):
+    __slots__ = ("member_id", "key_id")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    key_id: str
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class SetMemberSuspendedCommand(_message.Message):
+    __slots__ = ("member_id", "suspended")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    suspended: bool
+    def __init__(self, member_id: _Optional[str] = ..., suspended: _Optional[bool] = ...) -> None: ...
+
+class GroupMembersCommand(_message.Message):
+    __slots__ = ("group_id", "member_ids")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    member_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, group_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FeedRecord(_message.Message):
+    __slots__ = ("event", "audience", "target_member")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    event: _common_pb2.FeedEvent
+    audience: _containers.RepeatedScalarFieldContainer[str]
+    target_member: str
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("entry_hash", "chain_hash")
+    ENTRY_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_HASH_FIELD_NUMBER: _ClassVar[int]
+    entry_hash: bytes
+    chain_hash: bytes
+    def __init__(self, entry_hash: _Optional[bytes] = ..., chain_hash: _Optional[bytes] = ...) -> None: ...
 
 class SubmitCommand(_message.Message):
     __slots__ = ("envelope",)
@@ -38,17 +98,19 @@ class AddMemberCommand(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class SignalRecord(_message.Message):
-    __slots__ = ("signal", "members", "pdq_row")
+    __slots__ = ("signal", "members", "pdq_row", "restricted")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     PDQ_ROW_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     members: _containers.RepeatedScalarFieldContainer[str]
     pdq_row: int
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ...) -> None: ...
+    restricted: bool
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ...) -> None: ...
 
 class SubmissionRecord(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +119,7 @@ class SubmissionRecord(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -65,7 +128,8 @@ class SubmissionRecord(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     received_at: _timestamp_pb2.Timestamp
     log_sequence: int
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+    audience: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchRecord(_message.Message):
     __slots__ = ("content_digest", "response")
@@ -76,13 +140,15 @@ class BatchRecord(_message.Message):
     def __init__(self, content_digest: _Optional[bytes] = ..., response: _Optional[_Union[_exchange_pb2.SubmitSignalsResponse, _Mapping]] = ...) -> None: ...
 
 class KeyRecord(_message.Message):
-    __slots__ = ("key_id", "member_id", "public_key", "created_at")
+    __slots__ = ("key_id", "member_id", "public_key", "created_at", "revoked_at")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     member_id: str
     public_key: bytes
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, key_id: _Optional[str] = ..., member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

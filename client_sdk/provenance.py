@@ -1,0 +1,76 @@
+"""Offline checks of who submitted what: every submission the hub returns carries the envelope
+exactly as the member signed it, so its signature can be re-checked without trusting the hub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf.message import DecodeError
+
+from signalhub import domain
+from signalhub.v1 import common_pb2
+
+from .models import Provenance, SignalDetail
+
+
+@dataclass(frozen=True)
+class ProvenanceCheck:
+    """The verdict on one submission."""
+
+    submission: Provenance
+    ok: bool
+    reason: str
+
+
+def check_submission(
+    signal_type: str,
+    value: str,
+    sub: Provenance,
+    trusted_keys: Mapping[str, bytes] | None = None,
+) -> ProvenanceCheck:
+    """Checks that the envelope's signature verifies under the key, that the key id is that
+    key's, that the signed batch names the member and holds this signal at its index, and —
+    when `trusted_keys` (key id -> raw public key, from a source other than the hub) is
+    given — that the key is one of them."""
+    envelope = sub.envelope
+
+    def fail(reason: str) -> ProvenanceCheck:
+        return ProvenanceCheck(sub, False, reason)
+
+    if domain.key_id(sub.public_key) != envelope.key_id or envelope.key_id != sub.key_id:
+        return fail("the key id does not belong to the public key")
+    if trusted_keys is not None and trusted_keys.get(envelope.key_id) != sub.public_key:
+        return fail(f"key {envelope.key_id} is not among the trusted keys")
+    try:
+        Ed25519PublicKey.from_public_bytes(sub.public_key).verify(
+            envelope.signature, domain.submission_signing_bytes(envelope.payload)
+        )
+    except (InvalidSignature, ValueError):
+        return fail("the signature does not verify")
+    try:
+        batch = common_pb2.SubmissionBatch.FromString(envelope.payload)
+    except DecodeError:
+        return fail("the signed payload is not a batch")
+    if batch.member_id != sub.member_id or batch.batch_id != sub.batch_id:
+        return fail("the signed batch names another member or batch")
+    if not 0 <= sub.index < len(batch.signals):
+        return fail("the signed batch has no signal at that index")
+    signed = batch.signals[sub.index]
+    try:
+        canonical = domain.canonical_value(signed.type, signed.value)
+    except domain.InvalidValue:
+        return fail("the signed value is not valid")
+    if (signed.type, canonical) != (signal_type, value):
+        return fail("the signed batch holds another signal at that index")
+    return ProvenanceCheck(sub, True, "signature valid")
+
+
+def check_provenance(
+    detail: SignalDetail, trusted_keys: Mapping[str, bytes] | None = None
+) -> list[ProvenanceCheck]:
+    """Checks every submission of a signal."""
+    s = detail.signal
+    return [check_submission(s.type, s.value, sub, trusted_keys) for sub in detail.submissions]

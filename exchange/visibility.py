@@ -1,0 +1,76 @@
+"""Who may see what. A submission is visible to its submitter, to the operator, and — when it
+has an audience — to members of any group in it, else to every member. A signal is visible
+when any of its submissions is, and the caller's view of it (labels, tags, corroboration,
+first and last seen) counts only the submissions the caller may see. An invisible signal looks
+exactly like a missing one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from signalhub import domain
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import common_pb2
+
+from .store import StoreView
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller whose view is computed: a member and its groups, or the operator."""
+
+    member_id: str
+    groups: frozenset[str]
+
+    @property
+    def is_operator(self) -> bool:
+        return self.member_id == domain.OPERATOR_ID
+
+    @classmethod
+    def load(cls, view: StoreView, member_id: str) -> Viewer:
+        member = view.member(member_id)
+        return cls(member_id, frozenset(member.group_ids) if member else frozenset())
+
+    def sees(self, submitter: str, audience: Sequence[str]) -> bool:
+        """May this caller see a submission by `submitter` shared with `audience`?"""
+        if not audience or self.is_operator or submitter == self.member_id:
+            return True
+        return not self.groups.isdisjoint(audience)
+
+
+def signal_view(
+    view: StoreView, record: rec.SignalRecord, viewer: Viewer
+) -> common_pb2.Signal | None:
+    """The caller's view of a signal, or None when it may not see it."""
+    if not record.restricted:
+        return record.signal
+    subs = [
+        s for s in view.submissions(record.signal.signal_id) if viewer.sees(s.member_id, s.audience)
+    ]
+    return view_from(record.signal, subs)
+
+
+def view_from(
+    signal: common_pb2.Signal, subs: Iterable[rec.SubmissionRecord]
+) -> common_pb2.Signal | None:
+    """A signal's view built from the given submissions (None when there are none)."""
+    subs = list(subs)
+    if not subs:
+        return None
+    out = common_pb2.Signal(signal_id=signal.signal_id, type=signal.type, value=signal.value)
+    out.labels.extend(sorted({label for s in subs for label in s.labels}))
+    out.tags.extend(sorted({tag for s in subs for tag in s.tags}))
+    out.corroboration = len({s.member_id for s in subs})
+    first = min(subs, key=lambda s: (s.received_at.seconds, s.received_at.nanos))
+    last = max(subs, key=lambda s: (s.received_at.seconds, s.received_at.nanos))
+    out.first_seen.CopyFrom(first.received_at)
+    out.last_seen.CopyFrom(last.received_at)
+    return out
+
+
+def event_visible(record: rec.FeedRecord, viewer: Viewer) -> bool:
+    """May this caller see this feed record at all (before its signal view is computed)?"""
+    if record.target_member:
+        return record.target_member == viewer.member_id
+    return viewer.sees(record.event.member_id, record.audience)
