@@ -11,7 +11,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
+from signalhub.signal_types import ConsortiumKey
 
 from .client import (
     DEFAULT_BATCH_SIGNALS,
@@ -30,8 +32,9 @@ from .client import (
     load_key,
 )
 from .errors import SignalhubError
-from .hashing import HashingError, pdq_from_image
-from .models import Signal, SubmitResult
+from .hashing import HashingError, pdq_dihedral, pdq_from_image
+from .local import LocalReplica
+from .models import MatchResult, Signal, SubmitResult
 from .provenance import check_provenance
 
 Command = Callable[[argparse.Namespace], int]
@@ -95,6 +98,17 @@ def _tls_flags(p: argparse.ArgumentParser) -> None:
                    help="client certificate's key for mTLS (env SIGNALHUB_TLS_KEY)")  # fmt: skip
 
 
+def _consortium_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--consortium-key",
+        type=Path,
+        default=_path(os.environ.get("SIGNALHUB_CONSORTIUM_KEY")),
+        metavar="FILE",
+        help="key personal values (email, phone, username, account_id, ip) with this "
+        "consortium key before they leave the machine (env SIGNALHUB_CONSORTIUM_KEY)",
+    )
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -151,6 +165,15 @@ def add_commands(groups: Groups) -> None:
         metavar="GROUP",
         help="share only with this privacy group (repeatable; default: every member)",
     )
+    p.add_argument("--industry", default="", help="industry classification for every record")
+    p.add_argument("--confidence", type=int, default=0, help="1-100 for every record")
+    p.add_argument(
+        "--expires-at",
+        default=None,
+        metavar="TIME",
+        help="ISO 8601 time after which the records stop counting",
+    )
+    _consortium_flag(p)
     p.add_argument("--dry-run", action="store_true", help="validate at the hub, store nothing")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _connection_flags(p)
@@ -159,11 +182,29 @@ def add_commands(groups: Groups) -> None:
     p = sub.add_parser(
         "match",
         help="match PDQ hashes or images against the hub",
-        description="Answers one result per query: the --pdq hashes first, then the images, "
-        "each in the order given.",
+        description="Answers one result per query: the --pdq hashes first, then --query "
+        "values, then the images, each in the order given.",
     )
     p.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
     p.add_argument("--pdq", action="append", default=[], metavar="HEX", help="a PDQ hash")
+    p.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        metavar="TYPE:VALUE",
+        help="any other signal, e.g. url:https://example.com/x or email:a@b.c",
+    )
+    p.add_argument(
+        "--dihedral", action="store_true", help="also try the 7 rotations and flips of each image"
+    )
+    p.add_argument(
+        "--local",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="match against the local replica in DIR; nothing is sent to the hub",
+    )
+    _consortium_flag(p)
     p.add_argument("--max-distance", type=int, default=domain.DEFAULT_PDQ_MAX_DISTANCE)
     p.add_argument("--json", action="store_true", help="one JSON object per query")
     _connection_flags(p)
@@ -181,6 +222,31 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--json", action="store_true")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_get))
+
+    p = sub.add_parser("opinion", help="say whether a signal is a true or false positive")
+    p.add_argument("signal_id", metavar="SIGNAL_ID")
+    p.add_argument("opinion", choices=("true-positive", "false-positive", "disputed", "none"))
+    p.add_argument("--note", default="", help="free text, at most 1000 characters")
+    p.add_argument("--json", action="store_true")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_opinion))
+
+    p = sub.add_parser("retract", help="withdraw your own submissions of signals")
+    p.add_argument("signal_ids", nargs="+", metavar="SIGNAL_ID")
+    p.add_argument("--json", action="store_true")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_retract))
+
+    p = sub.add_parser("sync", help="bring a local replica up to date from the feed")
+    p.add_argument("--local", type=Path, required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_sync))
+
+    p = sub.add_parser("consortium-key", help="create the members' shared key for personal values")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--version", type=int, default=1, help="key version (rotate: increase it)")
+    p.set_defaults(run=_guarded(cmd_consortium_key))
 
     p = sub.add_parser("verify", help="re-check offline who submitted a signal, and when")
     p.add_argument("signal_id", metavar="SIGNAL_ID")
@@ -299,7 +365,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.batch_size > domain.MAX_BATCH_SIGNALS:
         raise UsageError(f"--batch-size is 1-{domain.MAX_BATCH_SIGNALS}")
     fmt = args.format or _format_from_name(args.file)
-    signals = read_signals(args.file, fmt, args.type, args.label, args.tag)
+    defaults = RecordDefaults(
+        args.type, tuple(args.label), tuple(args.tag), args.industry, args.confidence,
+        args.expires_at, _consortium_key(args),
+    )  # fmt: skip
+    signals = read_signals(args.file, fmt, defaults)
     if not signals:
         raise UsageError(f"{args.file}: no records")
     with _client(args) as client:
@@ -352,11 +422,23 @@ def _format_from_name(name: str) -> str:
     raise UsageError(f"{name}: cannot tell the format from the extension; say --format")
 
 
-def read_signals(
-    name: str, fmt: str, default_type: str | None, labels: list[str], tags: list[str]
-) -> list[Signal]:
+@dataclass(frozen=True)
+class RecordDefaults:
+    """What the flags of `submit` give every record that does not say otherwise."""
+
+    type: str | None = None
+    labels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    industry: str = ""
+    confidence: int = 0
+    expires_at: str | None = None
+    consortium_key: ConsortiumKey | None = None
+
+
+def read_signals(name: str, fmt: str, defaults: RecordDefaults) -> list[Signal]:
     """Reads and validates every record (so a bad line stops the run before anything is
-    sent). A record's own type, labels and tags override the flags."""
+    sent). A record's own fields override the flags. Behavioural values are normalised and
+    personal ones keyed with the consortium key here, before anything leaves the machine."""
     try:
         stream: TextIO = sys.stdin if name == "-" else open(name, encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as e:
@@ -365,7 +447,7 @@ def read_signals(
         records = _csv_records(stream) if fmt == "csv" else _jsonl_records(stream)
         out: list[Signal] = []
         for line, record in records:
-            out.append(_signal_from_record(name, line, record, default_type, labels, tags))
+            out.append(_signal_from_record(f"{name}:{line}", record, defaults))
     return out
 
 
@@ -399,68 +481,139 @@ def _csv_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, record
 
 
-def _signal_from_record(
-    name: str,
-    line: int,
-    record: dict[str, Any],
-    default_type: str | None,
-    labels: list[str],
-    tags: list[str],
-) -> Signal:
-    where = f"{name}:{line}"
+def _signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) -> Signal:
     value = record.get("value")
-    type_name = record.get("type") or default_type
+    type_name = record.get("type") or d.type
     if value is None and isinstance(record.get("pdq"), str):  # a line of `hash --json`
         value, type_name = record["pdq"], record.get("type") or "pdq"
     if not isinstance(value, str) or not value:
         raise UsageError(f'{where}: a record needs a "value"')
     if not isinstance(type_name, str):
         raise UsageError(f'{where}: no signal type; give --type or a "type" field')
-    rec_labels = record.get("labels", labels)
-    rec_tags = record.get("tags", tags)
-    if isinstance(rec_labels, str):
-        rec_labels = [rec_labels]
-    if isinstance(rec_tags, str):
-        rec_tags = [rec_tags]
+    labels = record.get("labels", d.labels)
+    tags = record.get("tags", d.tags)
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    expires = record.get("expires_at", d.expires_at)
     try:
-        canonical = domain.canonical_signal(type_name, value, list(rec_labels), list(rec_tags))
-    except domain.InvalidValue as e:
+        confidence = int(record.get("confidence", d.confidence))
+        expires_at = _parse_time(expires) if expires else None
+        wire = domain.wire_value(type_name, value, d.consortium_key)
+        canonical = domain.canonical_signal(
+            type_name, wire, labels, tags, industry=str(record.get("industry", d.industry)),
+            confidence=confidence,
+            expires_at_ms=int(expires_at.timestamp() * 1000) if expires_at else 0,
+        )  # fmt: skip
+    except (domain.InvalidValue, ValueError) as e:
         raise UsageError(f"{where}: {e}") from None
-    return Signal(canonical.type, canonical.value, canonical.labels, canonical.tags)
+    return Signal(
+        canonical.type, canonical.value, canonical.labels, canonical.tags,
+        canonical.industry, canonical.confidence, expires_at,
+    )  # fmt: skip
 
 
-def cmd_match(args: argparse.Namespace) -> int:
-    queries: list[tuple[str, str]] = []  # (what the user gave, pdq hex)
+def _parse_time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _consortium_key(args: argparse.Namespace) -> ConsortiumKey | None:
+    if not getattr(args, "consortium_key", None):
+        return None
+    try:
+        return ConsortiumKey.read(args.consortium_key)
+    except domain.InvalidValue as e:
+        raise UsageError(str(e)) from None
+
+
+@dataclass(frozen=True)
+class _Query:
+    shown: str
+    """What the user gave: a hash, TYPE:VALUE or an image path."""
+    type: str
+    value: str
+    transform: str = ""
+
+
+def _match_queries(args: argparse.Namespace) -> list[_Query]:
+    queries: list[_Query] = []
     for hex_value in args.pdq:
         try:
-            queries.append((hex_value, domain.canonical_value("pdq", hex_value)))
+            queries.append(_Query(hex_value, "pdq", domain.canonical_value("pdq", hex_value)))
         except domain.InvalidValue as e:
             raise UsageError(f"--pdq {hex_value}: {e}") from None
+    key = _consortium_key(args)
+    for text in args.query:
+        type_name, colon, raw = text.partition(":")
+        if not colon:
+            raise UsageError(f"--query {text}: give TYPE:VALUE, e.g. url:https://example.com/x")
+        try:
+            queries.append(_Query(text, type_name, domain.wire_value(type_name, raw, key)))
+        except domain.InvalidValue as e:
+            raise UsageError(f"--query {text}: {e}") from None
     for path in args.images:
         try:
-            queries.append((str(path), pdq_from_image(path).hex))
+            if args.dihedral:
+                for name, h in pdq_dihedral(path):
+                    queries.append(_Query(str(path), "pdq", h.hex, name))
+            else:
+                queries.append(_Query(str(path), "pdq", pdq_from_image(path).hex))
         except FileNotFoundError:
             raise UsageError(f"{path}: no such file") from None
     if not queries:
-        raise UsageError("give --pdq HEX or image files to match")
-    with _client(args) as client:
-        results = client.match_pdq([h for _, h in queries], args.max_distance)
-    for (query, pdq), result in zip(queries, results, strict=True):
-        if args.json:
-            print(
-                json.dumps(
-                    {"query": query, "pdq": pdq, "matches": [m.to_json() for m in result.matches]}
-                )
-            )
-            continue
-        print(f"{query}: {len(result.matches)} match{'es' if len(result.matches) != 1 else ''}")
-        for m in result.matches:
-            labels = ",".join(m.signal.labels) or "-"
-            print(
-                f"  distance={m.distance:<3} {m.signal.signal_id}  {m.signal.type} "
-                f"{m.signal.value}  labels={labels}  corroboration={m.signal.corroboration}"
-            )
+        raise UsageError("give --pdq HEX, --query TYPE:VALUE or image files to match")
+    return queries
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    queries = _match_queries(args)
+    pairs = [(q.type, q.value) for q in queries]
+    if args.local:
+        if not (args.local / "data.mdb").exists():
+            raise UsageError(f"{args.local} is not a replica; run: signalhub sync --local DIR")
+        with LocalReplica(args.local) as replica:
+            results = replica.match(pairs, args.max_distance)
+    else:
+        with _client(args) as client:
+            results = client.match(pairs, args.max_distance)
+    grouped: dict[str, list[tuple[_Query, MatchResult]]] = {}
+    for q, r in zip(queries, results, strict=True):
+        grouped.setdefault(q.shown if q.transform else f"{id(q)}", []).append((q, r))
+    for group in grouped.values():
+        first = group[0][0]
+        best: dict[str, dict[str, Any]] = {}
+        for q, r in group:
+            for m in r.matches:
+                found = {**m.to_json(), **({"transform": q.transform} if q.transform else {})}
+                known = best.get(m.signal.signal_id)
+                if known is None or found["distance"] < known["distance"]:
+                    best[m.signal.signal_id] = found
+        matches = sorted(best.values(), key=lambda m: (m["distance"], m["signal_id"]))
+        _print_match(args, first, matches)
     return 0
+
+
+def _print_match(args: argparse.Namespace, q: _Query, matches: list[dict[str, Any]]) -> None:
+    if args.json:
+        out: dict[str, Any] = {"query": q.shown, "type": q.type, "value": q.value}
+        if q.type == "pdq":
+            out["pdq"] = q.value if not q.transform else None
+        out["matches"] = matches
+        print(json.dumps(out))
+        return
+    print(f"{q.shown}: {len(matches)} match{'es' if len(matches) != 1 else ''}")
+    for m in matches:
+        labels = ",".join(m["labels"]) or "-"
+        how = f"  transform={m['transform']}" if "transform" in m else ""
+        fp = m["opinions"].get("false_positive", 0)
+        print(
+            f"  distance={m['distance']:<3} {m['signal_id']}  {m['type']} {m['value']}  "
+            f"labels={labels}  corroboration={m['corroboration']}  false_positive={fp}{how}"
+        )
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -648,6 +801,52 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"{mark} {sub.member_id} submitted it in batch {sub.batch_id} at "
                   f"{sub.received_at}, key {sub.key_id}: {c.reason}")  # fmt: skip
     return 0 if checks and all(c.ok for c in checks) else 1
+
+
+def cmd_opinion(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        signal = client.set_opinion(args.signal_id, args.opinion, args.note)
+    if args.json:
+        print(json.dumps(signal.to_json()))
+    else:
+        o = signal.opinions
+        print(f"{signal.signal_id}: true_positive={o['true_positive']} "
+              f"false_positive={o['false_positive']} disputed={o['disputed']}")  # fmt: skip
+    return 0
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        results = client.retract(args.signal_ids)
+    for sid, removed in results:
+        if args.json:
+            print(json.dumps({"signal_id": sid, "removed": removed}))
+        else:
+            print(f"{sid}: retracted{' (no submission left: removed)' if removed else ''}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    with _client(args) as client, LocalReplica(args.local) as replica:
+        applied = replica.sync(client)
+        cursor = replica.cursor
+        count = sum(1 for _ in replica.signals())
+    if args.json:
+        print(json.dumps({"applied": applied, "cursor": cursor, "signals": count}))
+    else:
+        print(f"applied {applied} events; {count} signals in {args.local}, cursor {cursor}")
+    return 0
+
+
+def cmd_consortium_key(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        raise UsageError(f"{args.out} exists; choose another path")
+    if args.version < 1:
+        raise UsageError("--version is 1 or more")
+    ConsortiumKey.generate(args.version).write(args.out)
+    print(f"consortium key version {args.version} written to {args.out} (0600); share it with "
+          "members over a channel the hub does not see")  # fmt: skip
+    return 0
 
 
 def _public_key(path: Path) -> bytes:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
-from signalhub.v1 import admin_pb2, exchange_pb2
+from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .errors import SignalhubError, error_from_rpc
 from .models import FeedEvent, Match, MatchResult, Signal, SignalDetail, SignalInfo, SubmitResult
@@ -32,6 +33,12 @@ R = TypeVar("R", bound=Message)
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
 DEFAULT_BATCH_SIGNALS = 1000
 DEFAULT_BATCH_BYTES = 1024 * 1024
+OPINIONS: dict[str, common_pb2.Opinion] = {
+    "true_positive": common_pb2.OPINION_TRUE_POSITIVE,
+    "false_positive": common_pb2.OPINION_FALSE_POSITIVE,
+    "disputed": common_pb2.OPINION_DISPUTED,
+    "none": common_pb2.OPINION_UNSPECIFIED,
+}
 RETRYABLE = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -328,6 +335,77 @@ class Client:
             exchange_pb2.GetSignalResponse,
         )
         return SignalDetail.from_wire(response)
+
+    def set_opinion(
+        self, signal_id: str, opinion: str, note: str = "", *, request_id: str | None = None
+    ) -> SignalInfo:
+        """Sets this member's opinion of a signal: "true_positive", "false_positive",
+        "disputed", or "none" to clear it. Signed; a retry keeps the request id."""
+        value = OPINIONS.get(opinion.lower().replace("-", "_"))
+        if value is None:
+            raise SignalhubError(
+                f"unknown opinion {opinion!r}: true_positive, false_positive, disputed or none"
+            )
+        request_id = request_id or uuid.uuid4().hex
+        response = self._signed_command(
+            "/signalhub.v1.Exchange/SetOpinion",
+            domain.OPINION_SIGNING_PREFIX,
+            lambda now: common_pb2.OpinionChange(
+                member_id=self.member_id, request_id=request_id, created_at=now,
+                signal_id=signal_id, opinion=value, note=note,
+            ),
+            exchange_pb2.SetOpinionRequest,
+            exchange_pb2.SetOpinionResponse,
+        )  # fmt: skip
+        return SignalInfo.from_wire(response.signal)
+
+    def retract(
+        self, signal_ids: Sequence[str], *, request_id: str | None = None
+    ) -> list[tuple[str, bool]]:
+        """Withdraws this member's own submissions of the signals; returns (signal id, removed)
+        where removed means no submission was left and the signal is gone."""
+        request_id = request_id or uuid.uuid4().hex
+        response = self._signed_command(
+            "/signalhub.v1.Exchange/RetractSubmission",
+            domain.RETRACTION_SIGNING_PREFIX,
+            lambda now: common_pb2.Retraction(
+                member_id=self.member_id, request_id=request_id, created_at=now,
+                signal_ids=signal_ids,
+            ),
+            exchange_pb2.RetractSubmissionRequest,
+            exchange_pb2.RetractSubmissionResponse,
+        )  # fmt: skip
+        return [(r.signal_id, r.removed) for r in response.results]
+
+    def _signed_command(
+        self,
+        method: str,
+        prefix: bytes,
+        payload: Callable[[Timestamp], Message],
+        request_cls: type[Message],
+        response_cls: type[R],
+    ) -> R:
+        call = self._conn.channel.unary_unary(
+            method,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=response_cls.FromString,
+        )
+
+        def attempt() -> R:  # re-signed with a fresh created_at on every attempt
+            signer = self._conn.signer
+            envelope = signer.sign_payload(prefix, payload(signer.now()).SerializeToString())
+            result: R = call(request_cls(envelope=envelope), timeout=self._conn.timeout_seconds)
+            return result
+
+        return self._conn.with_retries(attempt)
+
+    def sync(self, path: str | Path) -> int:
+        """Brings the local replica at `path` up to date from the feed (creating it if needed);
+        returns how many events were applied. See client_sdk.local."""
+        from .local import LocalReplica
+
+        with LocalReplica(Path(path)) as replica:
+            return replica.sync(self)
 
     def audit_head(self) -> admin_pb2.AuditHead | None:
         """The hub's newest signed audit head (None before anything was logged)."""

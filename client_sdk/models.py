@@ -8,25 +8,49 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from signalhub.signal_types import ConsortiumKey, wire_value
 from signalhub.v1 import common_pb2, exchange_pb2
 
 
 @dataclass(frozen=True)
 class Signal:
-    """A signal to submit: type, value and the submitter's labels and tags."""
+    """A signal to submit: type, wire value and the submitter's metadata. For behavioural
+    types build it with `Signal.of`, which normalises the raw value and keys personal ones."""
 
     type: str
     value: str
     labels: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    industry: str = ""
+    confidence: int = 0
+    """1-100; 0 = not said."""
+    expires_at: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        type_name: str,
+        raw: str,
+        consortium_key: ConsortiumKey | None = None,
+        **metadata: Any,
+    ) -> Signal:
+        """A signal from a raw value: normalised by the type's documented rules and, for
+        personal types (email, phone, username, account_id, ip), keyed with the consortium
+        key so that the hub never sees the value."""
+        return cls(type_name, wire_value(type_name, raw, consortium_key), **metadata)
 
     def to_wire(self) -> common_pb2.SignalSubmission:
-        return common_pb2.SignalSubmission(
+        out = common_pb2.SignalSubmission(
             type=self.type,
             value=self.value,
             labels=self.labels,
             tags=self.tags,
+            industry=self.industry,
+            confidence=self.confidence,
         )
+        if self.expires_at is not None:
+            out.expires_at.FromDatetime(self.expires_at)
+        return out
 
 
 def _time(ts: Timestamp) -> str | None:
@@ -47,6 +71,8 @@ class SignalInfo:
     corroboration: int
     first_seen: str | None
     last_seen: str | None
+    opinions: dict[str, int] = field(default_factory=dict, compare=False)
+    """Members' opinions: true_positive, false_positive, disputed."""
 
     @classmethod
     def from_wire(cls, s: common_pb2.Signal) -> SignalInfo:
@@ -59,6 +85,11 @@ class SignalInfo:
             s.corroboration,
             _time(s.first_seen),
             _time(s.last_seen),
+            {
+                "true_positive": s.opinions.true_positive,
+                "false_positive": s.opinions.false_positive,
+                "disputed": s.opinions.disputed,
+            },
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -44,6 +44,16 @@ class Signer:
         signature = self.private_key.sign(domain.submission_signing_bytes(payload))
         return common_pb2.SignedEnvelope(payload=payload, key_id=self.key_id, signature=signature)
 
+    def sign_payload(self, prefix: bytes, payload: bytes) -> common_pb2.SignedEnvelope:
+        """An envelope over any payload kind (opinion, retraction), signed with its prefix."""
+        signature = self.private_key.sign(domain.signing_bytes(prefix, payload))
+        return common_pb2.SignedEnvelope(payload=payload, key_id=self.key_id, signature=signature)
+
+    def now(self) -> Timestamp:
+        stamp = Timestamp()
+        stamp.FromDatetime(datetime.now(UTC))
+        return stamp
+
     def call_metadata(
         self, method: str, request: bytes, now_ms: int | None = None
     ) -> tuple[tuple[str, str | bytes], ...]:

@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf.message import DecodeError, Message
 
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
@@ -31,6 +33,7 @@ from .store import StoreView
 _KEY_ID = re.compile(r"[0-9a-f]{32}")
 _NONCE = re.compile(r"[0-9A-Za-z_-]{16,64}")
 SIGNATURE_BYTES = 64
+P = TypeVar("P", bound=Message)
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -70,18 +73,38 @@ def check_envelope_shape(envelope: common_pb2.SignedEnvelope) -> None:
 def verify_envelope(
     view: StoreView, envelope: common_pb2.SignedEnvelope
 ) -> tuple[common_pb2.SubmissionBatch, rec.KeyRecord]:
-    """Checks an envelope end to end (shape, key, signature, payload, signer) and returns the
-    parsed batch and the key that signed it. Raises HubError otherwise."""
+    """Checks a submission envelope end to end (shape, key, signature, payload, signer) and
+    returns the parsed batch and the key that signed it. Raises HubError otherwise."""
+    _check_signature(view, envelope, domain.SUBMISSION_SIGNING_PREFIX)
+    batch = parse_batch(envelope.payload)
+    return batch, check_signer(view, envelope, batch)
+
+
+def verify_signed_payload(
+    view: StoreView, envelope: common_pb2.SignedEnvelope, prefix: bytes, payload_cls: type[P]
+) -> P:
+    """The same for an opinion or retraction envelope: returns the parsed payload, whose
+    member_id the key must belong to."""
+    _check_signature(view, envelope, prefix)
+    try:
+        payload = payload_cls.FromString(envelope.payload)
+    except DecodeError:
+        raise invalid(
+            "the envelope's payload cannot be parsed",
+            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
+        ) from None
+    check_key(view, getattr(payload, "member_id"), envelope.key_id)  # noqa: B009
+    return payload
+
+
+def _check_signature(view: StoreView, envelope: common_pb2.SignedEnvelope, prefix: bytes) -> None:
     check_envelope_shape(envelope)
     key = view.key(envelope.key_id)
     if key is None:
         raise unauthenticated(f"unknown key {envelope.key_id}", "unknown_key")
-    if not verify_signature(
-        key.public_key, envelope.signature, domain.submission_signing_bytes(envelope.payload)
-    ):
+    signed = domain.signing_bytes(prefix, envelope.payload)
+    if not verify_signature(key.public_key, envelope.signature, signed):
         raise unauthenticated("the envelope's signature does not verify", "bad_signature")
-    batch = parse_batch(envelope.payload)
-    return batch, check_signer(view, envelope, batch)
 
 
 @dataclass(frozen=True)

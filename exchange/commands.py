@@ -82,6 +82,13 @@ def add_commands(groups: Groups) -> None:
         metavar="SECONDS",
         help="how often to sign the audit log's head (default %(default)s)",
     )
+    p.add_argument(
+        "--expiry-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often to remove submissions whose expires_at passed (default %(default)s)",
+    )
     p.set_defaults(run=cmd_serve)  # fmt: skip
 
     p = groups["audit"].add_parser(
@@ -154,9 +161,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     metrics = None if args.metrics_listen in ("", "off") else args.metrics_listen
     config = ServerConfig(
-        args.data_dir, args.listen, metrics, args.tls_cert, args.tls_key, args.tls_client_ca,
-        args.clock_skew_seconds, args.audit_head_interval,
-    )  # fmt: skip
+        data_dir=args.data_dir,
+        listen=args.listen,
+        metrics_listen=metrics,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        clock_skew_seconds=args.clock_skew_seconds,
+        audit_head_interval_seconds=args.audit_head_interval,
+        expiry_interval_seconds=args.expiry_interval,
+    )
 
     async def ready(hub: HubServer) -> None:
         host = args.listen.rpartition(":")[0]

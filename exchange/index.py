@@ -32,14 +32,15 @@ class SignalIndex:
         return len(rows)
 
     def add_committed(self, applied: list[Applied]) -> None:
-        """Adds the PDQ rows of freshly committed entries."""
-        rows = [r for a in applied for r in a.pdq_rows]
-        if not rows:
-            return
-        ids = np.array([r for r, _ in rows], dtype=np.uint64)
-        hashes = np.frombuffer(b"".join(h for _, h in rows), dtype=np.uint8).reshape(-1, 32)
+        """Applies the PDQ rows that freshly committed entries added and removed, in order."""
         with self._lock:
-            self._pdq.add(ids, hashes)
+            for a in applied:
+                if a.pdq_rows:
+                    ids = np.array([r for r, _ in a.pdq_rows], dtype=np.uint64)
+                    hashes = np.frombuffer(b"".join(h for _, h in a.pdq_rows), dtype=np.uint8)
+                    self._pdq.add(ids, hashes.reshape(-1, 32))
+                if a.pdq_removed:
+                    self._pdq.remove(np.array(a.pdq_removed, dtype=np.uint64))
 
     def search(
         self, queries: NDArray[np.uint8], max_distance: int

@@ -8,7 +8,9 @@ which is what lets subscribers mirror the hub and, later, several nodes share on
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -19,8 +21,10 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
-from .store import StoreTxn, StoreView
-from .visibility import Viewer
+from .store import StoreTxn, StoreView, submission_key
+from .visibility import Viewer, signal_view
+
+M = TypeVar("M", bound=Message)
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Applied:
     """False when the entry changed nothing (a replayed batch): the writer then drops it."""
     pdq_rows: list[tuple[int, bytes]] = field(default_factory=list)
     """(row, 32-byte hash) of PDQ signals this entry added, for the in-memory index."""
+    pdq_removed: list[int] = field(default_factory=list)
+    """Rows of PDQ signals this entry removed."""
     signals: dict[str, int] = field(default_factory=dict)
     """Results by status name, for metrics."""
 
@@ -68,13 +74,19 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
     if not violations:
         for i, s in enumerate(batch.signals):
             try:
-                out.append(domain.canonical_signal(s.type, s.value, s.labels, s.tags))
-            except domain.InvalidValue as e:
-                name = (
-                    "type"
-                    if s.type not in domain.SIGNAL_TYPES
-                    else ("value" if _bad_value(s) else "labels")
+                out.append(
+                    domain.canonical_signal(
+                        s.type,
+                        s.value,
+                        s.labels,
+                        s.tags,
+                        industry=s.industry,
+                        confidence=s.confidence,
+                        expires_at_ms=_millis(s.expires_at) if s.HasField("expires_at") else 0,
+                    )
                 )
+            except domain.InvalidValue as e:
+                name = e.field if isinstance(e, domain.InvalidFieldValue) else "value"
                 violations.append((f"signals[{i}].{name}", str(e)))
                 if len(violations) >= 100:
                     break
@@ -85,12 +97,8 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
     return out
 
 
-def _bad_value(s: common_pb2.SignalSubmission) -> bool:
-    try:
-        domain.canonical_value(s.type, s.value)
-    except domain.InvalidValue:
-        return True
-    return False
+def _millis(ts: Timestamp) -> int:
+    return int(ts.ToMilliseconds())
 
 
 def check_key(view: StoreView, member_id: str, key_id: str) -> rec.KeyRecord:
@@ -159,6 +167,12 @@ def apply_entry(
         return _apply_group_members(tx, entry, entry.add_group_members, adding=True)
     if which == "remove_group_members":
         return _apply_group_members(tx, entry, entry.remove_group_members, adding=False)
+    if which == "set_opinion":
+        return _apply_opinion(tx, entry)
+    if which == "retract":
+        return _apply_retract(tx, entry)
+    if which == "expire_tick":
+        return _apply_expire_tick(tx, entry)
     raise HubError(grpc.StatusCode.INTERNAL, f"log entry {log_sequence} has no command")
 
 
@@ -218,10 +232,25 @@ def _apply_submit(
         else:
             seen.add(sid)
             submission = rec.SubmissionRecord(
-                member_id=batch.member_id, key_id=key.key_id, batch_id=batch.batch_id,
-                index=index, labels=signal.labels, tags=signal.tags,
-                received_at=entry.received_at, log_sequence=log_sequence, audience=audience,
-            )  # fmt: skip
+                member_id=batch.member_id,
+                key_id=key.key_id,
+                batch_id=batch.batch_id,
+                index=index,
+                labels=signal.labels,
+                tags=signal.tags,
+                received_at=entry.received_at,
+                log_sequence=log_sequence,
+                audience=audience,
+                industry=signal.industry,
+                confidence=signal.confidence,
+            )
+            if signal.expires_at_ms:
+                if signal.expires_at_ms <= entry.received_at.ToMilliseconds():
+                    raise invalid(
+                        f"signals[{index}].expires_at is in the past",
+                        [(f"signals[{index}].expires_at", "must be in the future")],
+                    )
+                submission.expires_at.FromMilliseconds(signal.expires_at_ms)
             status = _record_submission(tx, applied, signal, submission, submitter)
         response.results.add(index=index, signal_id=sid, status=status)
         name = exchange_pb2.SubmitStatus.Name(status).removeprefix("SUBMIT_STATUS_").lower()
@@ -292,9 +321,12 @@ def _record_submission(
     tx.put_submission(sid, submission)
     sequence = tx.next_counter("feed_seq")
     event = common_pb2.FeedEvent(
-        cursor=str(sequence), kind=kind, signal=sig, member_id=submission.member_id,
+        cursor=str(sequence),
+        kind=kind,
+        signal=sig,
+        member_id=submission.member_id,
         time=submission.received_at,
-    )  # fmt: skip
+    )
     tx.put_feed(sequence, rec.FeedRecord(event=event, audience=submission.audience))
     applied.response.cursor = str(sequence)  # type: ignore[attr-defined]
     return status
@@ -456,3 +488,266 @@ def _apply_group_members(
     else:
         response = admin_pb2.RemoveGroupMembersResponse(group=group)
     return Applied(response)
+
+
+# --- removal, opinions, retraction, expiry ------------------------------------------------------
+def _rebuild(record: rec.SignalRecord, subs: list[rec.SubmissionRecord]) -> None:
+    """Recomputes a signal's aggregate fields from its remaining submissions."""
+    sig = record.signal
+    members = sorted({s.member_id for s in subs})
+    del record.members[:]
+    record.members.extend(members)
+    for name, values in (
+        ("labels", {x for s in subs for x in s.labels}),
+        ("tags", {x for s in subs for x in s.tags}),
+    ):
+        target = getattr(sig, name)
+        del target[:]
+        target.extend(sorted(values))
+    sig.corroboration = len(members)
+    first = min(subs, key=lambda s: s.received_at.ToMilliseconds())
+    last = max(subs, key=lambda s: s.received_at.ToMilliseconds())
+    sig.first_seen.CopyFrom(first.received_at)
+    sig.last_seen.CopyFrom(last.received_at)
+    record.restricted = any(s.audience for s in subs)
+
+
+def _visibility_of(subs: list[rec.SubmissionRecord]) -> rec.FeedRecord:
+    """A feed record visible to whoever could see any of `subs`."""
+    return rec.FeedRecord(
+        private=all(s.audience for s in subs),
+        members=sorted({s.member_id for s in subs}),
+        audience=sorted({g for s in subs for g in s.audience}),
+    )
+
+
+def _append_event(
+    tx: StoreTxn,
+    visibility: rec.FeedRecord,
+    kind: common_pb2.EventKind,
+    signal: common_pb2.Signal,
+    member_id: str,
+    when: Timestamp,
+) -> int:
+    sequence = tx.next_counter("feed_seq")
+    record = rec.FeedRecord()
+    record.CopyFrom(visibility)
+    record.event.CopyFrom(
+        common_pb2.FeedEvent(
+            cursor=str(sequence), kind=kind, signal=signal, member_id=member_id, time=when
+        )
+    )
+    tx.put_feed(sequence, record)
+    return sequence
+
+
+def _remove_submissions(
+    tx: StoreTxn,
+    applied: Applied,
+    sid: str,
+    removed: list[rec.SubmissionRecord],
+    remaining: list[rec.SubmissionRecord],
+    member_id: str,
+    when: Timestamp,
+) -> bool:
+    """Deletes `removed` submissions of a signal; removes the signal when none remain.
+    Returns True when the signal was removed."""
+    record = tx.signal(sid)
+    assert record is not None
+    for sub in removed:
+        tx.delete_submission(sid, sub)
+    visibility = _visibility_of(removed)
+    removed_groups = {g for s in removed for g in s.audience}
+    if not remaining:
+        tx.delete_signal(record, removed_groups)
+        if record.pdq_row:
+            applied.pdq_removed.append(record.pdq_row)
+        bare = common_pb2.Signal(signal_id=sid, type=record.signal.type, value=record.signal.value)
+        _append_event(tx, visibility, common_pb2.EVENT_KIND_SIGNAL_REMOVED, bare, member_id, when)
+        return True
+    _rebuild(record, remaining)
+    kept_groups = {g for s in remaining for g in s.audience}
+    for group in removed_groups - kept_groups:
+        tx.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid), db=tx.dbs["group_signals"])
+    tx.put_signal(record)
+    _append_event(
+        tx, visibility, common_pb2.EVENT_KIND_SIGNAL_UPDATED, record.signal, member_id, when
+    )
+    return False
+
+
+def _signed_request(
+    tx: StoreTxn, entry: rec.LogEntry, payload_cls: type[M], prefix_kind: str
+) -> tuple[M, rec.KeyRecord]:
+    """Parses a signed command's payload (signature verified before logging) and checks its
+    key, request id and created_at."""
+    envelope = entry.set_opinion.envelope if prefix_kind == "opinion" else entry.retract.envelope
+    try:
+        payload = payload_cls.FromString(envelope.payload)
+    except DecodeError:
+        raise invalid(
+            "the envelope's payload cannot be parsed",
+            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
+        ) from None
+    key = check_key(tx, payload.member_id, envelope.key_id)  # type: ignore[attr-defined]
+    violations = []
+    request_id = payload.request_id  # type: ignore[attr-defined]
+    if not request_id or len(request_id) > domain.MAX_REQUEST_ID_CHARS:
+        violations.append(("request_id", f"1-{domain.MAX_REQUEST_ID_CHARS} characters required"))
+    if not payload.HasField("created_at"):
+        violations.append(("created_at", "required"))
+    if violations:
+        raise invalid(f"invalid request: {violations[0][0]}: {violations[0][1]}", violations)
+    return payload, key
+
+
+def _check_window(entry: rec.LogEntry, created: Timestamp) -> None:
+    skew = abs(entry.received_at.ToMilliseconds() - created.ToMilliseconds())
+    if skew > domain.REPLAY_WINDOW_SECONDS * 1000:
+        raise unauthenticated(
+            f"created_at is {skew / 1000:.0f} s away from the hub's clock; the window is "
+            f"±{domain.REPLAY_WINDOW_SECONDS} s",
+            "stale",
+        )
+
+
+def _replayed(
+    tx: StoreTxn,
+    kind: str,
+    member_id: str,
+    request_id: str,
+    digest: bytes,
+    response_cls: type[M],
+) -> M | None:
+    prior = tx.request(kind, member_id, request_id)
+    if prior is None:
+        return None
+    if prior.content_digest != digest:
+        raise HubError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            f"request_id {request_id!r} was used for a different request",
+        )
+    response = response_cls.FromString(prior.response)
+    response.replayed = True  # type: ignore[attr-defined]
+    return response
+
+
+def _apply_opinion(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    change, _key = _signed_request(tx, entry, common_pb2.OpinionChange, "opinion")
+    violations = []
+    sid = change.signal_id
+    if not domain.is_signal_id(sid):
+        violations.append(("signal_id", "32 lowercase hex digits required"))
+    if change.opinion not in common_pb2.Opinion.values():
+        violations.append(("opinion", f"unknown opinion {change.opinion}"))
+    if len(change.note) > domain.MAX_NOTE_CHARS:
+        violations.append(("note", f"at most {domain.MAX_NOTE_CHARS} characters"))
+    if violations:
+        raise invalid(f"invalid opinion: {violations[0][0]}: {violations[0][1]}", violations)
+    digest = hashlib.sha256(f"{sid}\x00{change.opinion}\x00{change.note}".encode()).digest()
+    prior = _replayed(
+        tx, "opinion", change.member_id, change.request_id, digest, exchange_pb2.SetOpinionResponse
+    )
+    if prior is not None:
+        return Applied(prior, stored=False)
+    _check_window(entry, change.created_at)
+    viewer = Viewer.load(tx, change.member_id)
+    record = tx.signal(sid)
+    shown = None if record is None else signal_view(tx, record, viewer)
+    if record is None or shown is None:  # may not opine on what it may not see
+        raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
+    counts = record.signal.opinions
+    for old in tx.opinions(sid):
+        if old.member_id == change.member_id:
+            _count(counts, old.opinion, -1)
+    _count(counts, change.opinion, +1)
+    tx.put_opinion(
+        sid,
+        rec.OpinionRecord(
+            member_id=change.member_id,
+            opinion=change.opinion,
+            note=change.note,
+            time=entry.received_at,
+        ),
+    )
+    tx.put_signal(record)
+    subs = tx.submissions(sid)
+    _append_event(
+        tx,
+        _visibility_of(subs),
+        common_pb2.EVENT_KIND_SIGNAL_UPDATED,
+        record.signal,
+        change.member_id,
+        entry.received_at,
+    )
+    shown = signal_view(tx, record, viewer)
+    response = exchange_pb2.SetOpinionResponse(signal=shown)
+    stored = rec.RequestRecord(content_digest=digest, response=response.SerializeToString())
+    tx.put_request("opinion", change.member_id, change.request_id, stored)
+    return Applied(response)
+
+
+def _count(counts: common_pb2.OpinionCounts, opinion: int, delta: int) -> None:
+    if opinion == common_pb2.OPINION_TRUE_POSITIVE:
+        counts.true_positive += delta
+    elif opinion == common_pb2.OPINION_FALSE_POSITIVE:
+        counts.false_positive += delta
+    elif opinion == common_pb2.OPINION_DISPUTED:
+        counts.disputed += delta
+
+
+def _apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    retraction, _key = _signed_request(tx, entry, common_pb2.Retraction, "retract")
+    ids = list(retraction.signal_ids)
+    violations = [
+        (f"signal_ids[{i}]", "32 lowercase hex digits required")
+        for i, sid in enumerate(ids)
+        if not domain.is_signal_id(sid)
+    ]
+    if not ids or len(ids) > domain.MAX_BATCH_SIGNALS:
+        violations.append(("signal_ids", f"1-{domain.MAX_BATCH_SIGNALS} signal ids required"))
+    if violations:
+        raise invalid(f"invalid retraction: {violations[0][0]}: {violations[0][1]}", violations)
+    digest = hashlib.sha256("\x00".join(ids).encode()).digest()
+    member = retraction.member_id
+    prior = _replayed(
+        tx, "retract", member, retraction.request_id, digest, exchange_pb2.RetractSubmissionResponse
+    )
+    if prior is not None:
+        return Applied(prior, stored=False)
+    _check_window(entry, retraction.created_at)
+    response = exchange_pb2.RetractSubmissionResponse()
+    applied = Applied(response)
+    done: dict[str, bool] = {}
+    for i, sid in enumerate(ids):
+        if sid not in done:
+            subs = tx.submissions(sid)
+            mine = [s for s in subs if s.member_id == member]
+            if not mine:  # the same answer whether the signal exists or not
+                raise invalid(
+                    f"signal_ids[{i}]: you have no submission of signal {sid}",
+                    [(f"signal_ids[{i}]", "you have no submission of this signal")],
+                )
+            rest = [s for s in subs if s.member_id != member]
+            done[sid] = _remove_submissions(tx, applied, sid, mine, rest, member, entry.received_at)
+        response.results.add(signal_id=sid, removed=done[sid])
+    stored = rec.RequestRecord(content_digest=digest, response=response.SerializeToString())
+    tx.put_request("retract", member, retraction.request_id, stored)
+    return applied
+
+
+def _apply_expire_tick(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    """Removes every submission whose expires_at has passed at the entry's receive time."""
+    due = tx.due_expiries(entry.received_at.ToMilliseconds())
+    response = exchange_pb2.RetractSubmissionResponse()
+    applied = Applied(response, stored=bool(due))
+    by_signal: dict[str, set[bytes]] = {}
+    for sid, key in due:
+        by_signal.setdefault(sid, set()).add(key)
+    for sid in sorted(by_signal):
+        subs = tx.submissions(sid)
+        expired = [s for s in subs if submission_key(sid, s) in by_signal[sid]]
+        rest = [s for s in subs if submission_key(sid, s) not in by_signal[sid]]
+        removed = _remove_submissions(tx, applied, sid, expired, rest, "", entry.received_at)
+        response.results.add(signal_id=sid, removed=removed)
+    return applied

@@ -27,6 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from signalhub import domain
+from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
 from .auth import CallVerifier
@@ -35,7 +36,7 @@ from .index import SignalIndex
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, Hub, RawRequest
 from .store import Store
-from .writer import Writer
+from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -56,6 +57,8 @@ class ServerConfig:
     """How far a call's timestamp may be from the hub's clock."""
     audit_head_interval_seconds: float = 60.0
     """How often the hub signs the audit log's head when it has moved."""
+    expiry_interval_seconds: float = 60.0
+    """How often the hub looks for expired submissions (and logs a tick to remove them)."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -188,6 +191,7 @@ class HubServer:
         self.server: grpc.aio.Server | None = None
         self.hub: Hub | None = None
         self._head_task: asyncio.Task[None] | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -258,6 +262,7 @@ class HubServer:
         for service in ("", exchange_desc.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
+        self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
 
     def _add_port(self, server: grpc.aio.Server) -> int:
         c = self.config
@@ -275,6 +280,22 @@ class HubServer:
         )
         return int(server.add_secure_port(c.listen, credentials))
 
+    async def _expire_periodically(self, hub: Hub) -> None:
+        """Appends an expiry tick to the log when a submission's expires_at has passed. The
+        tick carries the time, so apply (and every replay) removes exactly the same ones."""
+        while True:
+            await asyncio.sleep(self.config.expiry_interval_seconds)
+            try:
+                with hub.store.read() as view:
+                    first = view.first_expiry_ms()
+                now = now_timestamp()
+                if first is not None and first <= now.ToMilliseconds():
+                    entry = rec.LogEntry(received_at=now, expire_tick=rec.ExpireTick())
+                    await hub.writer.execute(entry)
+                    self.metrics.index_signals.labels("pdq").set(len(hub.index))
+            except Exception:
+                log.exception("expiring submissions failed")
+
     async def _sign_heads_periodically(self, hub: Hub) -> None:
         while True:
             await asyncio.sleep(self.config.audit_head_interval_seconds)
@@ -289,8 +310,9 @@ class HubServer:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
-        if self._head_task is not None:
-            self._head_task.cancel()
+        for task in (self._head_task, self._expiry_task):
+            if task is not None:
+                task.cancel()
         if self.hub is not None and self.hub.ready:
             try:  # so that `audit verify` finds every entry covered by a signed head
                 await self.hub.sign_audit_head()

@@ -20,7 +20,7 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
-from .auth import Caller, CallVerifier, verify_envelope
+from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import canonical_batch, key_message
@@ -314,6 +314,54 @@ class ExchangeService:
                     out.envelope.CopyFrom(entry.submit.envelope)
         return response
 
+    async def SetOpinion(
+        self,
+        request: RawRequest[exchange_pb2.SetOpinionRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> exchange_pb2.SetOpinionResponse:
+        envelope = self._envelope_of(request)
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._verify, envelope, domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange
+        )
+        entry = rec.LogEntry(
+            received_at=now_timestamp(), set_opinion=rec.SignedCommand(envelope=envelope)
+        )
+        applied = await self.hub.writer.execute(entry)
+        assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
+        return applied.response
+
+    async def RetractSubmission(
+        self,
+        request: RawRequest[exchange_pb2.RetractSubmissionRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> exchange_pb2.RetractSubmissionResponse:
+        envelope = self._envelope_of(request)
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._verify, envelope, domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction
+        )
+        entry = rec.LogEntry(
+            received_at=now_timestamp(), retract=rec.SignedCommand(envelope=envelope)
+        )
+        applied = await self.hub.writer.execute(entry)
+        assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
+        if applied.stored:
+            self.hub.metrics.index_signals.labels("pdq").set(len(self.hub.index))
+        return applied.response
+
+    def _envelope_of(self, request: RawRequest[M]) -> common_pb2.SignedEnvelope:
+        self.hub.check_ready()
+        message = parsed(request)
+        if not message.HasField("envelope"):
+            raise invalid("an envelope is required", [("envelope", "required")])
+        envelope: common_pb2.SignedEnvelope = getattr(message, "envelope")  # noqa: B009
+        return envelope
+
+    def _verify(
+        self, envelope: common_pb2.SignedEnvelope, prefix: bytes, payload_cls: type[Message]
+    ) -> None:
+        with self.hub.store.read() as view:
+            verify_signed_payload(view, envelope, prefix, payload_cls)
+
     async def GetAuditHead(
         self,
         request: RawRequest[exchange_pb2.GetAuditHeadRequest],
@@ -328,21 +376,32 @@ class ExchangeService:
 def _event_for(
     view: StoreView, record: rec.FeedRecord, viewer: Viewer
 ) -> common_pb2.FeedEvent | None:
-    """The caller's copy of a feed record, or None when it may not see it."""
+    """The caller's copy of a feed record, or None when it may not see it. Signal events carry
+    the caller's view of the signal as it is now, so replaying the feed from any cursor ends
+    with exactly what the caller may see; a signal the caller has lost sight of since becomes
+    a tombstone, and one removed since is skipped (its tombstone comes later in the feed)."""
     if not event_visible(record, viewer):
         return None
     event = record.event
     if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
         return event
     stored = view.signal(event.signal.signal_id)
-    if stored is None or not stored.restricted:
-        return event  # a public signal: the stored snapshot is what everyone sees
-    shown = signal_view(view, stored, viewer)
-    if shown is None:
+    if stored is None:
         return None
     out = common_pb2.FeedEvent()
     out.CopyFrom(event)
-    out.signal.CopyFrom(shown)
+    shown = signal_view(view, stored, viewer)
+    if shown is None:
+        out.kind = common_pb2.EVENT_KIND_SIGNAL_REMOVED
+        out.signal.CopyFrom(
+            common_pb2.Signal(
+                signal_id=stored.signal.signal_id,
+                type=stored.signal.type,
+                value=stored.signal.value,
+            )
+        )
+    else:
+        out.signal.CopyFrom(shown)
     return out
 
 

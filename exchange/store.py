@@ -17,6 +17,9 @@ One environment, named databases:
 | `group_signals` | group id, 0x00, signal id (16 bytes)     | empty                          |
 | `audit`       | log sequence, u64 big-endian               | AuditRecord (hash chain link)  |
 | `audit_heads` | log sequence, u64 big-endian               | signalhub.v1.AuditHead         |
+| `opinions`    | signal id (16 bytes) + member id           | OpinionRecord                  |
+| `requests`    | kind, 0x00, member id, 0x00, request id    | RequestRecord (first answer)   |
+| `expiries`    | expires_at ms u64 + submission key (28)    | empty                          |
 
 Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
 log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
@@ -62,6 +65,9 @@ _DATABASES = (
     "group_signals",
     "audit",
     "audit_heads",
+    "opinions",
+    "requests",
+    "expiries",
 )
 STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads"))
 """Everything apply writes: replaying the log must reproduce these exactly."""
@@ -167,6 +173,43 @@ class StoreView:
                 break
             out.append(rec.SubmissionRecord.FromString(bytes(value)))
         return out
+
+    def opinions(self, signal_id: str) -> list[rec.OpinionRecord]:
+        prefix = bytes.fromhex(signal_id)
+        cur = self.txn.cursor(db=self.dbs["opinions"])
+        out: list[rec.OpinionRecord] = []
+        if not cur.set_range(prefix):
+            return out
+        for key, value in cur:
+            if not bytes(key).startswith(prefix):
+                break
+            out.append(rec.OpinionRecord.FromString(bytes(value)))
+        return out
+
+    def request(self, kind: str, member_id: str, request_id: str) -> rec.RequestRecord | None:
+        raw = self._get("requests", _request_key(kind, member_id, request_id))
+        return None if raw is None else rec.RequestRecord.FromString(raw)
+
+    def due_expiries(self, until_ms: int) -> list[tuple[str, bytes]]:
+        """(signal id, submission key) of every submission expiring at or before `until_ms`."""
+        cur = self.txn.cursor(db=self.dbs["expiries"])
+        out: list[tuple[str, bytes]] = []
+        for key in cur.iternext(keys=True, values=False):
+            key = bytes(key)
+            if _U64.unpack(key[:8])[0] > until_ms:
+                break
+            out.append((key[8:24].hex(), key[8:]))
+        return out
+
+    def first_expiry_ms(self) -> int | None:
+        cur = self.txn.cursor(db=self.dbs["expiries"])
+        if not cur.first():
+            return None
+        return int(_U64.unpack(bytes(cur.key())[:8])[0])
+
+    def submission_at(self, key: bytes) -> rec.SubmissionRecord | None:
+        raw = self._get("submissions", key)
+        return None if raw is None else rec.SubmissionRecord.FromString(raw)
 
     def log_entry(self, sequence: int) -> rec.LogEntry | None:
         raw = self._get("log", u64(sequence))
@@ -328,8 +371,44 @@ class StoreTxn(StoreView):
         )
 
     def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
-        key = bytes.fromhex(signal_id) + u64(record.log_sequence) + _U32.pack(record.index)
+        key = submission_key(signal_id, record)
         self.txn.put(key, record.SerializeToString(), db=self.dbs["submissions"])
+        if record.HasField("expires_at"):
+            expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
+            self.txn.put(expiry, b"", db=self.dbs["expiries"])
+
+    def delete_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
+        key = submission_key(signal_id, record)
+        self.txn.delete(key, db=self.dbs["submissions"])
+        if record.HasField("expires_at"):
+            expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
+            self.txn.delete(expiry, db=self.dbs["expiries"])
+
+    def delete_signal(self, record: rec.SignalRecord, groups: set[str]) -> None:
+        """Removes a signal with no submission left: its record, PDQ row, group links and
+        opinions."""
+        sid = record.signal.signal_id
+        self.txn.delete(bytes.fromhex(sid), db=self.dbs["signals"])
+        if record.pdq_row:
+            self.txn.delete(u64(record.pdq_row), db=self.dbs["pdq"])
+        for group in groups:
+            self.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid),
+                            db=self.dbs["group_signals"])  # fmt: skip
+        for opinion in self.opinions(sid):
+            self.txn.delete(bytes.fromhex(sid) + opinion.member_id.encode(),
+                            db=self.dbs["opinions"])  # fmt: skip
+
+    def put_opinion(self, signal_id: str, record: rec.OpinionRecord) -> None:
+        key = bytes.fromhex(signal_id) + record.member_id.encode()
+        if record.opinion:
+            self.txn.put(key, record.SerializeToString(), db=self.dbs["opinions"])
+        else:
+            self.txn.delete(key, db=self.dbs["opinions"])
+
+    def put_request(self, kind: str, member_id: str, request_id: str,
+                    record: rec.RequestRecord) -> None:  # fmt: skip
+        self.txn.put(_request_key(kind, member_id, request_id), record.SerializeToString(),
+                     db=self.dbs["requests"])  # fmt: skip
 
     def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
         self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
@@ -346,6 +425,15 @@ def audit_link(previous_chain: bytes, sequence: int, entry_bytes: bytes) -> rec.
     entry_hash = hashlib.sha256(entry_bytes).digest()
     chain = hashlib.sha256(previous_chain + u64(sequence) + entry_hash).digest()
     return rec.AuditRecord(entry_hash=entry_hash, chain_hash=chain)
+
+
+def submission_key(signal_id: str, record: rec.SubmissionRecord) -> bytes:
+    """Submissions of a signal sort by the log entry that carried them, then batch position."""
+    return bytes.fromhex(signal_id) + u64(record.log_sequence) + _U32.pack(record.index)
+
+
+def _request_key(kind: str, member_id: str, request_id: str) -> bytes:
+    return kind.encode() + b"\x00" + member_id.encode() + b"\x00" + request_id.encode()
 
 
 def _batch_key(member_id: str, batch_id: str) -> bytes:

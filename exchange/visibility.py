@@ -66,6 +66,7 @@ def view_from(
     last = max(subs, key=lambda s: (s.received_at.seconds, s.received_at.nanos))
     out.first_seen.CopyFrom(first.received_at)
     out.last_seen.CopyFrom(last.received_at)
+    out.opinions.CopyFrom(signal.opinions)
     return out
 
 
@@ -73,4 +74,10 @@ def event_visible(record: rec.FeedRecord, viewer: Viewer) -> bool:
     """May this caller see this feed record at all (before its signal view is computed)?"""
     if record.target_member:
         return record.target_member == viewer.member_id
+    if record.private or record.members:
+        if viewer.is_operator or viewer.member_id in record.members:
+            return True
+        if not record.private and not record.audience:
+            return True
+        return not viewer.groups.isdisjoint(record.audience)
     return viewer.sees(record.event.member_id, record.audience)

@@ -13,7 +13,6 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -28,6 +27,23 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
+
+from signalhub.signal_types import MAX_VALUE_CHARS as MAX_VALUE_CHARS
+from signalhub.signal_types import SIGNAL_TYPES as SIGNAL_TYPES
+from signalhub.signal_types import ConsortiumKey as ConsortiumKey
+from signalhub.signal_types import InvalidValue as InvalidValue
+from signalhub.signal_types import MatchKind as MatchKind
+from signalhub.signal_types import SignalType as SignalType
+from signalhub.signal_types import wire_value as wire_value
+
+
+class InvalidFieldValue(InvalidValue):
+    """An invalid value of a named field of a signal other than its value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 # --- limits ---------------------------------------------------------------------------------
 REPLAY_WINDOW_SECONDS = 300
@@ -46,67 +62,19 @@ LABELS: frozenset[str] = frozenset({"csam", "sextortion", "grooming", "ncii", "t
 """The label taxonomy. Free-form words go in tags."""
 
 
-class MatchKind(Enum):
-    """How signals of a type are matched."""
-
-    HAMMING = "hamming"
-    EXACT = "exact"
-
-
-class InvalidValue(ValueError):
-    """A value that is not in its type's wire form; the message says why."""
-
-
-@dataclass(frozen=True)
-class SignalType:
-    """One signal type: its registry name, how it is matched and how a value is validated and
-    made canonical."""
-
-    name: str
-    match: MatchKind
-    description: str
-    hex_digits: int
-    """Values are exactly this many hex digits (all built-in types so far are hex)."""
-    max_distance: int = 0
-    """Largest meaningful distance (bits) for Hamming types."""
-
-    def canonical(self, value: str) -> str:
-        """Returns the canonical form of `value` or raises InvalidValue."""
-        text = value.strip().lower()
-        if len(text) != self.hex_digits:
-            raise InvalidValue(
-                f"a {self.name} value is {self.hex_digits} hex digits, got {len(text)} characters"
-            )
-        if not _HEX.fullmatch(text):
-            raise InvalidValue(f"a {self.name} value is hex digits only (0-9, a-f)")
-        return text
-
-
-_HEX = re.compile(r"[0-9a-f]*")
-
-SIGNAL_TYPES: dict[str, SignalType] = {
-    t.name: t
-    for t in (
-        SignalType("pdq", MatchKind.HAMMING, "PDQ perceptual hash, 256 bits", 64, 256),
-        SignalType("md5", MatchKind.EXACT, "MD5 file digest", 32),
-        SignalType("sha1", MatchKind.EXACT, "SHA-1 file digest", 40),
-        SignalType("sha256", MatchKind.EXACT, "SHA-256 file digest", 64),
-    )
-}
-"""The registry of signal types the hub accepts, by lowercase name."""
-
-
 def signal_type(name: str) -> SignalType:
     """Returns the registered type called `name` or raises InvalidValue listing the known ones."""
     found = SIGNAL_TYPES.get(name)
     if found is None:
         known = ", ".join(sorted(SIGNAL_TYPES))
-        raise InvalidValue(f"unknown signal type {name!r}; known types: {known}")
+        raise InvalidFieldValue("type", f"unknown signal type {name!r}; known types: {known}")
     return found
 
 
 def canonical_value(type_name: str, value: str) -> str:
-    """Validates `value` as a `type_name` value and returns its canonical form."""
+    """Validates `value` as a `type_name` wire value and returns its canonical form."""
+    if len(value) > MAX_VALUE_CHARS:
+        raise InvalidValue(f"at most {MAX_VALUE_CHARS} characters")
     return signal_type(type_name).canonical(value)
 
 
@@ -129,16 +97,16 @@ def validate_labels(labels: Sequence[str]) -> None:
     for label in labels:
         if label not in LABELS:
             known = ", ".join(sorted(LABELS))
-            raise InvalidValue(f"unknown label {label!r}; labels are: {known}")
+            raise InvalidFieldValue("labels", f"unknown label {label!r}; labels are: {known}")
 
 
 def validate_tags(tags: Sequence[str]) -> None:
     """Raises InvalidValue when there are too many tags or one is empty or too long."""
     if len(tags) > MAX_TAGS:
-        raise InvalidValue(f"at most {MAX_TAGS} tags, got {len(tags)}")
+        raise InvalidFieldValue("tags", f"at most {MAX_TAGS} tags, got {len(tags)}")
     for tag in tags:
         if not tag.strip() or len(tag) > MAX_TAG_CHARS:
-            raise InvalidValue(f"a tag is 1-{MAX_TAG_CHARS} characters, not blank")
+            raise InvalidFieldValue("tags", f"a tag is 1-{MAX_TAG_CHARS} characters, not blank")
 
 
 # --- identities -------------------------------------------------------------------------------
@@ -179,10 +147,22 @@ def audit_head_signing_bytes(sequence: int, chain_hash: bytes, signed_at_ms: int
     )
 
 
+OPINION_SIGNING_PREFIX = b"signalhub.v1.OpinionChange\x00"
+RETRACTION_SIGNING_PREFIX = b"signalhub.v1.Retraction\x00"
+MAX_NOTE_CHARS = 1000
+MAX_REQUEST_ID_CHARS = 128
+
+
 def submission_signing_bytes(payload: bytes) -> bytes:
     """The bytes an envelope's signature covers: a domain-separation prefix plus the exact
     serialised batch, so verification never depends on re-serialising protobuf."""
     return SUBMISSION_SIGNING_PREFIX + payload
+
+
+def signing_bytes(prefix: bytes, payload: bytes) -> bytes:
+    """The bytes an envelope of any kind covers: its kind's prefix plus the exact payload. The
+    prefixes differ, so a signature over one kind can never pass as another."""
+    return prefix + payload
 
 
 # Per-call metadata keys (gRPC metadata keys are lowercase ASCII).
@@ -215,6 +195,11 @@ class CanonicalSignal:
     value: str
     labels: tuple[str, ...]
     tags: tuple[str, ...]
+    industry: str = ""
+    confidence: int = 0
+    """1-100, 0 = not said."""
+    expires_at_ms: int = 0
+    """0 = never."""
 
     @property
     def signal_id(self) -> str:
@@ -232,19 +217,42 @@ def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[
         h.update(_length_prefixed(s.value.encode()))
         h.update(_length_prefixed("\x00".join(s.labels).encode()))
         h.update(_length_prefixed("\x00".join(s.tags).encode()))
+        h.update(_length_prefixed(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
     return h.digest()
 
 
+_INDUSTRY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
 def canonical_signal(
-    type_name: str, value: str, labels: Sequence[str], tags: Sequence[str]
+    type_name: str,
+    value: str,
+    labels: Sequence[str],
+    tags: Sequence[str],
+    *,
+    industry: str = "",
+    confidence: int = 0,
+    expires_at_ms: int = 0,
 ) -> CanonicalSignal:
     """Validates one submitted signal and returns its canonical form (labels and tags sorted
     and de-duplicated). Raises InvalidValue naming what is wrong."""
     canonical = canonical_value(type_name, value)
     validate_labels(labels)
     validate_tags(tags)
+    if industry and not _INDUSTRY.fullmatch(industry):
+        raise InvalidFieldValue("industry", "an industry is a lowercase slug, e.g. social")
+    if not 0 <= confidence <= 100:
+        raise InvalidFieldValue("confidence", "confidence is 1-100 (0 = not said)")
+    if expires_at_ms < 0:
+        raise InvalidFieldValue("expires_at", "expires_at is after 1970")
     return CanonicalSignal(
-        type_name, canonical, tuple(sorted(set(labels))), tuple(sorted({t.strip() for t in tags}))
+        type_name,
+        canonical,
+        tuple(sorted(set(labels))),
+        tuple(sorted({t.strip() for t in tags})),
+        industry,
+        confidence,
+        expires_at_ms,
     )
 
 

@@ -20,6 +20,42 @@ SUBMIT_STATUS_NEW: SubmitStatus
 SUBMIT_STATUS_CORROBORATED: SubmitStatus
 SUBMIT_STATUS_DUPLICATE: SubmitStatus
 
+class SetOpinionRequest(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class SetOpinionResponse(_message.Message):
+    __slots__ = ("signal", "replayed")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.Signal
+    replayed: bool
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class RetractSubmissionRequest(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class RetractResult(_message.Message):
+    __slots__ = ("signal_id", "removed")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    removed: bool
+    def __init__(self, signal_id: _Optional[str] = ..., removed: _Optional[bool] = ...) -> None: ...
+
+class RetractSubmissionResponse(_message.Message):
+    __slots__ = ("results", "replayed")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RetractResult]
+    replayed: bool
+    def __init__(self, results: _Optional[_Iterable[_Union[RetractResult, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
 class GetAuditHeadRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -61,6 +61,16 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
                 _registered_method=True)
+        self.SetOpinion = channel.unary_unary(
+                '/signalhub.v1.Exchange/SetOpinion',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.SetOpinionRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.SetOpinionResponse.FromString,
+                _registered_method=True)
+        self.RetractSubmission = channel.unary_unary(
+                '/signalhub.v1.Exchange/RetractSubmission',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -106,6 +116,23 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetOpinion(self, request, context):
+        """Sets (or clears) the caller's opinion of a signal it may see. Signed envelope over an
+        OpinionChange; idempotent by (member, request_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetractSubmission(self, request, context):
+        """Withdraws the caller's own submissions of signals. Signed envelope over a Retraction;
+        idempotent by (member, request_id). A signal left with no submission is removed and the
+        feed carries a tombstone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +160,16 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetAuditHead,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.SerializeToString,
+            ),
+            'SetOpinion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOpinion,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.SetOpinionRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.SetOpinionResponse.SerializeToString,
+            ),
+            'RetractSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetractSubmission,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +309,60 @@ class Exchange:
             '/signalhub.v1.Exchange/GetAuditHead',
             signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOpinion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/SetOpinion',
+            signalhub_dot_v1_dot_exchange__pb2.SetOpinionRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.SetOpinionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetractSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/RetractSubmission',
+            signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.FromString,
             options,
             channel_credentials,
             insecure,

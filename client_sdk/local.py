@@ -1,0 +1,157 @@
+"""A member's local replica of the hub: an LMDB copy of every signal the member may see, kept
+up to date from the feed (resumable from its cursor; tombstones remove signals), and matched
+with the same matcher as the hub — for platforms that cannot send their users' content out.
+
+    with LocalReplica(Path("replica")) as replica:
+        replica.sync(client)                 # incremental
+        replica.match([("pdq", hex)], 31)    # nothing leaves the machine
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import lmdb
+import numpy as np
+
+from matcher import PDQIndex
+from signalhub import domain
+from signalhub.v1 import common_pb2
+
+from .errors import SignalhubError
+from .models import FeedEvent, Match, MatchResult, SignalInfo
+
+if TYPE_CHECKING:
+    from .client import Client
+
+COMMIT_EVENTS = 2000
+INITIAL_MAP_BYTES = 64 * 1024 * 1024
+
+
+class LocalReplica:
+    """An LMDB directory holding the signals a member may see and the feed cursor."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(self.path), map_size=INITIAL_MAP_BYTES, max_dbs=4)
+        with self.env.begin(write=True) as txn:
+            self._meta = self.env.open_db(b"meta", txn=txn)
+            self._signals = self.env.open_db(b"signals", txn=txn)
+
+    def __enter__(self) -> LocalReplica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.env.close()
+
+    @property
+    def cursor(self) -> str:
+        """The cursor of the last applied feed event ("" before the first sync)."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"cursor", db=self._meta)
+        return "" if raw is None else bytes(raw).decode()
+
+    def sync(self, client: Client) -> int:
+        """Applies every feed event after the stored cursor; returns how many. Safe to
+        interrupt: the cursor is committed with the events it covers."""
+        member = client.member_id.encode()
+        with self.env.begin() as txn:
+            owner = txn.get(b"member", db=self._meta)
+        if owner is not None and bytes(owner) != member:
+            raise SignalhubError(
+                f"{self.path} is {bytes(owner).decode()}'s replica, not {client.member_id}'s"
+            )
+        applied = 0
+        pending: list[FeedEvent] = []
+        for event in client.fetch(after=self.cursor):
+            pending.append(event)
+            if len(pending) >= COMMIT_EVENTS:
+                applied += self._apply(pending, member)
+                pending = []
+        if pending:
+            applied += self._apply(pending, member)
+        return applied
+
+    def _apply(self, events: list[FeedEvent], member: bytes) -> int:
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    for e in events:
+                        key = bytes.fromhex(e.signal.signal_id)
+                        if e.event == "signal_removed":
+                            txn.delete(key, db=self._signals)
+                        else:
+                            txn.put(key, _to_wire(e.signal).SerializeToString(), db=self._signals)
+                    txn.put(b"cursor", events[-1].cursor.encode(), db=self._meta)
+                    txn.put(b"member", member, db=self._meta)
+                return len(events)
+            except lmdb.MapFullError:
+                self.env.set_mapsize(int(self.env.info()["map_size"]) * 2)
+
+    def signals(self) -> Iterator[SignalInfo]:
+        """Every signal in the replica."""
+        with self.env.begin() as txn:
+            for _, value in txn.cursor(db=self._signals):
+                yield SignalInfo.from_wire(common_pb2.Signal.FromString(bytes(value)))
+
+    def get(self, signal_id: str) -> SignalInfo | None:
+        with self.env.begin() as txn:
+            raw = txn.get(bytes.fromhex(signal_id), db=self._signals)
+        return None if raw is None else SignalInfo.from_wire(common_pb2.Signal.FromString(raw))
+
+    def match(
+        self, queries: Sequence[tuple[str, str]], max_distance: int = 31
+    ) -> list[MatchResult]:
+        """Matches (type, wire value) queries locally, as the hub's MatchHashes does."""
+        pdq = [s for s in self.signals() if s.type == "pdq"]
+        index = PDQIndex()
+        if pdq:
+            hashes = np.frombuffer(b"".join(bytes.fromhex(s.value) for s in pdq), dtype=np.uint8)
+            index.add(np.arange(len(pdq), dtype=np.uint64), hashes.reshape(-1, 32))
+        out: list[MatchResult] = []
+        hamming = [
+            q for q in queries if domain.SIGNAL_TYPES[q[0]].match is domain.MatchKind.HAMMING
+        ]
+        found: dict[str, list[Match]] = {}
+        if hamming:
+            q = np.frombuffer(b"".join(bytes.fromhex(v) for _, v in hamming), dtype=np.uint8)
+            lims, ids, dists = index.search(q.reshape(-1, 32), max_distance=max_distance)
+            for j, (_, value) in enumerate(hamming):
+                lo, hi = int(lims[j]), int(lims[j + 1])
+                found[value] = [
+                    Match(pdq[int(i)], int(d))
+                    for i, d in zip(ids[lo:hi], dists[lo:hi], strict=True)
+                ]
+        for type_name, value in queries:
+            if _is_hamming(type_name):
+                matches = found.get(value, [])
+            else:
+                hit = self.get(domain.signal_id(type_name, value))
+                matches = [Match(hit, 0)] if hit else []
+            out.append(MatchResult(type_name, value, tuple(matches)))
+        return out
+
+
+def _is_hamming(type_name: str) -> bool:
+    return domain.signal_type(type_name).match is domain.MatchKind.HAMMING
+
+
+def _to_wire(s: SignalInfo) -> common_pb2.Signal:
+    out = common_pb2.Signal(
+        signal_id=s.signal_id, type=s.type, value=s.value, labels=s.labels, tags=s.tags,
+        corroboration=s.corroboration,
+    )  # fmt: skip
+    if s.first_seen:
+        out.first_seen.FromJsonString(s.first_seen)
+    if s.last_seen:
+        out.last_seen.FromJsonString(s.last_seen)
+    out.opinions.true_positive = s.opinions.get("true_positive", 0)
+    out.opinions.false_positive = s.opinions.get("false_positive", 0)
+    out.opinions.disputed = s.opinions.get("disputed", 0)
+    return out
