@@ -223,23 +223,17 @@ class Client:
         fresh created_at, so a batch the hub already stored returns its first answer."""
         batch_id = batch_id or uuid.uuid4().hex
         wire = [s.to_wire() for s in signals]
-        call = self._conn.channel.unary_unary(
+        response = self._signed_command(
             "/signalhub.v1.Exchange/SubmitSignals",
-            request_serializer=exchange_pb2.SubmitSignalsRequest.SerializeToString,
-            response_deserializer=exchange_pb2.SubmitSignalsResponse.FromString,
-        )
-
-        def attempt() -> exchange_pb2.SubmitSignalsResponse:
-            envelope = self._conn.signer.envelope(batch_id, wire, audience=audience)
-            request = exchange_pb2.SubmitSignalsRequest(
-                envelope=envelope, validate_only=validate_only
-            )
-            response: exchange_pb2.SubmitSignalsResponse = call(
-                request, timeout=self._conn.timeout_seconds
-            )
-            return response
-
-        return SubmitResult.from_wire(self._conn.with_retries(attempt))
+            domain.SUBMISSION_SIGNING_PREFIX,
+            lambda now: common_pb2.SubmissionBatch(
+                member_id=self.member_id, batch_id=batch_id, created_at=now, signals=wire,
+                audience=audience, validate_only=validate_only,
+            ),
+            exchange_pb2.SubmitSignalsRequest,
+            exchange_pb2.SubmitSignalsResponse,
+        )  # fmt: skip
+        return SubmitResult.from_wire(response)
 
     def submit_all(
         self,
@@ -329,12 +323,19 @@ class Client:
 
     def get_signal(self, signal_id: str) -> SignalDetail:
         """A signal with every submission of it and the signed envelopes (provenance)."""
-        response = self._conn.signed_unary(
-            "/signalhub.v1.Exchange/GetSignal",
-            exchange_pb2.GetSignalRequest(signal_id=signal_id),
-            exchange_pb2.GetSignalResponse,
-        )
-        return SignalDetail.from_wire(response)
+        response = exchange_pb2.GetSignalResponse()
+        token = ""
+        while True:  # submissions come in pages (their envelopes can be large)
+            page = self._conn.signed_unary(
+                "/signalhub.v1.Exchange/GetSignal",
+                exchange_pb2.GetSignalRequest(signal_id=signal_id, page_token=token),
+                exchange_pb2.GetSignalResponse,
+            )
+            response.signal.CopyFrom(page.signal)
+            response.submissions.extend(page.submissions)
+            token = page.next_page_token
+            if not token:
+                return SignalDetail.from_wire(response)
 
     def set_opinion(
         self, signal_id: str, opinion: str, note: str = "", *, request_id: str | None = None
@@ -386,15 +387,17 @@ class Client:
         response_cls: type[R],
     ) -> R:
         call = self._conn.channel.unary_unary(
-            method,
-            request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=response_cls.FromString,
+            method, request_serializer=_identity, response_deserializer=response_cls.FromString
         )
 
-        def attempt() -> R:  # re-signed with a fresh created_at on every attempt
+        def attempt() -> R:
+            # Re-signed on every attempt: a fresh created_at (the same request id, so the hub
+            # answers a retry from its first answer) and fresh call metadata.
             signer = self._conn.signer
             envelope = signer.sign_payload(prefix, payload(signer.now()).SerializeToString())
-            result: R = call(request_cls(envelope=envelope), timeout=self._conn.timeout_seconds)
+            raw = request_cls(envelope=envelope).SerializeToString()
+            metadata = signer.call_metadata(method, raw)
+            result: R = call(raw, metadata=metadata, timeout=self._conn.timeout_seconds)
             return result
 
         return self._conn.with_retries(attempt)

@@ -65,6 +65,13 @@ def check_submission(
         return fail("the signed value is not valid")
     if (signed.type, canonical) != (signal_type, value):
         return fail("the signed batch holds another signal at that index")
+    # What the hub says was submitted must be what was signed.
+    if tuple(sorted(set(signed.labels))) != tuple(sorted(sub.labels)):
+        return fail("the labels shown differ from the signed ones")
+    if tuple(sorted({t.strip() for t in signed.tags})) != tuple(sorted(sub.tags)):
+        return fail("the tags shown differ from the signed ones")
+    if tuple(sorted(set(batch.audience))) != tuple(sorted(sub.audience)):
+        return fail("the audience shown differs from the signed one")
     return ProvenanceCheck(sub, True, "signature valid")
 
 

@@ -40,9 +40,7 @@ class Signer:
             signals=signals,
             audience=audience,
         )
-        payload = batch.SerializeToString()
-        signature = self.private_key.sign(domain.submission_signing_bytes(payload))
-        return common_pb2.SignedEnvelope(payload=payload, key_id=self.key_id, signature=signature)
+        return self.sign_payload(domain.SUBMISSION_SIGNING_PREFIX, batch.SerializeToString())
 
     def sign_payload(self, prefix: bytes, payload: bytes) -> common_pb2.SignedEnvelope:
         """An envelope over any payload kind (opinion, retraction), signed with its prefix."""

@@ -149,15 +149,21 @@ class CallVerifier:
                 "-nonce, -signature-bin); use the signalhub SDK or see docs/signing.md",
                 "missing_credentials",
             )
-        if not stamp.isdigit() or not _NONCE.fullmatch(nonce):
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 16) or not _NONCE.fullmatch(
+            nonce
+        ):
             raise unauthenticated("malformed call metadata (timestamp or nonce)", "malformed")
         stamp_ms = int(stamp)
         if abs(now - stamp_ms) > self.window_ms or stamp_ms < self.started_ms - 1000:
             raise unauthenticated("the call's timestamp is outside the hub's window", "stale")
+        # The signature is checked before anything about the member or the key is said, so
+        # an unsigned probe learns nothing about who owns which key or who is suspended.
         public_key = self._public_key(view, member, kid)
         signed = domain.call_signing_bytes(method, member, kid, stamp_ms, nonce, request)
         if not verify_signature(public_key, signature, signed):
             raise unauthenticated("the call's signature does not verify", "bad_signature")
+        if member != domain.OPERATOR_ID:
+            check_key(view, member, kid)
         with self._lock:
             self._expire(now)
             if (member, nonce) in self._nonces:
@@ -171,7 +177,10 @@ class CallVerifier:
             if operator_key is None or domain.key_id(operator_key) != kid:
                 raise unauthenticated("that is not the operator's key", "unknown_key")
             return operator_key
-        return check_key(view, member, kid).public_key
+        key = view.key(kid)
+        if key is None:
+            raise unauthenticated(f"unknown key {kid}", "unknown_key")
+        return key.public_key
 
     def _expire(self, now_ms: int) -> None:
         if len(self._nonces) < 4096:

@@ -57,10 +57,12 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
     """Validates a batch's own fields and every signal; returns the signals in canonical form.
     Raises INVALID_ARGUMENT listing every violation (up to 100), each naming its field."""
     violations: list[tuple[str, str]] = []
-    if not batch.batch_id or len(batch.batch_id) > domain.MAX_BATCH_ID_CHARS:
-        violations.append(("batch_id", f"1-{domain.MAX_BATCH_ID_CHARS} characters required"))
+    if not batch.batch_id or len(batch.batch_id.encode()) > domain.MAX_BATCH_ID_CHARS:
+        violations.append(("batch_id", f"1-{domain.MAX_BATCH_ID_CHARS} bytes of UTF-8 required"))
     if not batch.HasField("created_at"):
         violations.append(("created_at", "required"))
+    elif not valid_time(batch.created_at):
+        violations.append(("created_at", "not a valid time"))
     if not batch.signals:
         violations.append(("signals", "a batch carries at least one signal"))
     if len(batch.signals) > domain.MAX_BATCH_SIGNALS:
@@ -73,6 +75,9 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
     out: list[domain.CanonicalSignal] = []
     if not violations:
         for i, s in enumerate(batch.signals):
+            if s.HasField("expires_at") and not valid_time(s.expires_at):
+                violations.append((f"signals[{i}].expires_at", "not a valid time"))
+                continue
             try:
                 out.append(
                     domain.canonical_signal(
@@ -95,6 +100,14 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         raise invalid(f"invalid batch: {first}{more}", violations)
     return out
+
+
+MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, protobuf's upper bound
+
+
+def valid_time(ts: Timestamp) -> bool:
+    """A time protobuf can represent, from 1970 on."""
+    return 0 <= ts.seconds <= MAX_TIMESTAMP_SECONDS and 0 <= ts.nanos < 1_000_000_000
 
 
 def _millis(ts: Timestamp) -> int:
@@ -127,15 +140,15 @@ def check_signer(
     return check_key(view, batch.member_id, envelope.key_id)
 
 
-def append_and_apply(tx: StoreTxn, entry: rec.LogEntry, validate_only: bool = False) -> Applied:
+def append_and_apply(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     """Appends `entry` to the log and applies it inside a savepoint of `tx`. When apply refuses
-    the entry (HubError), answers a replay, or `validate_only` is set, the savepoint is undone
-    and the log is left as it was."""
+    the entry (HubError) or changes nothing (a replay, a dry run, a tick with nothing due), the
+    savepoint is undone and the log is left as it was."""
     try:
         with tx.savepoint() as child:
             sequence = child.append_log(entry)
-            applied = apply_entry(child, sequence, entry, validate_only)
-            if not applied.stored or validate_only:
+            applied = apply_entry(child, sequence, entry)
+            if not applied.stored:
                 raise _Discard(applied)
     except _Discard as discarded:
         return discarded.applied
@@ -147,14 +160,12 @@ class _Discard(Exception):
         self.applied = applied
 
 
-def apply_entry(
-    tx: StoreTxn, log_sequence: int, entry: rec.LogEntry, validate_only: bool = False
-) -> Applied:
+def apply_entry(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
     """Decides one log entry and writes its effects into `tx`. Raises HubError to refuse it;
     the caller then discards everything the entry wrote."""
     which = entry.WhichOneof("command")
     if which == "submit":
-        return _apply_submit(tx, log_sequence, entry, validate_only)
+        return _apply_submit(tx, log_sequence, entry)
     if which == "add_member":
         return _apply_add_member(tx, entry)
     if which == "add_key":
@@ -190,9 +201,7 @@ def _check_audience(tx: StoreView, batch: common_pb2.SubmissionBatch) -> list[st
     return sorted(set(batch.audience))
 
 
-def _apply_submit(
-    tx: StoreTxn, log_sequence: int, entry: rec.LogEntry, validate_only: bool
-) -> Applied:
+def _apply_submit(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
     envelope = entry.submit.envelope
     batch = parse_batch(envelope.payload)
     key = check_signer(tx, envelope, batch)
@@ -212,13 +221,7 @@ def _apply_submit(
         response.replayed = True
         return Applied(response, stored=False)
 
-    skew = abs(entry.received_at.ToMilliseconds() - batch.created_at.ToMilliseconds())
-    if skew > domain.REPLAY_WINDOW_SECONDS * 1000:
-        raise unauthenticated(
-            f"created_at is {skew / 1000:.0f} s away from the hub's clock; the window is "
-            f"±{domain.REPLAY_WINDOW_SECONDS} s",
-            "stale",
-        )
+    _check_window(entry, batch.created_at)
 
     response = exchange_pb2.SubmitSignalsResponse(batch_id=batch.batch_id)
     applied = Applied(response)
@@ -255,7 +258,9 @@ def _apply_submit(
         response.results.add(index=index, signal_id=sid, status=status)
         name = exchange_pb2.SubmitStatus.Name(status).removeprefix("SUBMIT_STATUS_").lower()
         applied.signals[name] = applied.signals.get(name, 0) + 1
-    if not validate_only:
+    if batch.validate_only:
+        applied.stored = False  # a dry run: answered, then undone
+    else:
         tx.put_batch(
             batch.member_id,
             batch.batch_id,
@@ -327,7 +332,12 @@ def _record_submission(
         member_id=submission.member_id,
         time=submission.received_at,
     )
-    tx.put_feed(sequence, rec.FeedRecord(event=event, audience=submission.audience))
+    tx.put_feed(
+        sequence,
+        rec.FeedRecord(
+            event=event, audience=submission.audience, log_sequence=submission.log_sequence
+        ),
+    )
     applied.response.cursor = str(sequence)  # type: ignore[attr-defined]
     return status
 
@@ -532,6 +542,7 @@ def _append_event(
     sequence = tx.next_counter("feed_seq")
     record = rec.FeedRecord()
     record.CopyFrom(visibility)
+    record.log_sequence = tx.counter("log_seq")
     record.event.CopyFrom(
         common_pb2.FeedEvent(
             cursor=str(sequence), kind=kind, signal=signal, member_id=member_id, time=when
@@ -592,21 +603,25 @@ def _signed_request(
     key = check_key(tx, payload.member_id, envelope.key_id)  # type: ignore[attr-defined]
     violations = []
     request_id = payload.request_id  # type: ignore[attr-defined]
-    if not request_id or len(request_id) > domain.MAX_REQUEST_ID_CHARS:
-        violations.append(("request_id", f"1-{domain.MAX_REQUEST_ID_CHARS} characters required"))
+    if not request_id or len(request_id.encode()) > domain.MAX_REQUEST_ID_CHARS:
+        violations.append(("request_id", f"1-{domain.MAX_REQUEST_ID_CHARS} bytes required"))
     if not payload.HasField("created_at"):
         violations.append(("created_at", "required"))
+    elif not valid_time(getattr(payload, "created_at")):  # noqa: B009
+        violations.append(("created_at", "not a valid time"))
     if violations:
         raise invalid(f"invalid request: {violations[0][0]}: {violations[0][1]}", violations)
     return payload, key
 
 
 def _check_window(entry: rec.LogEntry, created: Timestamp) -> None:
-    skew = abs(entry.received_at.ToMilliseconds() - created.ToMilliseconds())
-    if skew > domain.REPLAY_WINDOW_SECONDS * 1000:
+    """created_at must be within the window recorded in the entry of its receive time."""
+    window = entry.window_seconds or domain.REPLAY_WINDOW_SECONDS
+    skew = abs(_millis(entry.received_at) - _millis(created))
+    if skew > window * 1000:
         raise unauthenticated(
             f"created_at is {skew / 1000:.0f} s away from the hub's clock; the window is "
-            f"±{domain.REPLAY_WINDOW_SECONDS} s",
+            f"±{window} s",
             "stale",
         )
 

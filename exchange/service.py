@@ -25,13 +25,20 @@ from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import canonical_batch, key_message
 from .metrics import HubMetrics
-from .store import Store, StoreTxn, StoreView
+from .store import Store, StoreTxn, StoreView, submission_key
 from .visibility import Viewer, event_visible, signal_view, view_from
 from .writer import Writer, now_timestamp
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=Message)
 FEED_PAGE_EVENTS = 512
+MAX_MATCHES_PER_QUERY = 1000
+MAX_MATCHES_PER_CALL = 50_000
+"""Bounds on one MatchHashes answer: the response must fit in a gRPC message."""
+MATCH_VIEW_CHUNK = 256
+SUBMISSIONS_PAGE_DEFAULT = 100
+SUBMISSIONS_PAGE_MAX = 1000
+ENVELOPE_BYTES_PER_PAGE = 8 * 1024 * 1024
 LIST_PAGE_DEFAULT = 1000
 
 
@@ -78,6 +85,15 @@ class Hub:
             return head
 
         return await self.writer.run(work)
+
+    def log_entry(self, **command: Message) -> rec.LogEntry:
+        """A log entry received now, with the replay window in force (apply reads both from
+        the entry, never from the clock or the configuration)."""
+        return rec.LogEntry(
+            received_at=now_timestamp(),
+            window_seconds=self.verifier.window_ms // 1000,
+            **command,  # type: ignore[arg-type]
+        )
 
     def check_ready(self) -> None:
         if not self.ready:
@@ -134,20 +150,15 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.SubmitSignalsRequest],
         metadata: Mapping[str, str | bytes],
     ) -> exchange_pb2.SubmitSignalsResponse:
-        message = parsed(request)
-        if not message.HasField("envelope"):
-            raise invalid("an envelope is required", [("envelope", "required")])
         loop = asyncio.get_running_loop()
         # Signature checks and validating thousands of values are CPU work: off the loop.
-        await loop.run_in_executor(None, self._precheck, message.envelope)
-        entry = rec.LogEntry(
-            received_at=now_timestamp(), submit=rec.SubmitCommand(envelope=message.envelope)
-        )
-        applied = await self.hub.writer.execute(entry, message.validate_only)
+        envelope = await loop.run_in_executor(None, self._precheck, request, metadata)
+        entry = self.hub.log_entry(submit=rec.SubmitCommand(envelope=envelope))
+        applied = await self.hub.writer.execute(entry)
         response = applied.response
         assert isinstance(response, exchange_pb2.SubmitSignalsResponse)
-        if applied.stored and not message.validate_only:
-            batch = common_pb2.SubmissionBatch.FromString(message.envelope.payload)
+        if applied.stored:
+            batch = common_pb2.SubmissionBatch.FromString(envelope.payload)
             for result, signal in zip(response.results, batch.signals, strict=True):
                 self.hub.metrics.signals_submitted.labels(
                     signal.type,
@@ -160,10 +171,20 @@ class ExchangeService:
             self.hub.metrics.index_signals.labels("pdq").set(len(self.hub.index))
         return response
 
-    def _precheck(self, envelope: common_pb2.SignedEnvelope) -> None:
+    def _precheck(
+        self,
+        request: RawRequest[exchange_pb2.SubmitSignalsRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> common_pb2.SignedEnvelope:
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/SubmitSignals", request, metadata
+        )
+        envelope = _envelope_of(message)
         with self.hub.store.read() as view:
             batch, _ = verify_envelope(view, envelope)
+        _same_member(caller, batch.member_id)
         canonical_batch(batch)
+        return envelope
 
     async def MatchHashes(
         self,
@@ -223,22 +244,32 @@ class ExchangeService:
                 found[position] = list(
                     zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True)
                 )
-        with self.hub.store.read() as view:
-            viewer = Viewer.load(view, member_id)
-            for i, (type_name, value) in enumerate(queries):
-                result = response.results.add(query_index=i)
-                if i in found:
-                    for row, distance in found[i]:
-                        entry = view.pdq_row(row)
-                        signal = None if entry is None else _signal_view(view, entry[1], viewer)
+        budget = MAX_MATCHES_PER_CALL
+        for start in range(0, len(queries), MATCH_VIEW_CHUNK):
+            # Short read transactions: a long one would pin the map and block its growth.
+            with self.hub.store.read() as view:
+                viewer = Viewer.load(view, member_id)
+                for i in range(start, min(start + MATCH_VIEW_CHUNK, len(queries))):
+                    type_name, value = queries[i]
+                    result = response.results.add(query_index=i)
+                    candidates = found.get(i)
+                    if candidates is None:
+                        sid = domain.signal_id(type_name, value)
+                        signal = _signal_view(view, sid, viewer)
                         if signal is not None:
-                            result.matches.add(signal=signal, distance=distance)
-                else:
-                    signal = _signal_view(view, domain.signal_id(type_name, value), viewer)
-                    if signal is not None:
-                        result.matches.add(signal=signal, distance=0)
-                if result.matches:
-                    self.hub.metrics.matches.labels(type_name).inc(len(result.matches))
+                            result.matches.add(signal=signal, distance=0)
+                    else:
+                        for row, distance in candidates:
+                            if len(result.matches) >= min(MAX_MATCHES_PER_QUERY, budget):
+                                result.truncated = True
+                                break
+                            entry = view.pdq_row(row)
+                            signal = None if entry is None else _signal_view(view, entry[1], viewer)
+                            if signal is not None:
+                                result.matches.add(signal=signal, distance=distance)
+                    budget -= len(result.matches)
+                    if result.matches:
+                        self.hub.metrics.matches.labels(type_name).inc(len(result.matches))
         return response
 
     async def FetchUpdates(
@@ -249,33 +280,49 @@ class ExchangeService:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/FetchUpdates", request, metadata
         )
-        if message.after and not message.after.isdigit():
+        after_text = message.after
+        if after_text and not (
+            len(after_text) <= 19 and after_text.isascii() and after_text.isdigit()
+        ):
             raise invalid(
                 "after is a cursor from a feed event (a decimal number) or empty",
                 [("after", f"not a cursor: {message.after[:40]!r}")],
             )
         if message.limit < 0:
             raise invalid("limit is 0 (no limit) or more", [("limit", "negative")])
-        after = int(message.after or "0")
+        after = int(after_text or "0")
         remaining = message.limit or -1
+        loop = asyncio.get_running_loop()
         while remaining != 0:
-            with self.hub.store.read() as view:  # closed before the first await below
-                viewer = Viewer.load(view, caller.member_id)
-                records = view.feed(after, FEED_PAGE_EVENTS)
-                events = []
-                for record in records:
-                    event = _event_for(view, record, viewer)
-                    if event is not None:
-                        events.append(event)
-                        if len(events) == remaining:
-                            break
-            if not records:
+            # Each page is read (and filtered for the caller) in a worker thread, in its own
+            # short transaction: a long run of events the caller may not see never stalls the
+            # event loop, and no transaction is held across the yields below.
+            cursor, events = await loop.run_in_executor(
+                None, self._feed_page, caller.member_id, after, remaining
+            )
+            if not cursor:
                 return
-            after = int(records[-1].event.cursor)
+            after = cursor
             for event in events:
                 yield exchange_pb2.FetchUpdatesResponse(event=event)
             if remaining > 0:
                 remaining -= len(events)
+
+    def _feed_page(
+        self, member_id: str, after: int, remaining: int
+    ) -> tuple[int, list[common_pb2.FeedEvent]]:
+        """(cursor to continue after, the caller's events) of one page; cursor 0 at the end."""
+        with self.hub.store.read() as view:
+            viewer = Viewer.load(view, member_id)
+            records = view.feed(after, FEED_PAGE_EVENTS)
+            events = []
+            for record in records:
+                event = _event_for(view, record, viewer)
+                if event is not None:
+                    events.append(event)
+                    if len(events) == remaining:
+                        return int(record.event.cursor), events
+        return (int(records[-1].event.cursor) if records else 0), events
 
     async def GetSignal(
         self,
@@ -291,6 +338,12 @@ class ExchangeService:
                 "a signal id is 32 hex digits",
                 [("signal_id", f"not a signal id: {message.signal_id[:40]!r}")],
             )
+        if message.page_size < 0 or message.page_size > SUBMISSIONS_PAGE_MAX:
+            raise invalid(f"page_size is 0-{SUBMISSIONS_PAGE_MAX}", [("page_size", "out of range")])
+        token = message.page_token
+        if token and not (len(token) == 24 and all(c in "0123456789abcdef" for c in token)):
+            raise invalid("page_token comes from a previous page", [("page_token", "malformed")])
+        size = message.page_size or SUBMISSIONS_PAGE_DEFAULT
         with self.hub.store.read() as view:
             viewer = Viewer.load(view, caller.member_id)
             record = view.signal(sid)
@@ -301,17 +354,33 @@ class ExchangeService:
             if record is None or shown is None:  # invisible looks exactly like missing
                 raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
             response = exchange_pb2.GetSignalResponse(signal=shown)
-            for sub in subs:
+            page = [s for s in subs if not token or _position(sid, s) > token]
+            envelope_bytes = 0
+            last: rec.SubmissionRecord | None = None
+            for sub in page:
                 entry = view.log_entry(sub.log_sequence)
+                envelope = entry.submit.envelope if entry is not None else None
+                cost = envelope.ByteSize() if envelope is not None else 0
+                full = len(response.submissions) >= size or (
+                    response.submissions and envelope_bytes + cost > ENVELOPE_BYTES_PER_PAGE
+                )
+                if full and last is not None:
+                    response.next_page_token = _position(sid, last)
+                    break
                 key = view.key(sub.key_id)
                 out = response.submissions.add(
                     member_id=sub.member_id, key_id=sub.key_id, batch_id=sub.batch_id,
                     index=sub.index, labels=sub.labels, tags=sub.tags,
                     received_at=sub.received_at, audience=sub.audience,
-                    public_key=key.public_key if key else b"",
+                    public_key=key.public_key if key else b"", industry=sub.industry,
+                    confidence=sub.confidence,
                 )  # fmt: skip
-                if entry is not None:
-                    out.envelope.CopyFrom(entry.submit.envelope)
+                if sub.HasField("expires_at"):
+                    out.expires_at.CopyFrom(sub.expires_at)
+                if envelope is not None:
+                    out.envelope.CopyFrom(envelope)
+                envelope_bytes += cost
+                last = sub
         return response
 
     async def SetOpinion(
@@ -319,13 +388,11 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.SetOpinionRequest],
         metadata: Mapping[str, str | bytes],
     ) -> exchange_pb2.SetOpinionResponse:
-        envelope = self._envelope_of(request)
-        await asyncio.get_running_loop().run_in_executor(
-            None, self._verify, envelope, domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange
-        )
-        entry = rec.LogEntry(
-            received_at=now_timestamp(), set_opinion=rec.SignedCommand(envelope=envelope)
-        )
+        envelope = await asyncio.get_running_loop().run_in_executor(
+            None, self._verify, "SetOpinion", request, metadata,
+            domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange,
+        )  # fmt: skip
+        entry = self.hub.log_entry(set_opinion=rec.SignedCommand(envelope=envelope))
         applied = await self.hub.writer.execute(entry)
         assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
         return applied.response
@@ -335,32 +402,33 @@ class ExchangeService:
         request: RawRequest[exchange_pb2.RetractSubmissionRequest],
         metadata: Mapping[str, str | bytes],
     ) -> exchange_pb2.RetractSubmissionResponse:
-        envelope = self._envelope_of(request)
-        await asyncio.get_running_loop().run_in_executor(
-            None, self._verify, envelope, domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction
-        )
-        entry = rec.LogEntry(
-            received_at=now_timestamp(), retract=rec.SignedCommand(envelope=envelope)
-        )
+        envelope = await asyncio.get_running_loop().run_in_executor(
+            None, self._verify, "RetractSubmission", request, metadata,
+            domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction,
+        )  # fmt: skip
+        entry = self.hub.log_entry(retract=rec.SignedCommand(envelope=envelope))
         applied = await self.hub.writer.execute(entry)
         assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
         if applied.stored:
             self.hub.metrics.index_signals.labels("pdq").set(len(self.hub.index))
         return applied.response
 
-    def _envelope_of(self, request: RawRequest[M]) -> common_pb2.SignedEnvelope:
-        self.hub.check_ready()
-        message = parsed(request)
-        if not message.HasField("envelope"):
-            raise invalid("an envelope is required", [("envelope", "required")])
-        envelope: common_pb2.SignedEnvelope = getattr(message, "envelope")  # noqa: B009
-        return envelope
-
     def _verify(
-        self, envelope: common_pb2.SignedEnvelope, prefix: bytes, payload_cls: type[Message]
-    ) -> None:
+        self,
+        method: str,
+        request: RawRequest[M],
+        metadata: Mapping[str, str | bytes],
+        prefix: bytes,
+        payload_cls: type[Message],
+    ) -> common_pb2.SignedEnvelope:
+        caller, message = self.hub.authenticate(
+            f"/signalhub.v1.Exchange/{method}", request, metadata
+        )
+        envelope = _envelope_of(message)
         with self.hub.store.read() as view:
-            verify_signed_payload(view, envelope, prefix, payload_cls)
+            payload = verify_signed_payload(view, envelope, prefix, payload_cls)
+        _same_member(caller, getattr(payload, "member_id"))  # noqa: B009
+        return envelope
 
     async def GetAuditHead(
         self,
@@ -371,6 +439,27 @@ class ExchangeService:
         with self.hub.store.read() as view:
             head = view.latest_audit_head()
         return exchange_pb2.GetAuditHeadResponse(head=head)
+
+
+def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:
+    """A submission's place among a signal's submissions, as a page token (24 hex digits)."""
+    return submission_key(signal_id, sub)[16:].hex()
+
+
+def _envelope_of(message: Message) -> common_pb2.SignedEnvelope:
+    if not message.HasField("envelope"):
+        raise invalid("an envelope is required", [("envelope", "required")])
+    envelope: common_pb2.SignedEnvelope = getattr(message, "envelope")  # noqa: B009
+    return envelope
+
+
+def _same_member(caller: Caller, member_id: str) -> None:
+    """The member who signs the call must be the one who signed the envelope: a captured
+    envelope cannot be replayed by anybody else."""
+    if caller.member_id != member_id:
+        raise permission_denied(
+            "the call and the envelope are signed by different members", "envelope_of_other_member"
+        )
 
 
 def _event_for(
@@ -390,7 +479,16 @@ def _event_for(
         return None
     out = common_pb2.FeedEvent()
     out.CopyFrom(event)
-    shown = signal_view(view, stored, viewer)
+    visible = [s for s in view.submissions(stored.signal.signal_id)
+               if viewer.sees(s.member_id, s.audience)]  # fmt: skip
+    shown = view_from(stored.signal, visible) if stored.restricted else stored.signal
+    if shown is not None and record.log_sequence:
+        # Added or updated as this caller sees it: an earlier submission it cannot see must
+        # not show through as an "update".
+        earlier = any(s.log_sequence < record.log_sequence for s in visible)
+        out.kind = (
+            common_pb2.EVENT_KIND_SIGNAL_UPDATED if earlier else common_pb2.EVENT_KIND_SIGNAL_ADDED
+        )
     if shown is None:
         out.kind = common_pb2.EVENT_KIND_SIGNAL_REMOVED
         out.signal.CopyFrom(

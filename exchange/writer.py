@@ -28,6 +28,7 @@ from .ledger import Applied, append_and_apply
 from .store import Store, StoreTxn
 
 MAX_GROUP_COMMANDS = 256
+MAX_GROUP_BYTES = 16 * 1024 * 1024
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Pending:
     entry: rec.LogEntry
-    validate_only: bool
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     job: Callable[[StoreTxn], Any] | None = None
     """Instead of a log entry: a write outside the log (e.g. storing a signed audit head)."""
+
+    @property
+    def size(self) -> int:
+        return self.entry.ByteSize()
 
 
 class Writer:
@@ -59,12 +63,12 @@ class Writer:
         self._queue.put(None)
         self._thread.join()
 
-    async def execute(self, entry: rec.LogEntry, validate_only: bool = False) -> Applied:
+    async def execute(self, entry: rec.LogEntry) -> Applied:
         """Appends `entry` to the log and applies it; returns once committed. Raises HubError
         when apply refuses it (then nothing was stored)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Applied] = loop.create_future()
-        self._queue.put(_Pending(entry, validate_only, future, loop))
+        self._queue.put(_Pending(entry, future, loop))
         return await future
 
     async def run(self, job: Callable[[StoreTxn], T]) -> T:
@@ -72,8 +76,23 @@ class Writer:
         its result once committed. For writes that are not log entries."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Pending(rec.LogEntry(), False, future, loop, job))
+        self._queue.put(_Pending(rec.LogEntry(), future, loop, job))
         return await future
+
+    def _next_group(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """What is waiting, up to MAX_GROUP_COMMANDS entries and MAX_GROUP_BYTES of them (a
+        bound on one LMDB transaction's dirty pages); True when a stop was queued."""
+        group, size = [first], first.size
+        while len(group) < MAX_GROUP_COMMANDS and size < MAX_GROUP_BYTES:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return group, True
+            group.append(item)
+            size += item.size
+        return group, False
 
     def _run(self) -> None:
         stopping = False
@@ -81,27 +100,9 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 break
-            group = [first]
-            while len(group) < MAX_GROUP_COMMANDS:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                group.append(item)
-            try:
-                outcomes = self._store.write(functools.partial(_apply_group, group=group))
-            except Exception as e:  # a failed commit: nobody is acknowledged
-                log.exception("write transaction failed")
-                error = HubError(grpc.StatusCode.UNAVAILABLE, f"the store refused the write: {e}")
-                outcomes = [error] * len(group)
-            committed = [
-                o
-                for o, p in zip(outcomes, group, strict=True)
-                if isinstance(o, Applied) and o.stored and not p.validate_only
-            ]
+            group, stopping = self._next_group(first)
+            outcomes = self._commit(group)
+            committed = [o for o in outcomes if isinstance(o, Applied) and o.stored]
             if committed:
                 try:
                     self._on_commit(committed)
@@ -109,6 +110,21 @@ class Writer:
                     log.exception("updating the index after a commit failed")
             for pending, outcome in zip(group, outcomes, strict=True):
                 pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
+
+    def _commit(self, group: list[_Pending]) -> list[Any]:
+        """Commits the group in one transaction; if it is too big for one (TxnFullError),
+        commits its commands one transaction each. Nobody is acknowledged before a commit."""
+        try:
+            return self._store.write(functools.partial(_apply_group, group=group))
+        except lmdb.TxnFullError:
+            if len(group) > 1:
+                return [self._commit([p])[0] for p in group]
+            log.error("a single command does not fit in one write transaction")
+            return [HubError(grpc.StatusCode.RESOURCE_EXHAUSTED, "the request is too large")]
+        except Exception:
+            log.exception("write transaction failed")
+            error = HubError(grpc.StatusCode.UNAVAILABLE, "the store refused the write; retry")
+            return [error] * len(group)
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
@@ -122,21 +138,22 @@ def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
 
 def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Any]:
     """Applies each command in its own savepoint; returns each one's outcome in order."""
-    outcomes: list[Applied | Exception] = []
+    outcomes: list[Any] = []
     for pending in group:
         try:
             if pending.job is not None:
                 with tx.savepoint() as child:
-                    outcomes.append(pending.job(child))
+                    result = pending.job(child)
+                outcomes.append(result)
                 continue
-            outcomes.append(append_and_apply(tx, pending.entry, pending.validate_only))
-        except lmdb.MapFullError:
-            raise  # the whole group is retried on a larger map
+            outcomes.append(append_and_apply(tx, pending.entry))
+        except (lmdb.MapFullError, lmdb.TxnFullError):
+            raise  # the whole group is retried (on a larger map, or split up)
         except HubError as e:
             outcomes.append(e)
-        except Exception as e:
+        except Exception:
             log.exception("applying a log entry failed")
-            outcomes.append(HubError(grpc.StatusCode.INTERNAL, f"internal error: {e}"))
+            outcomes.append(HubError(grpc.StatusCode.INTERNAL, "internal error"))
     return outcomes
 
 

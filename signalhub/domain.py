@@ -105,8 +105,10 @@ def validate_tags(tags: Sequence[str]) -> None:
     if len(tags) > MAX_TAGS:
         raise InvalidFieldValue("tags", f"at most {MAX_TAGS} tags, got {len(tags)}")
     for tag in tags:
-        if not tag.strip() or len(tag) > MAX_TAG_CHARS:
-            raise InvalidFieldValue("tags", f"a tag is 1-{MAX_TAG_CHARS} characters, not blank")
+        if not tag.strip() or len(tag) > MAX_TAG_CHARS or not tag.isprintable():
+            raise InvalidFieldValue(
+                "tags", f"a tag is 1-{MAX_TAG_CHARS} printable characters, not blank"
+            )
 
 
 # --- identities -------------------------------------------------------------------------------
@@ -211,12 +213,14 @@ def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[
     submissions of one batch_id are the same batch exactly when their digests are equal,
     however they were serialised."""
     h = hashlib.sha256()
-    h.update(_length_prefixed("\x00".join(sorted(set(audience))).encode()))
+    h.update(
+        _length_prefixed(b"".join(_length_prefixed(g.encode()) for g in sorted(set(audience))))
+    )
     for s in signals:
         h.update(_length_prefixed(s.type.encode()))
         h.update(_length_prefixed(s.value.encode()))
-        h.update(_length_prefixed("\x00".join(s.labels).encode()))
-        h.update(_length_prefixed("\x00".join(s.tags).encode()))
+        h.update(_length_prefixed(b"".join(_length_prefixed(x.encode()) for x in s.labels)))
+        h.update(_length_prefixed(b"".join(_length_prefixed(x.encode()) for x in s.tags)))
         h.update(_length_prefixed(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
     return h.digest()
 

@@ -89,18 +89,20 @@ class Retraction(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signal_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmissionBatch(_message.Message):
-    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience")
+    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience", "validate_only")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     batch_id: str
     created_at: _timestamp_pb2.Timestamp
     signals: _containers.RepeatedCompositeFieldContainer[SignalSubmission]
     audience: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class SignedEnvelope(_message.Message):
     __slots__ = ("payload", "key_id", "signature")

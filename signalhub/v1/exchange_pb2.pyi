@@ -67,12 +67,10 @@ class GetAuditHeadResponse(_message.Message):
     def __init__(self, head: _Optional[_Union[_admin_pb2.AuditHead, _Mapping]] = ...) -> None: ...
 
 class SubmitSignalsRequest(_message.Message):
-    __slots__ = ("envelope", "validate_only")
+    __slots__ = ("envelope",)
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
-    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     envelope: _common_pb2.SignedEnvelope
-    validate_only: bool
-    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
 
 class SubmitResult(_message.Message):
     __slots__ = ("index", "signal_id", "status")
@@ -121,12 +119,14 @@ class Match(_message.Message):
     def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ...) -> None: ...
 
 class QueryMatches(_message.Message):
-    __slots__ = ("query_index", "matches")
+    __slots__ = ("query_index", "matches", "truncated")
     QUERY_INDEX_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     query_index: int
     matches: _containers.RepeatedCompositeFieldContainer[Match]
-    def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class MatchHashesResponse(_message.Message):
     __slots__ = ("results",)
@@ -149,15 +149,21 @@ class FetchUpdatesResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ...) -> None: ...
 
 class GetSignalRequest(_message.Message):
-    __slots__ = ("signal_id",)
+    __slots__ = ("signal_id", "page_size", "page_token")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
-    def __init__(self, signal_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, signal_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetSignalResponse(_message.Message):
-    __slots__ = ("signal", "submissions")
+    __slots__ = ("signal", "submissions", "next_page_token")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     submissions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Submission]
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., submissions: _Optional[_Iterable[_Union[_common_pb2.Submission, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., submissions: _Optional[_Iterable[_Union[_common_pb2.Submission, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

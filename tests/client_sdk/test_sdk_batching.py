@@ -105,3 +105,26 @@ def test_envelope_signature_covers_prefix_and_exact_payload() -> None:
     assert not verify_signature(public, envelope.signature, envelope.payload)  # prefix required
     batch = common_pb2.SubmissionBatch.FromString(envelope.payload)
     assert (batch.member_id, batch.batch_id, len(batch.signals)) == ("acme", "b", 1)
+
+
+def test_provenance_check_catches_a_hub_that_misreports_what_was_signed() -> None:
+    from dataclasses import replace
+
+    from client_sdk.models import Provenance
+    from client_sdk.provenance import check_submission
+
+    key = domain.new_private_key()
+    signer = Signer("acme", key)
+    value = "ab" * 32
+    envelope = signer.envelope(
+        "b", [common_pb2.SignalSubmission(type="pdq", value=value, labels=["ncii"])]
+    )
+    honest = Provenance("acme", signer.key_id, "b", 0, ("ncii",), (), None, envelope,
+                        domain.raw_public_key(key))  # fmt: skip
+    assert check_submission("pdq", value, honest).ok
+    relabelled = replace(honest, labels=("csam",))
+    assert not check_submission("pdq", value, relabelled).ok
+    other_value = check_submission("pdq", "cd" * 32, honest)
+    assert not other_value.ok and "another signal" in other_value.reason
+    stranger = domain.raw_public_key(domain.new_private_key())
+    assert not check_submission("pdq", value, honest, {signer.key_id: stranger}).ok

@@ -43,20 +43,27 @@ def wire(*signals: tuple[str, str]) -> list[common_pb2.SignalSubmission]:
     return [common_pb2.SignalSubmission(type=t, value=v) for t, v in signals]
 
 
-def submit_raw(channel: grpc.Channel, request: bytes) -> exchange_pb2.SubmitSignalsResponse:
+def submit_raw(
+    channel: grpc.Channel, request: bytes, caller: Signer | None
+) -> exchange_pb2.SubmitSignalsResponse:
+    """Sends request bytes as they are, with call metadata signed by `caller` (if any)."""
     call = channel.unary_unary(
         SUBMIT,
         request_serializer=lambda b: b,
         response_deserializer=exchange_pb2.SubmitSignalsResponse.FromString,
     )
-    response: exchange_pb2.SubmitSignalsResponse = call(request, timeout=30)
+    metadata = caller.call_metadata(SUBMIT, request) if caller else None
+    response: exchange_pb2.SubmitSignalsResponse = call(request, metadata=metadata, timeout=30)
     return response
 
 
-def submit_envelope(channel: grpc.Channel, envelope: common_pb2.SignedEnvelope) -> object:
-    return submit_raw(
-        channel, exchange_pb2.SubmitSignalsRequest(envelope=envelope).SerializeToString()
-    )
+def submit_envelope(
+    channel: grpc.Channel, envelope: common_pb2.SignedEnvelope, caller: Signer
+) -> exchange_pb2.SubmitSignalsResponse:
+    """Submits an envelope in a call signed by `caller` (the member the envelope claims, with
+    the key that signed it), so that what is tested is the envelope itself."""
+    raw = exchange_pb2.SubmitSignalsRequest(envelope=envelope).SerializeToString()
+    return submit_raw(channel, raw, caller)
 
 
 def refused(hub: HubProcess, action: Callable[[], object], code: grpc.StatusCode) -> SignalhubError:
@@ -92,9 +99,10 @@ def test_bad_value_or_type_is_invalid_argument_naming_the_item(
     signals: list[tuple[str, str]],
     field: str,
 ) -> None:
-    envelope = signer(members, "acme").envelope("bad-item", wire(*signals))
+    s = signer(members, "acme")
+    envelope = s.envelope("bad-item", wire(*signals))
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert fields(error) == [field]
 
@@ -112,9 +120,10 @@ def test_unknown_label_is_invalid_argument(hub: HubProcess, members: dict[str, P
 def test_empty_batch_is_invalid_argument(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    envelope = signer(members, "acme").envelope("empty", [])
+    s = signer(members, "acme")
+    envelope = s.envelope("empty", [])
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert fields(error) == ["signals"]
 
@@ -123,9 +132,10 @@ def test_batch_over_the_signal_limit_is_invalid_argument(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
     many = [("pdq", f"{i:064x}") for i in range(domain.MAX_BATCH_SIGNALS + 1)]
-    envelope = signer(members, "acme").envelope("too-many", wire(*many))
+    s = signer(members, "acme")
+    envelope = s.envelope("too-many", wire(*many))
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert fields(error) == ["signals"]
 
@@ -134,46 +144,53 @@ def test_message_over_the_size_limit_is_resource_exhausted(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
     big = common_pb2.SignalSubmission(type="pdq", value=PDQ, tags=["x" * 1024] * 20)
-    envelope = signer(members, "acme").envelope("huge", [big] * 900)  # ~18 MB
+    s = signer(members, "acme")
+    envelope = s.envelope("huge", [big] * 900)  # ~18 MB
     assert envelope.ByteSize() > domain.MAX_MESSAGE_BYTES
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.RESOURCE_EXHAUSTED)
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 def test_unknown_member_is_unauthenticated(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    envelope = signer(members, "acme", as_member="ghost").envelope("g", wire(("pdq", PDQ)))
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+    s = signer(members, "acme", as_member="ghost")
+    envelope = s.envelope("g", wire(("pdq", PDQ)))
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED)
 
 
 def test_unregistered_key_is_unauthenticated(hub: HubProcess, channel: grpc.Channel) -> None:
     stranger = Signer("acme", domain.new_private_key())
     envelope = stranger.envelope("s", wire(("pdq", PDQ)))
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+    refused(
+        hub, lambda: submit_envelope(channel, envelope, stranger), grpc.StatusCode.UNAUTHENTICATED
+    )
 
 
 def test_signature_that_does_not_verify_is_unauthenticated(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    envelope = signer(members, "acme").envelope("sig", wire(("pdq", PDQ)))
+    s = signer(members, "acme")
+    envelope = s.envelope("sig", wire(("pdq", PDQ)))
     envelope.signature = bytes([envelope.signature[0] ^ 1]) + envelope.signature[1:]
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED)
 
 
 def test_tampered_payload_is_unauthenticated(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    envelope = signer(members, "acme").envelope("tamper", wire(("pdq", PDQ)))
+    s = signer(members, "acme")
+    envelope = s.envelope("tamper", wire(("pdq", PDQ)))
     envelope.payload = envelope.payload.replace(PDQ.encode(), ("0f" * 32).encode())
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED)
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED)
 
 
 def test_key_of_another_member_is_permission_denied(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
     # acme's key signs a batch that claims to come from beta
-    envelope = signer(members, "acme", as_member="beta").envelope("other", wire(("pdq", PDQ)))
-    refused(hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.PERMISSION_DENIED)
+    s = signer(members, "acme", as_member="beta")
+    envelope = s.envelope("other", wire(("pdq", PDQ)))
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.PERMISSION_DENIED)
 
 
 @pytest.mark.parametrize("offset_seconds", [-domain.REPLAY_WINDOW_SECONDS - 60, 3600])
@@ -181,11 +198,10 @@ def test_created_at_outside_the_window_is_unauthenticated(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel, offset_seconds: int
 ) -> None:
     when = datetime.now(UTC) + timedelta(seconds=offset_seconds)
-    envelope = signer(members, "acme").envelope(
-        f"stale{offset_seconds}", wire(("pdq", PDQ)), created_at=when
-    )
+    s = signer(members, "acme")
+    envelope = s.envelope(f"stale{offset_seconds}", wire(("pdq", PDQ)), created_at=when)
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.UNAUTHENTICATED
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED
     )
     assert "window" in str(error)
 
@@ -205,10 +221,11 @@ def test_malformed_envelope_is_invalid_argument(
     mutate: Callable[[common_pb2.SignedEnvelope], None],
     field: str,
 ) -> None:
-    envelope = signer(members, "acme").envelope("malformed", wire(("pdq", PDQ)))
+    s = signer(members, "acme")
+    envelope = s.envelope("malformed", wire(("pdq", PDQ)))
     mutate(envelope)
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert field in fields(error)
 
@@ -216,7 +233,8 @@ def test_malformed_envelope_is_invalid_argument(
 def test_signed_payload_that_is_not_a_batch_is_invalid_argument(
     hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    key = domain.read_private_key(members["acme"])
+    s = signer(members, "acme")
+    key = s.private_key
     payload = b"\xff\xff\xff garbage"
     envelope = common_pb2.SignedEnvelope(
         payload=payload,
@@ -224,15 +242,57 @@ def test_signed_payload_that_is_not_a_batch_is_invalid_argument(
         signature=key.sign(domain.submission_signing_bytes(payload)),
     )
     error = refused(
-        hub, lambda: submit_envelope(channel, envelope), grpc.StatusCode.INVALID_ARGUMENT
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert fields(error) == ["envelope.payload"]
 
 
 def test_request_bytes_that_do_not_parse_are_invalid_argument(
-    hub: HubProcess, channel: grpc.Channel
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    refused(hub, lambda: submit_raw(channel, b"\x0a\xff\xff\xff"), grpc.StatusCode.INVALID_ARGUMENT)
+    s = signer(members, "acme")
+    garbage = b"\x0a\xff\xff\xff"
+    refused(hub, lambda: submit_raw(channel, garbage, s), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_submission_without_call_metadata_is_unauthenticated(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    envelope = signer(members, "acme").envelope("no-metadata", wire(("pdq", PDQ)))
+    raw = exchange_pb2.SubmitSignalsRequest(envelope=envelope).SerializeToString()
+    refused(hub, lambda: submit_raw(channel, raw, None), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_envelope_sent_by_another_member_is_permission_denied(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    """A captured envelope (GetSignal hands them out as provenance) cannot be replayed by
+    anyone but its signer, so nobody else learns its stored answer."""
+    envelope = signer(members, "acme").envelope("captured", wire(("pdq", PDQ)))
+    submit_envelope(channel, envelope, signer(members, "acme"))
+    thief = signer(members, "beta")
+    refused(
+        hub, lambda: submit_envelope(channel, envelope, thief), grpc.StatusCode.PERMISSION_DENIED
+    )
+
+
+def test_dry_run_is_part_of_the_signed_batch(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    s = signer(members, "acme")
+    batch = common_pb2.SubmissionBatch(
+        member_id="acme", batch_id="dry", signals=wire(("pdq", "3c" * 32)), validate_only=True
+    )
+    batch.created_at.GetCurrentTime()
+    envelope = s.sign_payload(domain.SUBMISSION_SIGNING_PREFIX, batch.SerializeToString())
+    before = store_fingerprint(hub.data_dir)
+    answer = submit_envelope(channel, envelope, s)
+    assert [r.status for r in answer.results] == [exchange_pb2.SUBMIT_STATUS_NEW]
+    submit_envelope(channel, envelope, s)  # sending it again is still a dry run
+    assert store_fingerprint(hub.data_dir) == before
+    batch.validate_only = False  # turning it into a real one breaks the signature
+    envelope.payload = batch.SerializeToString()
+    refused(hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED)
 
 
 def test_read_without_signed_metadata_is_unauthenticated(
@@ -365,3 +425,69 @@ def test_bad_member_name_and_duplicate_member_are_refused(
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert fields(error) == ["public_key"]
+
+
+@pytest.mark.parametrize("after", ["18446744073709551615", "9" * 5000, "\uff11\uff12"])
+def test_out_of_range_cursor_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], after: str
+) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        error = refused(
+            hub, lambda: list(client.fetch(after=after)), grpc.StatusCode.INVALID_ARGUMENT
+        )
+    assert fields(error) == ["after"]
+
+
+def test_overlong_call_timestamp_is_unauthenticated_not_internal(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    method = "/signalhub.v1.Exchange/GetAuditHead"
+    metadata = dict(signer(members, "acme").call_metadata(method, b""))
+    metadata[domain.META_TIMESTAMP] = "9" * 5000
+    call = channel.unary_unary(method, request_serializer=lambda b: b)
+    refused(
+        hub, lambda: call(b"", metadata=tuple(metadata.items()), timeout=10),
+        grpc.StatusCode.UNAUTHENTICATED,
+    )  # fmt: skip
+
+
+def test_unrepresentable_created_at_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    s = signer(members, "acme")
+    batch = common_pb2.SubmissionBatch(member_id="acme", batch_id="far", signals=wire(("pdq", PDQ)))
+    batch.created_at.seconds = 2**62
+    envelope = s.sign_payload(domain.SUBMISSION_SIGNING_PREFIX, batch.SerializeToString())
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == ["created_at"]
+
+
+def test_batch_id_too_long_in_bytes_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], channel: grpc.Channel
+) -> None:
+    s = signer(members, "acme")
+    envelope = s.envelope("🦀" * 128, wire(("pdq", PDQ)))  # 128 characters, 512 bytes
+    error = refused(
+        hub, lambda: submit_envelope(channel, envelope, s), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields(error) == ["batch_id"]
+
+
+def test_match_answers_are_bounded_and_say_so(hub: HubProcess, members: dict[str, Path]) -> None:
+    base = int("5a" * 32, 16)
+    near = [f"{base ^ (1 << (i % 256)) ^ (i << 8):064x}" for i in range(1100)]
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        client.submit_all([Signal("pdq", v) for v in near], max_signals=1100)
+        [result] = client.match_pdq([f"{base:064x}"], max_distance=64)
+        raw = client._conn.signed_unary(
+            "/signalhub.v1.Exchange/MatchHashes",
+            exchange_pb2.MatchHashesRequest(
+                queries=[exchange_pb2.MatchQuery(type="pdq", value=f"{base:064x}")],
+                max_distance=64,
+            ),
+            exchange_pb2.MatchHashesResponse,
+        )
+    assert len(result.matches) == 1000
+    assert raw.results[0].truncated and len(raw.results[0].matches) == 1000

@@ -59,8 +59,10 @@ def call(channel: grpc.Channel, method: str, raw: bytes, metadata: object = None
     return response
 
 
-def submit_raw(channel: grpc.Channel, envelope: common_pb2.SignedEnvelope) -> bytes:
-    return call(channel, SUBMIT, envelope_request(envelope))
+def submit_raw(channel: grpc.Channel, envelope: common_pb2.SignedEnvelope, caller: Signer) -> bytes:
+    """Submits the envelope in a call signed by `caller` (the member and key that signed it)."""
+    raw = envelope_request(envelope)
+    return call(channel, SUBMIT, raw, caller.call_metadata(SUBMIT, raw))
 
 
 def wire(value: str = PDQ) -> list[common_pb2.SignalSubmission]:
@@ -92,27 +94,36 @@ def attack(
 def test_forged_envelope_signature(
     hub: HubProcess, keys: dict[str, Path], channel: grpc.Channel
 ) -> None:
-    envelope = signer(keys, "acme").envelope("forged", wire("01" * 32))
+    s = signer(keys, "acme")
+    envelope = s.envelope("forged", wire("01" * 32))
     envelope.signature = domain.new_private_key().sign(
         domain.submission_signing_bytes(envelope.payload)
     )
     attack(
-        hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.UNAUTHENTICATED, "bad_signature"
+        hub,
+        lambda: submit_raw(channel, envelope, s),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "bad_signature",
     )
 
 
 def test_tampered_payload(hub: HubProcess, keys: dict[str, Path], channel: grpc.Channel) -> None:
-    envelope = signer(keys, "acme").envelope("tampered", wire("02" * 32))
+    s = signer(keys, "acme")
+    envelope = s.envelope("tampered", wire("02" * 32))
     envelope.payload = envelope.payload.replace(b"tampered", b"tampereD")
     attack(
-        hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.UNAUTHENTICATED, "bad_signature"
+        hub,
+        lambda: submit_raw(channel, envelope, s),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "bad_signature",
     )
 
 
 def test_another_members_key(hub: HubProcess, keys: dict[str, Path], channel: grpc.Channel) -> None:
-    envelope = signer(keys, "beta", as_member="acme").envelope("theirs", wire("03" * 32))
+    s = signer(keys, "beta", as_member="acme")
+    envelope = s.envelope("theirs", wire("03" * 32))
     attack(
-        hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.PERMISSION_DENIED,
+        hub, lambda: submit_raw(channel, envelope, s), grpc.StatusCode.PERMISSION_DENIED,
         "key_of_other_member",
     )  # fmt: skip
     metadata = signer(keys, "beta", as_member="acme").call_metadata(MATCH, match_request())
@@ -127,8 +138,9 @@ def test_stale_and_future_timestamps(
     hub: HubProcess, keys: dict[str, Path], channel: grpc.Channel, offset: int
 ) -> None:
     when = datetime.now(UTC) + timedelta(seconds=offset)
-    envelope = signer(keys, "acme").envelope(f"when{offset}", wire("04" * 32), created_at=when)
-    attack(hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.UNAUTHENTICATED, "stale")
+    s = signer(keys, "acme")
+    envelope = s.envelope(f"when{offset}", wire("04" * 32), created_at=when)
+    attack(hub, lambda: submit_raw(channel, envelope, s), grpc.StatusCode.UNAUTHENTICATED, "stale")
     stamp = int(when.timestamp() * 1000)
     metadata = signer(keys, "acme").call_metadata(MATCH, match_request(), now_ms=stamp)
     attack(
@@ -151,11 +163,12 @@ def test_replayed_envelope_returns_first_answer_and_stores_nothing(
 ) -> None:
     """Decisions: a replayed envelope is answered from the batch table, not counted as an
     attack; an old envelope that never reached the hub is stale."""
-    envelope = signer(keys, "acme").envelope("captured", wire("05" * 32))
-    first = exchange_pb2.SubmitSignalsResponse.FromString(submit_raw(channel, envelope))
+    s = signer(keys, "acme")
+    envelope = s.envelope("captured", wire("05" * 32))
+    first = exchange_pb2.SubmitSignalsResponse.FromString(submit_raw(channel, envelope, s))
     before = store_fingerprint(hub.data_dir)
     failures = hub.metric('signalhub_auth_failures_total{reason="stale"}')
-    again = exchange_pb2.SubmitSignalsResponse.FromString(submit_raw(channel, envelope))
+    again = exchange_pb2.SubmitSignalsResponse.FromString(submit_raw(channel, envelope, s))
     assert again.replayed and list(again.results) == list(first.results)
     assert store_fingerprint(hub.data_dir) == before
     assert hub.metric('signalhub_auth_failures_total{reason="stale"}') == failures
@@ -188,9 +201,13 @@ def test_revoked_key_is_refused_and_its_history_stays_verifiable(
         assert revoked.HasField("revoked_at")
         listed = {k.key_id: k.HasField("revoked_at") for k in admin.list_keys("delta")}
     assert listed == {old_id: True, new_id: False}
-    envelope = signer(keys, "delta").envelope("after-revoke", wire("07" * 32))
+    s = signer(keys, "delta")
+    envelope = s.envelope("after-revoke", wire("07" * 32))
     attack(
-        hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.UNAUTHENTICATED, "revoked_key"
+        hub,
+        lambda: submit_raw(channel, envelope, s),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "revoked_key",
     )
     with hub.client("delta", old, retry=None) as client:
         attack(hub, lambda: client.match_pdq([PDQ]), grpc.StatusCode.UNAUTHENTICATED, "revoked_key")
@@ -207,9 +224,10 @@ def test_suspended_member_is_refused_then_reinstated(
     with hub.admin() as admin:
         assert admin.set_member_suspended("beta", True).suspended
     try:
-        envelope = signer(keys, "beta").envelope("while-suspended", wire("09" * 32))
+        s = signer(keys, "beta")
+        envelope = s.envelope("while-suspended", wire("09" * 32))
         attack(
-            hub, lambda: submit_raw(channel, envelope), grpc.StatusCode.PERMISSION_DENIED,
+            hub, lambda: submit_raw(channel, envelope, s), grpc.StatusCode.PERMISSION_DENIED,
             "suspended_member",
         )  # fmt: skip
         with hub.client("beta", keys["beta"]) as client:
@@ -321,3 +339,57 @@ def test_joining_and_leaving_a_group_reaches_the_feed(
         assert g.match_pdq([value], max_distance=0)[0].matches == ()
         # acme's own view never changed, and it got no visibility events
         assert [e.event for e in a.fetch() if e.signal.signal_id == sid] == ["signal_added"]
+
+
+def test_event_kind_does_not_reveal_an_earlier_hidden_submission(
+    hub: HubProcess, keys: dict[str, Path]
+) -> None:
+    value = "ee" * 32
+    with hub.admin() as admin:
+        admin.add_group_members("ab-kind", ["acme", "beta"])
+    with hub.client("acme", keys["acme"]) as a, hub.client("beta", keys["beta"]) as b:
+        sid = a.submit([Signal("pdq", value)], audience=["ab-kind"]).items[0].signal_id
+        assert b.submit([Signal("pdq", value)]).items[0].status == "corroborated"
+        assert [e.event for e in b.fetch() if e.signal.signal_id == sid] == [
+            "signal_added", "signal_updated"]  # fmt: skip
+    with hub.client("gamma", keys["gamma"]) as g:
+        assert [e.event for e in g.fetch() if e.signal.signal_id == sid] == ["signal_added"]
+        assert g.get_signal(sid).signal.corroboration == 1
+
+
+def test_unsigned_probe_learns_nothing_about_keys_or_members(
+    hub: HubProcess, keys: dict[str, Path], channel: grpc.Channel
+) -> None:
+    """Claiming acme with beta's key id, without beta's private key: the answer is the same
+    bad signature as for any forgery, not who owns the key."""
+    beta_id = signer(keys, "beta").key_id
+    forger = Signer("acme", domain.new_private_key())
+    metadata = dict(forger.call_metadata(MATCH, match_request()))
+    metadata[domain.META_KEY_ID] = beta_id
+    error = attack(
+        hub, lambda: call(channel, MATCH, match_request(), tuple(metadata.items())),
+        grpc.StatusCode.UNAUTHENTICATED, "bad_signature",
+    )  # fmt: skip
+    assert "beta" not in str(error)
+
+
+def test_get_signal_pages_submissions_and_envelopes(hub: HubProcess, keys: dict[str, Path]) -> None:
+    value = "ef" * 32
+    for name in ("acme", "beta", "gamma"):
+        with hub.client(name, keys[name]) as c:
+            c.submit([Signal("pdq", value)])
+    with hub.client("acme", keys["acme"]) as a:
+        sid = domain.signal_id("pdq", value)
+        pages, token = [], ""
+        while True:
+            page = a._conn.signed_unary(
+                "/signalhub.v1.Exchange/GetSignal",
+                exchange_pb2.GetSignalRequest(signal_id=sid, page_size=1, page_token=token),
+                exchange_pb2.GetSignalResponse,
+            )
+            pages.append([s.member_id for s in page.submissions])
+            token = page.next_page_token
+            if not token:
+                break
+        assert pages == [["acme"], ["beta"], ["gamma"]]
+        assert [s.member_id for s in a.get_signal(sid).submissions] == ["acme", "beta", "gamma"]

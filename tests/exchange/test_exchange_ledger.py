@@ -153,7 +153,7 @@ def test_group_commit_keeps_each_batch_all_or_nothing(store: Store, acme: Signer
             submit_entry(acme, "g2", ["02" * 32, "zz"]),  # bad item: whole batch refused
             submit_entry(acme, "g3", ["03" * 32]),
         ]
-        group = [_Pending(e, False, loop.create_future(), loop) for e in entries]
+        group = [_Pending(e, loop.create_future(), loop) for e in entries]
         outcomes = store.write(lambda tx: _apply_group(tx, group=group))
     finally:
         loop.close()

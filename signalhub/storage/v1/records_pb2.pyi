@@ -12,8 +12,9 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("received_at", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick")
+    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick")
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
     ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
     ADD_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +26,7 @@ class LogEntry(_message.Message):
     RETRACT_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TICK_FIELD_NUMBER: _ClassVar[int]
     received_at: _timestamp_pb2.Timestamp
+    window_seconds: int
     submit: SubmitCommand
     add_member: AddMemberCommand
     add_key: AddKeyCommand
@@ -35,7 +37,7 @@ class LogEntry(_message.Message):
     set_opinion: SignedCommand
     retract: SignedCommand
     expire_tick: ExpireTick
-    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ...) -> None: ...
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ...) -> None: ...
 
 class SignedCommand(_message.Message):
     __slots__ = ("envelope",)
@@ -100,18 +102,20 @@ class GroupMembersCommand(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FeedRecord(_message.Message):
-    __slots__ = ("event", "audience", "target_member", "private", "members")
+    __slots__ = ("event", "audience", "target_member", "private", "members", "log_sequence")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_MEMBER_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     event: _common_pb2.FeedEvent
     audience: _containers.RepeatedScalarFieldContainer[str]
     target_member: str
     private: bool
     members: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+    log_sequence: int
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
 
 class AuditRecord(_message.Message):
     __slots__ = ("entry_hash", "chain_hash")
