@@ -24,17 +24,20 @@ from signalhub import domain
 from signalhub.signal_types import ConsortiumKey
 
 from .client import (
+    DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SIGNALS,
     DEFAULT_ENDPOINT,
     AdminClient,
     Client,
     TlsConfig,
     load_key,
+    split_batches,
 )
 from .errors import SignalhubError
 from .hashing import HashingError, pdq_dihedral, pdq_from_image
 from .local import LocalReplica
 from .models import MatchResult, Signal, SubmitResult
+from .progress import Progress
 from .provenance import check_provenance
 
 Command = Callable[[argparse.Namespace], int]
@@ -372,13 +375,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     signals = read_signals(args.file, fmt, defaults)
     if not signals:
         raise UsageError(f"{args.file}: no records")
-    with _client(args) as client:
-        results = client.submit_all(
-            signals,
-            max_signals=args.batch_size,
-            validate_only=args.dry_run,
-            audience=args.audience,
-        )
+    results: list[SubmitResult] = []
+    with _client(args) as client, Progress("submitting", len(signals)) as progress:
+        for chunk in split_batches(signals, args.batch_size, DEFAULT_BATCH_BYTES):
+            results.append(client.submit(chunk, validate_only=args.dry_run, audience=args.audience))
+            progress.advance(len(chunk))
     summary = summarize(results)
     summary["dry_run"] = args.dry_run
     if args.json:
@@ -828,7 +829,8 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     with _client(args) as client, LocalReplica(args.local) as replica:
-        applied = replica.sync(client)
+        with Progress("syncing events") as progress:
+            applied = replica.sync(client, on_event=progress.advance)
         cursor = replica.cursor
         count = sum(1 for _ in replica.signals())
     if args.json:

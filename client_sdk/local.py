@@ -9,7 +9,7 @@ with the same matcher as the hub — for platforms that cannot send their users'
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +57,7 @@ class LocalReplica:
             raw = txn.get(b"cursor", db=self._meta)
         return "" if raw is None else bytes(raw).decode()
 
-    def sync(self, client: Client) -> int:
+    def sync(self, client: Client, on_event: Callable[[int], None] | None = None) -> int:
         """Applies every feed event after the stored cursor; returns how many. Safe to
         interrupt: the cursor is committed with the events it covers."""
         member = client.member_id.encode()
@@ -71,6 +71,8 @@ class LocalReplica:
         pending: list[FeedEvent] = []
         for event in client.fetch(after=self.cursor):
             pending.append(event)
+            if on_event is not None:
+                on_event(1)
             if len(pending) >= COMMIT_EVENTS:
                 applied += self._apply(pending, member)
                 pending = []

@@ -1,11 +1,11 @@
-"""The hub side of the `signalhub` command: `init`, `serve`, and the offline operator commands
-`audit verify` and `admin issue-cert`, which work on the data directory itself."""
+"""The hub side of the `signalhub` command: `init`, `serve`, and the operator commands that
+work on the data directory itself: `audit verify`, `admin issue-cert`, `admin backup` and
+`admin restore`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -13,6 +13,9 @@ from pathlib import Path
 from signalhub import domain
 
 from .audit import verify_data_dir
+from .backup import BackupError, backup_data_dir, restore_data_dir
+from .config import SETTINGS, ConfigError, read_config_file, resolve
+from .logs import configure_logging
 from .server import HubServer, ServerConfig, lmdb_path, serve
 from .store import Store, StoreTxn
 from .tls import TlsFiles, init_tls, issue_cert, tls_dir
@@ -38,58 +41,44 @@ def add_commands(groups: Groups) -> None:
                         "default localhost and 127.0.0.1)")  # fmt: skip
     p.set_defaults(run=cmd_init)
 
-    p = groups[""].add_parser("serve", help="run the hub")
+    p = groups[""].add_parser(
+        "serve",
+        help="run the hub",
+        description="Settings come from flags, then SIGNALHUB_* environment variables, then "
+        "the TOML file of --config (or SIGNALHUB_CONFIG), then defaults.",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=_env_file("SIGNALHUB_CONFIG"),
+        help="TOML file of settings (keys as below, with underscores)",
+    )
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        p.add_argument(
+            flag,
+            default=None,
+            metavar=setting.name.upper(),
+            help=f"{setting.help} (env {setting.env}; default {setting.default})",
+        )
+    p.set_defaults(run=cmd_serve)
+
+    p = groups["admin"].add_parser(
+        "backup", help="a consistent, compacted copy of a data directory (while serving too)"
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="a new directory for the copy")
     _data_dir_flag(p)
-    env = os.environ.get
+    p.set_defaults(run=cmd_backup)
+
+    p = groups["admin"].add_parser("restore", help="restore a backup into a data directory")
+    p.add_argument("backup", type=Path, metavar="BACKUP")
+    _data_dir_flag(p)
     p.add_argument(
-        "--listen",
-        default=env("SIGNALHUB_LISTEN", "127.0.0.1:50051"),
-        help="HOST:PORT of the gRPC endpoint (default %(default)s)",
+        "--force",
+        action="store_true",
+        help="replace the store of an existing (stopped) data directory",
     )
-    p.add_argument(
-        "--metrics-listen",
-        default=env("SIGNALHUB_METRICS_LISTEN", "127.0.0.1:9464"),
-        help="HOST:PORT of the Prometheus endpoint; 'off' disables it",
-    )
-    p.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=_env_file("SIGNALHUB_SERVER_TLS_CERT"),
-        help="server certificate (PEM); enables TLS",
-    )
-    p.add_argument(
-        "--tls-key",
-        type=Path,
-        default=_env_file("SIGNALHUB_SERVER_TLS_KEY"),
-        help="server private key (PEM)",
-    )
-    p.add_argument(
-        "--tls-client-ca",
-        type=Path,
-        default=_env_file("SIGNALHUB_TLS_CLIENT_CA"),
-        help="require client certificates issued by this CA (mTLS)",
-    )
-    p.add_argument(
-        "--clock-skew-seconds",
-        type=int,
-        default=int(env("SIGNALHUB_CLOCK_SKEW_SECONDS", domain.REPLAY_WINDOW_SECONDS)),
-        help="how far a call's timestamp may be from the hub's clock",
-    )
-    p.add_argument(
-        "--audit-head-interval",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="how often to sign the audit log's head (default %(default)s)",
-    )
-    p.add_argument(
-        "--expiry-interval",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="how often to remove submissions whose expires_at passed (default %(default)s)",
-    )
-    p.set_defaults(run=cmd_serve)  # fmt: skip
+    p.set_defaults(run=cmd_restore)  # fmt: skip
 
     p = groups["audit"].add_parser(
         "verify", help="check the audit chain, signed heads and state of a data directory"
@@ -158,29 +147,57 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    metrics = None if args.metrics_listen in ("", "off") else args.metrics_listen
+    try:
+        file = read_config_file(args.config) if args.config else {}
+        flags = {setting.name: getattr(args, setting.name) for setting in SETTINGS}
+        settings = resolve(flags, os.environ, file)
+    except ConfigError as e:
+        print(f"signalhub: error: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings["log_format"])
     config = ServerConfig(
-        data_dir=args.data_dir,
-        listen=args.listen,
-        metrics_listen=metrics,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca,
-        clock_skew_seconds=args.clock_skew_seconds,
-        audit_head_interval_seconds=args.audit_head_interval,
-        expiry_interval_seconds=args.expiry_interval,
+        data_dir=settings["data_dir"],
+        listen=settings["listen"],
+        metrics_listen=settings["metrics_listen"],
+        tls_cert=settings["tls_cert"],
+        tls_key=settings["tls_key"],
+        tls_client_ca=settings["tls_client_ca"],
+        clock_skew_seconds=settings["clock_skew_seconds"],
+        audit_head_interval_seconds=settings["audit_head_interval"],
+        expiry_interval_seconds=settings["expiry_interval"],
     )
 
     async def ready(hub: HubServer) -> None:
-        host = args.listen.rpartition(":")[0]
-        tls = "mTLS" if args.tls_client_ca else "TLS" if args.tls_cert else "plaintext"
-        print(
-            f"signalhub serving on {host}:{hub.port} ({tls}; metrics: {metrics or 'off'})",
-            flush=True,
-        )
+        host = config.listen.rpartition(":")[0]
+        tls = "mTLS" if config.tls_client_ca else "TLS" if config.tls_cert else "plaintext"
+        metrics = config.metrics_listen or "off"
+        print(f"signalhub serving on {host}:{hub.port} ({tls}; metrics: {metrics})", flush=True)
 
     asyncio.run(serve(config, ready))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    try:
+        report = backup_data_dir(args.data_dir, args.out, progress=sys.stderr.isatty())
+    except BackupError as e:
+        print(f"signalhub: error: {e}", file=sys.stderr)
+        return 1
+    print(f"backed up {args.data_dir} to {args.out}: {report.log_entries} log entries, "
+          f"feed up to {report.feed_sequence}, {report.bytes:,} bytes (it holds the hub's and "
+          "the operator's private keys: keep it as safe as the data directory)")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    try:
+        report = restore_data_dir(args.backup, args.data_dir, force=args.force)
+    except BackupError as e:
+        print(f"signalhub: error: {e}", file=sys.stderr)
+        return 1
+    print(f"restored {args.backup} into {args.data_dir}: {report.log_entries} log entries, "
+          f"feed up to {report.feed_sequence}; next: signalhub audit verify --data-dir "
+          f"{args.data_dir}")  # fmt: skip
     return 0
 
 

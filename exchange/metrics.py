@@ -14,6 +14,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from .store import Store
+
 
 class HubMetrics:
     """The hub's metrics in their own registry (so tests can run several hubs in a process)."""
@@ -68,6 +70,17 @@ class HubMetrics:
         self.feed_sequence = Gauge(
             "signalhub_feed_sequence", "Sequence of the newest feed event.", registry=self.registry
         )
+
+        self.ready = Gauge(
+            "signalhub_ready",
+            "1 while the hub serves; 0 while its index loads or it drains.",
+            registry=self.registry,
+        )
+
+    def watch_store(self, store: Store) -> None:
+        """Store usage is read at scrape time, so it is never stale."""
+        self.store_bytes.set_function(lambda: store.map_bytes()[0])
+        self.store_map_bytes.set_function(lambda: store.map_bytes()[1])
 
     def serve(self, host: str, port: int) -> None:
         """Starts the /metrics HTTP endpoint in a background thread."""

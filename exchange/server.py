@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +32,18 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
 from .auth import CallVerifier
+from .backup import serve_lock
 from .errors import HubError
 from .index import SignalIndex
+from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, Hub, RawRequest
 from .store import Store
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
+access_log = logging.getLogger("signalhub.access")
+REQUEST_ID_HEADER = "x-signalhub-request-id"
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -119,10 +124,23 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
     def _observe(
         self, method: str, code: grpc.StatusCode, started: float, error: HubError | None
     ) -> None:
+        elapsed = time.perf_counter() - started
         self._metrics.rpc_requests.labels(method, code.name).inc()
-        self._metrics.rpc_duration.labels(method).observe(time.perf_counter() - started)
+        self._metrics.rpc_duration.labels(method).observe(elapsed)
         if error is not None and error.auth_reason:
             self._metrics.auth_failures.labels(error.auth_reason).inc()
+        # The access log: method, code and time only, never request contents.
+        fields = {"method": method, "code": code.name, "duration_ms": round(elapsed * 1000, 3)}
+        access_log.info("rpc", extra=fields)
+
+    @staticmethod
+    async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        """Gives the call a request id (logged with every line of it, and sent to the caller
+        as x-signalhub-request-id so a member can quote it to the operator)."""
+        rid = uuid.uuid4().hex[:16]
+        request_id.set(rid)
+        await context.send_initial_metadata(((REQUEST_ID_HEADER, rid),))
+        return time.perf_counter()
 
     def _handler(self, full: str, method: MethodDescriptor, fn: Any) -> grpc.RpcMethodHandler:
         request_cls = message_factory.GetMessageClass(method.input_type)
@@ -133,7 +151,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
             async def stream(
                 request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
             ) -> AsyncIterator[Message]:
-                started = time.perf_counter()
+                started = await self._begin(context)
                 try:
                     async for item in fn(request, _metadata(context)):
                         yield item
@@ -158,7 +176,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         async def unary(
             request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
         ) -> Message:
-            started = time.perf_counter()
+            started = await self._begin(context)
             try:
                 response: Message = await fn(request, _metadata(context))
             except HubError as e:
@@ -190,6 +208,7 @@ class HubServer:
         self.writer: Writer | None = None
         self.server: grpc.aio.Server | None = None
         self.hub: Hub | None = None
+        self._lock: serve_lock | None = None
         self._head_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self.port = 0
@@ -204,6 +223,9 @@ class HubServer:
                 f"{self.config.data_dir} is not a signalhub data directory; "
                 f"run: signalhub init --data-dir {self.config.data_dir}"
             )
+        self._lock = serve_lock(self.config.data_dir)
+        if not self._lock.__enter__():
+            raise SystemExit(f"another hub is serving {self.config.data_dir}")
         self.store = store = Store(path)
         with store.read() as view:
             if view.meta("operator_public_key") is None:
@@ -253,12 +275,11 @@ class HubServer:
         self.metrics.index_signals.labels("pdq").set(loaded)
         with store.read() as view:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
-        used, size = store.map_bytes()
-        self.metrics.store_bytes.set(used)
-        self.metrics.store_map_bytes.set(size)
+        self.metrics.watch_store(store)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         self.writer.start()
         hub.ready = True
+        self.metrics.ready.set(1)
         for service in ("", exchange_desc.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
@@ -307,6 +328,7 @@ class HubServer:
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stops taking calls, lets calls in flight finish (up to `grace`), drains the writer
         and closes LMDB."""
+        self.metrics.ready.set(0)
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
@@ -322,6 +344,8 @@ class HubServer:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
         if self.store is not None:
             self.store.close()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
 
 
 async def serve(

@@ -467,6 +467,7 @@ class Store:
             lock=True,
         )
         self._gate = _Gate()
+        self._closed = False
         self.dbs: dict[str, lmdb._Database] = {}
         if readonly:
             for name in _DATABASES:
@@ -501,7 +502,9 @@ class Store:
             self.env.set_mapsize(size * 2)
 
     def map_bytes(self) -> tuple[int, int]:
-        """(bytes in use, map size)."""
+        """(bytes in use, map size); (0, 0) once closed."""
+        if self._closed:
+            return 0, 0
         info = self.env.info()
         stat = self.env.stat()
         used = (int(info["last_pgno"]) + 1) * int(stat["psize"])
@@ -512,4 +515,5 @@ class Store:
         return os.path.getsize(data) if data.exists() else 0
 
     def close(self) -> None:
+        self._closed = True
         self.env.close()

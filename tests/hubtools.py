@@ -14,6 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from client_sdk import AdminClient, Client
 from exchange.commands import init_data_dir
@@ -65,6 +66,8 @@ class HubProcess:
 
     metrics_port: int = 0
     extra: tuple[str, ...] = ()
+    _handles: list[IO[bytes]] = field(default_factory=list)
+    _log_offset: int = 0
 
     @property
     def metrics_url(self) -> str:
@@ -96,32 +99,52 @@ class HubProcess:
                 metrics,
                 *self.extra,
             ],
-            stdout=subprocess.PIPE,
+            # A file, not a pipe: nobody reads the hub's (per-call) log while tests run, and a
+            # full pipe would block the hub.
+            stdout=self._log_file(),
             stderr=subprocess.STDOUT,
-            text=True,
         )
         deadline = time.monotonic() + 60
-        assert self.proc.stdout is not None
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError("hub exited during start:\n" + "".join(self.log_lines))
-            self.log_lines.append(line)
-            found = READY.search(line)
+            text = self._log_since_start()
+            self.log_lines = text.splitlines(keepends=True)
+            found = READY.search(text)
             if found:
                 self.port = int(found.group(2))
                 return self
+            if self.proc.poll() is not None:
+                raise AssertionError("hub exited during start:\n" + text)
+            time.sleep(0.02)
         raise AssertionError("hub did not start in time")
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / "hub.log"
+
+    def _log_file(self) -> IO[bytes]:
+        """The hub's log file, appended to across restarts."""
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        handle = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self._handles.append(handle)
+        return handle
+
+    def _log_since_start(self) -> str:
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None
         self.proc.send_signal(sig)
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-        self.log_lines.append(out or "")
+            self.proc.wait()
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()
+        self.log_lines = self._log_since_start().splitlines(keepends=True)
         code = self.proc.returncode
         self.proc = None
         return code

@@ -134,3 +134,11 @@ def test_errors_are_one_line_and_non_zero(env: dict[str, str], tmp_path: Path) -
     assert hashed.returncode == 1 and "not an image" in hashed.stderr
     down = run_cli("fetch", env={**env, "SIGNALHUB_ENDPOINT": "127.0.0.1:1"}, timeout=120)
     assert down.returncode == 1 and down.stderr.count("\n") == 1
+
+
+def test_bulk_submit_is_quiet_on_stderr_when_piped(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(json.dumps({"value": f"{i:064x}"}) + "\n" for i in range(2500)))
+    result = run_cli("submit", str(path), "--type", "pdq", "--json", env=env, check=True)
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["batches"] == 3

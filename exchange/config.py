@@ -1,0 +1,123 @@
+"""The hub's settings, from a TOML file, the environment and flags.
+
+Precedence, highest first: command-line flag, environment variable, config file (`--config`,
+or SIGNALHUB_CONFIG), built-in default. Unknown keys in the file are refused, so a typo is
+never silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signalhub import domain
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it and where it came from."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name in the file, its environment variable, its type and default."""
+
+    name: str
+    env: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise ValueError("a path is a non-empty string")
+    return Path(value)
+
+
+def _address(value: Any) -> str:
+    text = str(value)
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"HOST:PORT expected, got {text!r}")
+    return text
+
+
+def _metrics_address(value: Any) -> str | None:
+    return None if str(value) in ("", "off") else _address(value)
+
+
+def _positive(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a number expected")
+        number = kind(value)
+        if number <= 0:
+            raise ValueError("must be positive")
+        return number
+
+    return parse
+
+
+def _log_format(value: Any) -> str:
+    if value not in ("json", "text"):
+        raise ValueError("json or text")
+    return str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "SIGNALHUB_DATA_DIR", _path, None, "the hub's data directory"),
+    Setting("listen", "SIGNALHUB_LISTEN", _address, "127.0.0.1:50051", "gRPC HOST:PORT"),
+    Setting("metrics_listen", "SIGNALHUB_METRICS_LISTEN", _metrics_address, "127.0.0.1:9464",
+            "Prometheus HOST:PORT, or off"),
+    Setting("tls_cert", "SIGNALHUB_SERVER_TLS_CERT", _path, None, "server certificate (PEM)"),
+    Setting("tls_key", "SIGNALHUB_SERVER_TLS_KEY", _path, None, "server key (PEM)"),
+    Setting("tls_client_ca", "SIGNALHUB_TLS_CLIENT_CA", _path, None,
+            "CA whose client certificates are required (mTLS)"),
+    Setting("clock_skew_seconds", "SIGNALHUB_CLOCK_SKEW_SECONDS", _positive(int),
+            domain.REPLAY_WINDOW_SECONDS, "allowed distance of timestamps from the hub's clock"),
+    Setting("audit_head_interval", "SIGNALHUB_AUDIT_HEAD_INTERVAL", _positive(float), 60.0,
+            "seconds between signed audit heads"),
+    Setting("expiry_interval", "SIGNALHUB_EXPIRY_INTERVAL", _positive(float), 60.0,
+            "seconds between expiry checks"),
+    Setting("log_format", "SIGNALHUB_LOG_FORMAT", _log_format, "json", "json or text logs"),
+)  # fmt: skip
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file (a flat table of the names above)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(BY_NAME))
+    if unknown:
+        known = ", ".join(BY_NAME)
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {known}")
+    return data
+
+
+def resolve(
+    flags: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every setting's value by precedence (flag, environment, file, default), parsed."""
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        for source, value in (("flag", flags.get(s.name)), (s.env, env.get(s.env)),
+                              ("config file", file.get(s.name))):  # fmt: skip
+            if value is not None and value != "":
+                try:
+                    out[s.name] = s.parse(value)
+                except (ValueError, TypeError) as e:
+                    raise ConfigError(f"{s.name} (from {source}): {e}") from None
+                break
+        else:
+            out[s.name] = s.default
+    if out["data_dir"] is None:
+        raise ConfigError("data_dir is required (--data-dir, SIGNALHUB_DATA_DIR or the file)")
+    return out

@@ -1,0 +1,51 @@
+"""Structured logs: one JSON object a line on stderr, with the request id of the call a line
+belongs to. No hash values or personal data are ever logged: lines carry methods, codes,
+durations, counts and ids of requests, never request contents."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any
+
+request_id: ContextVar[str] = ContextVar("signalhub_request_id", default="")
+"""The id of the RPC being served (set by the server for the duration of each call)."""
+
+_EXTRA_FIELDS = ("method", "code", "duration_ms", "peer", "count")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid:
+            out["request_id"] = rid
+        for name in _EXTRA_FIELDS:
+            if hasattr(record, name):
+                out[name] = getattr(record, name)
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, separators=(",", ":"))
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Sends the hub's logs to stderr as JSON lines (or as text, for a person at a terminal)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
