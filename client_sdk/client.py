@@ -141,7 +141,8 @@ class _Connection:
                 delay = next(delays, None)
                 if delay is None:
                     raise error from None
-                time.sleep(delay)
+                # The hub's RetryInfo (rate limit, full disk) says how long to wait at least.
+                time.sleep(max(delay, error.retry_after_seconds or 0.0))
 
     def signed_unary(self, method: str, request: Message, response_cls: type[R]) -> R:
         """A metadata-signed unary call; each attempt is signed afresh (new nonce)."""

@@ -17,10 +17,13 @@ class SignalhubError(Exception):
         message: str,
         violations: list[tuple[str, str]] | None = None,
         code: grpc.StatusCode | None = None,
+        retry_after_seconds: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.violations = violations or []
+        self.retry_after_seconds = retry_after_seconds
+        """From google.rpc.RetryInfo: how long the hub asks the caller to wait."""
         if code is not None:
             self.code = code
 
@@ -77,6 +80,7 @@ def error_from_rpc(error: grpc.RpcError) -> SignalhubError:
     code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     message = (error.details() if isinstance(error, grpc.Call) else str(error)) or code.name
     violations: list[tuple[str, str]] = []
+    retry_after: float | None = None
     if isinstance(error, grpc.Call):
         for key, value in error.trailing_metadata() or ():
             if key == "grpc-status-details-bin" and isinstance(value, bytes):
@@ -86,5 +90,9 @@ def error_from_rpc(error: grpc.RpcError) -> SignalhubError:
                         bad = error_details_pb2.BadRequest()
                         detail.Unpack(bad)
                         violations += [(v.field, v.description) for v in bad.field_violations]
+                    elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                        info = error_details_pb2.RetryInfo()
+                        detail.Unpack(info)
+                        retry_after = info.retry_delay.ToMilliseconds() / 1000
     cls = _BY_CODE.get(code, SignalhubError)
-    return cls(message, violations, code)
+    return cls(message, violations, code, retry_after)

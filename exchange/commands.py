@@ -165,6 +165,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         clock_skew_seconds=settings["clock_skew_seconds"],
         audit_head_interval_seconds=settings["audit_head_interval"],
         expiry_interval_seconds=settings["expiry_interval"],
+        rate_limit=settings["rate_limit"],
+        rate_burst=settings["rate_burst"],
+        max_message_bytes=settings["max_message_bytes"],
+        max_batch_signals=settings["max_batch_signals"],
+        max_store_bytes=settings["max_store_bytes"],
+        max_concurrent_rpcs=settings["max_concurrent_rpcs"],
+        keepalive_seconds=settings["keepalive_seconds"],
     )
 
     async def ready(hub: HubServer) -> None:

@@ -61,6 +61,18 @@ def _positive(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse
 
 
+def _non_negative(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a number expected")
+        number = kind(value)
+        if number < 0:
+            raise ValueError("must not be negative")
+        return number
+
+    return parse
+
+
 def _log_format(value: Any) -> str:
     if value not in ("json", "text"):
         raise ValueError("json or text")
@@ -83,6 +95,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("expiry_interval", "SIGNALHUB_EXPIRY_INTERVAL", _positive(float), 60.0,
             "seconds between expiry checks"),
     Setting("log_format", "SIGNALHUB_LOG_FORMAT", _log_format, "json", "json or text logs"),
+    Setting("rate_limit", "SIGNALHUB_RATE_LIMIT", _non_negative(float), 1000.0,
+            "calls a second per member (0 = no limit)"),
+    Setting("rate_burst", "SIGNALHUB_RATE_BURST", _positive(float), 2000.0,
+            "calls a member may make at once above its rate"),
+    Setting("max_message_bytes", "SIGNALHUB_MAX_MESSAGE_BYTES", _positive(int),
+            domain.MAX_MESSAGE_BYTES, "largest gRPC message accepted"),
+    Setting("max_batch_signals", "SIGNALHUB_MAX_BATCH_SIGNALS", _positive(int),
+            domain.MAX_BATCH_SIGNALS, "most signals in one batch (at most 10000)"),
+    Setting("max_store_bytes", "SIGNALHUB_MAX_STORE_BYTES", _non_negative(int), 0,
+            "largest the LMDB map may grow (0 = as far as the disk allows)"),
+    Setting("max_concurrent_rpcs", "SIGNALHUB_MAX_CONCURRENT_RPCS", _non_negative(int), 1000,
+            "calls served at once; more are refused RESOURCE_EXHAUSTED (0 = no limit)"),
+    Setting("keepalive_seconds", "SIGNALHUB_KEEPALIVE_SECONDS", _positive(float), 60.0,
+            "interval of HTTP/2 keepalive pings to idle clients"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -118,6 +144,8 @@ def resolve(
                 break
         else:
             out[s.name] = s.default
+    if out["max_batch_signals"] > domain.MAX_BATCH_SIGNALS:
+        raise ConfigError(f"max_batch_signals is at most {domain.MAX_BATCH_SIGNALS}")
     if out["data_dir"] is None:
         raise ConfigError("data_dir is required (--data-dir, SIGNALHUB_DATA_DIR or the file)")
     return out

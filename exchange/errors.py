@@ -19,6 +19,8 @@ class HubError(Exception):
     auth_reason: str | None = None
     """Set on authentication and authorisation failures: the `reason` label of
     signalhub_auth_failures_total."""
+    retry_after_seconds: float | None = None
+    """Sent as google.rpc.RetryInfo: when the caller may try again (rate limits, full disk)."""
 
     def __str__(self) -> str:
         return self.message

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2, message_factory
+from google.protobuf import any_pb2, duration_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
@@ -35,6 +35,7 @@ from .auth import CallVerifier
 from .backup import serve_lock
 from .errors import HubError
 from .index import SignalIndex
+from .limits import RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, Hub, RawRequest
@@ -64,6 +65,14 @@ class ServerConfig:
     """How often the hub signs the audit log's head when it has moved."""
     expiry_interval_seconds: float = 60.0
     """How often the hub looks for expired submissions (and logs a tick to remove them)."""
+    rate_limit: float = 1000.0
+    """Calls a second per member (0 = no limit)."""
+    rate_burst: float = 2000.0
+    max_message_bytes: int = domain.MAX_MESSAGE_BYTES
+    max_batch_signals: int = domain.MAX_BATCH_SIGNALS
+    max_store_bytes: int = 0
+    max_concurrent_rpcs: int = 1000
+    keepalive_seconds: float = 60.0
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -93,6 +102,12 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -
                 ]
             )
         )
+        status.details.append(detail)
+    if error.retry_after_seconds is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(error.retry_after_seconds * 1000))
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         status.details.append(detail)
     await context.abort(
         error.code,
@@ -226,7 +241,7 @@ class HubServer:
         self._lock = serve_lock(self.config.data_dir)
         if not self._lock.__enter__():
             raise SystemExit(f"another hub is serving {self.config.data_dir}")
-        self.store = store = Store(path)
+        self.store = store = Store(path, max_map_bytes=self.config.max_store_bytes)
         with store.read() as view:
             if view.meta("operator_public_key") is None:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
@@ -234,13 +249,30 @@ class HubServer:
         self.writer = Writer(store, index.add_committed)
         hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
         verifier = CallVerifier(self.config.clock_skew_seconds)
-        self.hub = hub = Hub(store, self.writer, index, verifier, self.metrics, hub_key)
+        limiter = RateLimiter(self.config.rate_limit, self.config.rate_burst)
+        self.hub = hub = Hub(
+            store,
+            self.writer,
+            index,
+            verifier,
+            self.metrics,
+            hub_key,
+            limiter=limiter,
+            max_batch_signals=self.config.max_batch_signals,
+        )
+        keepalive_ms = int(self.config.keepalive_seconds * 1000)
         options = [
-            ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", self.config.max_message_bytes),
             ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
+            ("grpc.keepalive_time_ms", keepalive_ms),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
         ]
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(
+            options=options, maximum_concurrent_rpcs=self.config.max_concurrent_rpcs or None
+        )
         exchange_desc = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"]
         admin_desc = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
         self.server.add_generic_rpc_handlers(

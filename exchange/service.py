@@ -24,6 +24,7 @@ from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import canonical_batch, key_message
+from .limits import RateLimiter
 from .metrics import HubMetrics
 from .store import Store, StoreTxn, StoreView, submission_key
 from .visibility import Viewer, event_visible, signal_view, view_from
@@ -62,6 +63,8 @@ class Hub:
     metrics: HubMetrics
     hub_key: Ed25519PrivateKey | None = None
     """Signs audit heads."""
+    limiter: RateLimiter | None = None
+    max_batch_signals: int = domain.MAX_BATCH_SIGNALS
     ready: bool = False
     """False while the index loads: matches would be incomplete, so reads answer UNAVAILABLE."""
 
@@ -108,6 +111,8 @@ class Hub:
         self.check_ready()
         with self.store.read() as view:
             caller = self.verifier.verify(view, method, metadata, request.raw)
+        if self.limiter is not None and not caller.is_operator:
+            self.limiter.check(caller.member_id)
         return caller, parsed(request)
 
 
@@ -183,6 +188,11 @@ class ExchangeService:
         with self.hub.store.read() as view:
             batch, _ = verify_envelope(view, envelope)
         _same_member(caller, batch.member_id)
+        if len(batch.signals) > self.hub.max_batch_signals:
+            raise invalid(
+                f"at most {self.hub.max_batch_signals} signals a batch on this hub",
+                [("signals", f"at most {self.hub.max_batch_signals}, got {len(batch.signals)}")],
+            )
         canonical_batch(batch)
         return envelope
 

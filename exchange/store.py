@@ -28,8 +28,10 @@ take short transactions and never hold one across an await.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -45,6 +47,8 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2
 
 INITIAL_MAP_BYTES = 256 * 1024 * 1024
+LOW_DISK_BYTES = 4 * 1024 * 1024
+"""A failed write with less free disk than this is taken for a full disk."""
 MAX_DATABASES = 16
 PDQ_ROW_BYTES = 48
 _U64 = struct.Struct(">Q")
@@ -414,6 +418,14 @@ class StoreTxn(StoreView):
         self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
 
 
+class StoreFull(Exception):
+    """The store cannot take more data: its disk is full, or it reached max_map_bytes."""
+
+
+def _is_disk_full(error: lmdb.Error) -> bool:
+    return "No space left" in str(error) or getattr(error, "errno", None) == errno.ENOSPC
+
+
 GENESIS_HASH = bytes(32)
 """The chain hash before the first log entry."""
 
@@ -451,8 +463,13 @@ class Store:
         map_bytes: int = INITIAL_MAP_BYTES,
         sync: bool = True,
         readonly: bool = False,
+        max_map_bytes: int = 0,
     ) -> None:
         self.path = Path(path)
+        self.max_map_bytes = max_map_bytes
+        """0 = grow as long as the disk allows."""
+        if max_map_bytes:
+            map_bytes = min(map_bytes, max_map_bytes)
         if not readonly:
             self.path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
@@ -494,12 +511,26 @@ class Store:
                 return result
             except lmdb.MapFullError:
                 self.grow()
+            except lmdb.Error as e:
+                # LMDB reports a write into a full disk as ENOSPC or, from its commit, EIO.
+                if _is_disk_full(e) or self.disk_free_bytes() < LOW_DISK_BYTES:
+                    raise StoreFull("the disk under the store is full") from e
+                raise
+
+    def disk_free_bytes(self) -> int:
+        return shutil.disk_usage(self.path).free
 
     def grow(self) -> None:
-        """Doubles the map size, waiting until no read transaction is open."""
+        """Doubles the map size (up to max_map_bytes), waiting until no read transaction is
+        open. Raises StoreFull when the map may not grow further."""
         with self._gate.exclusive():
             size = int(self.env.info()["map_size"])
-            self.env.set_mapsize(size * 2)
+            if self.max_map_bytes and size >= self.max_map_bytes:
+                raise StoreFull(f"the store reached its maximum size ({self.max_map_bytes} bytes)")
+            target = size * 2
+            if self.max_map_bytes:
+                target = min(target, self.max_map_bytes)
+            self.env.set_mapsize(target)
 
     def map_bytes(self) -> tuple[int, int]:
         """(bytes in use, map size); (0, 0) once closed."""

@@ -25,7 +25,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError
 from .ledger import Applied, append_and_apply
-from .store import Store, StoreTxn
+from .store import Store, StoreFull, StoreTxn
 
 MAX_GROUP_COMMANDS = 256
 MAX_GROUP_BYTES = 16 * 1024 * 1024
@@ -116,6 +116,14 @@ class Writer:
         commits its commands one transaction each. Nobody is acknowledged before a commit."""
         try:
             return self._store.write(functools.partial(_apply_group, group=group))
+        except StoreFull:
+            log.error("the store is full: refusing writes until space returns")
+            error = HubError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "the hub's storage is full; retry later",
+                retry_after_seconds=30,
+            )
+            return [error] * len(group)
         except lmdb.TxnFullError:
             if len(group) > 1:
                 return [self._commit([p])[0] for p in group]
