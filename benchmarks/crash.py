@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,29 +133,44 @@ def run_campaign(kills: int, clients: int = 3, seed: int = 1, work_dir: Path | N
                     next_batch[n] = b + 1
             client.close()
 
-        for _ in range(kills):
-            stop = threading.Event()
-            threads = [threading.Thread(target=ingest, args=(n, stop)) for n in range(clients)]
-            for t in threads:
-                t.start()
-            time.sleep(rng.uniform(0.05, max_uptime_seconds))
+        def cycles() -> None:
+            for _ in range(kills):
+                stop = threading.Event()
+                threads = [threading.Thread(target=ingest, args=(n, stop)) for n in range(clients)]
+                for t in threads:
+                    t.start()
+                time.sleep(rng.uniform(0.05, max_uptime_seconds))
+                hub.kill()
+                stop.set()
+                for t in threads:
+                    t.join()
+                report.kills += 1
+                hub.start()
+                _check(endpoint, keys, acked, report)
+                if report.problems:
+                    return
+
+        try:
+            cycles()
+        except Exception as e:
+            report.problems.append(f"{type(e).__name__}: {e}")
+        finally:
+            if report.problems:  # keep the hub's log for whoever looks into it
+                shutil.copy(
+                    Path(tmp) / "hub.log",
+                    Path(tempfile.gettempdir()) / "signalhub-crash-failed.log",
+                )
+        if not report.problems:
+            hub.stop()  # signs a final audit head
+            verified = subprocess.run(
+                [sys.executable, "-m", "signalhub", "audit", "verify", "--data-dir", str(data_dir)],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            report.audit_ok = verified.returncode == 0
+            if not report.audit_ok:
+                report.problems.append(verified.stderr.strip())
+        else:
             hub.kill()
-            stop.set()
-            for t in threads:
-                t.join()
-            report.kills += 1
-            hub.start()
-            _check(endpoint, keys, acked, report)
-            if report.problems:
-                break
-        hub.stop()  # signs a final audit head
-        verified = subprocess.run(
-            [sys.executable, "-m", "signalhub", "audit", "verify", "--data-dir", str(data_dir)],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        report.audit_ok = verified.returncode == 0
-        if not report.audit_ok:
-            report.problems.append(verified.stderr.strip())
     report.acknowledged = len(acked)
     report.seconds = time.monotonic() - started
     return report

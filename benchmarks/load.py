@@ -521,7 +521,7 @@ def make_queries(sample: list[str], n: int, seed: int = 7) -> list[str]:
 
 def match_phase(
     hub: HubProcess, keys: dict[str, bytes], queries: list[str], duration: float,
-    processes: int, rate: float, threads: int,
+    processes: int, rate: float, threads: int, during: Callable[[], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     members = sorted(keys)[:processes]
     specs = [
@@ -529,7 +529,7 @@ def match_phase(
          "duration": duration, "rate": rate, "threads": threads, "processes": processes}
         for m in members
     ]  # fmt: skip
-    run = run_workers(match_worker, specs, hub)
+    run = run_workers(match_worker, specs, hub, during)
     rs = run["results"]
     calls = sum(r["calls"] for r in rs)
     start, end = min(r["start"] for r in rs), max(r["end"] for r in rs)
@@ -775,6 +775,7 @@ def record_profile(exe: str, pid: int, seconds: float, path: Path, mode: str) ->
 # Categories, tried from the innermost frame outwards: the first frame that matches names the
 # sample. (function, file suffix) patterns; file "" matches any file.
 CATEGORIES: list[tuple[str, str, str]] = [
+    ("_expire", "exchange/auth.py", "nonce table scan (auth.CallVerifier._expire)"),
     ("verify_signature", "exchange/auth.py", "Ed25519 verify (auth.verify_signature)"),
     ("call_signing_bytes", "signalhub/domain.py", "SHA-256 of request (domain.call_signing_bytes)"),
     ("audit_link", "exchange/store.py", "audit hash chain (store.audit_link)"),
@@ -1031,8 +1032,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--paced-threads",
         type=int,
-        default=5,
-        help="threads per client process in the open-loop phase (default 5)",
+        default=1,
+        help="threads per client process in the open-loop phase (default 1: --clients lanes)",
     )
     ap.add_argument("--no-profile", action="store_true", help="skip the py-spy phases")
     ap.add_argument(
@@ -1125,9 +1126,20 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
         res["match"].append(r)
         say(f"match, open loop at {args.rate:g} q/s, {match_s:.0f} s")
-        r = match_phase(hub, loaders, queries, match_s, 2, args.rate, args.paced_threads)
+        r = match_phase(hub, loaders, queries, match_s, clients, args.rate, args.paced_threads)
         say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
         res["match"].append(r)
+        if exe:
+            path = args.profile_dir / "match-open-gil.txt"
+            path.unlink(missing_ok=True)
+            say(f"profiling the open-loop match phase (gil) -> {path}")
+            rec = record_profile(exe, hub.pid, profile_s, path, "gil")
+            r = match_phase(
+                hub, loaders, queries, profile_s, clients, args.rate, args.paced_threads, rec
+            )
+            r["profiled"] = "gil"
+            res["match_profiled"] = r
+            res["profile"]["match open loop"] = summarise_profile(Path("/nonexistent"), path)
 
         res["feed"] = []
         for mode in ("fetch", "replica"):

@@ -21,7 +21,7 @@ from signalhub import domain
 from signalhub.v1 import common_pb2
 
 from .errors import SignalhubError
-from .models import FeedEvent, Match, MatchResult, SignalInfo
+from .models import Match, MatchResult, SignalInfo
 
 if TYPE_CHECKING:
     from .client import Client
@@ -68,8 +68,8 @@ class LocalReplica:
                 f"{self.path} is {bytes(owner).decode()}'s replica, not {client.member_id}'s"
             )
         applied = 0
-        pending: list[FeedEvent] = []
-        for event in client.fetch(after=self.cursor):
+        pending: list[common_pb2.FeedEvent] = []
+        for event in client.fetch_wire(after=self.cursor):
             pending.append(event)
             if on_event is not None:
                 on_event(1)
@@ -80,16 +80,16 @@ class LocalReplica:
             applied += self._apply(pending, member)
         return applied
 
-    def _apply(self, events: list[FeedEvent], member: bytes) -> int:
+    def _apply(self, events: list[common_pb2.FeedEvent], member: bytes) -> int:
         while True:
             try:
                 with self.env.begin(write=True) as txn:
                     for e in events:
                         key = bytes.fromhex(e.signal.signal_id)
-                        if e.event == "signal_removed":
+                        if e.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
                             txn.delete(key, db=self._signals)
-                        else:
-                            txn.put(key, _to_wire(e.signal).SerializeToString(), db=self._signals)
+                        else:  # the signal as received, stored as it is
+                            txn.put(key, e.signal.SerializeToString(), db=self._signals)
                     txn.put(b"cursor", events[-1].cursor.encode(), db=self._meta)
                     txn.put(b"member", member, db=self._meta)
                 return len(events)
@@ -142,18 +142,3 @@ class LocalReplica:
 
 def _is_hamming(type_name: str) -> bool:
     return domain.signal_type(type_name).match is domain.MatchKind.HAMMING
-
-
-def _to_wire(s: SignalInfo) -> common_pb2.Signal:
-    out = common_pb2.Signal(
-        signal_id=s.signal_id, type=s.type, value=s.value, labels=s.labels, tags=s.tags,
-        corroboration=s.corroboration,
-    )  # fmt: skip
-    if s.first_seen:
-        out.first_seen.FromJsonString(s.first_seen)
-    if s.last_seen:
-        out.last_seen.FromJsonString(s.last_seen)
-    out.opinions.true_positive = s.opinions.get("true_positive", 0)
-    out.opinions.false_positive = s.opinions.get("false_positive", 0)
-    out.opinions.disputed = s.opinions.get("disputed", 0)
-    return out

@@ -281,43 +281,48 @@ def _record_submission(
     counts as new to it)."""
     sid = signal.signal_id
     record = tx.signal(sid)
-    if record is None:
-        record = rec.SignalRecord(
-            signal=common_pb2.Signal(signal_id=sid, type=signal.type, value=signal.value)
-        )
-        record.signal.first_seen.CopyFrom(submission.received_at)
+    bare = common_pb2.Signal(signal_id=sid, type=signal.type, value=signal.value)
+    if record is None:  # the common case at ingest: a signal never seen
+        status = exchange_pb2.SUBMIT_STATUS_NEW
+        kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
+        record = rec.SignalRecord(signal=bare, members=[submission.member_id])
+        sig = record.signal
+        sig.labels.extend(signal.labels)
+        sig.tags.extend(signal.tags)
+        sig.corroboration = 1
+        sig.first_seen.CopyFrom(submission.received_at)
+        sig.last_seen.CopyFrom(submission.received_at)
         if domain.SIGNAL_TYPES[signal.type].match is domain.MatchKind.HAMMING:
             row = tx.next_counter("pdq_rows")
             hash32 = bytes.fromhex(signal.value)
             tx.put_pdq_row(row, hash32, sid)
             record.pdq_row = row
             applied.pdq_rows.append((row, hash32))
-        known_to_submitter: list[rec.SubmissionRecord] = []
     else:
         known_to_submitter = [
             s for s in tx.submissions(sid) if submitter.sees(s.member_id, s.audience)
         ]
-    if not known_to_submitter:
-        status = exchange_pb2.SUBMIT_STATUS_NEW
-        kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
-    elif any(s.member_id == submission.member_id for s in known_to_submitter):
-        status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
-        kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
-    else:
-        status = exchange_pb2.SUBMIT_STATUS_CORROBORATED
-        kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
-    members = sorted(set(record.members) | {submission.member_id})
-    del record.members[:]
-    record.members.extend(members)
-    sig = record.signal
-    labels = sorted(set(sig.labels) | set(signal.labels))
-    tags = sorted(set(sig.tags) | set(signal.tags))
-    del sig.labels[:]
-    sig.labels.extend(labels)
-    del sig.tags[:]
-    sig.tags.extend(tags)
-    sig.corroboration = len(members)
-    sig.last_seen.CopyFrom(submission.received_at)
+        if not known_to_submitter:
+            status = exchange_pb2.SUBMIT_STATUS_NEW
+            kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
+        elif any(s.member_id == submission.member_id for s in known_to_submitter):
+            status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
+            kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
+        else:
+            status = exchange_pb2.SUBMIT_STATUS_CORROBORATED
+            kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
+        members = sorted(set(record.members) | {submission.member_id})
+        del record.members[:]
+        record.members.extend(members)
+        sig = record.signal
+        labels = sorted(set(sig.labels) | set(signal.labels))
+        tags = sorted(set(sig.tags) | set(signal.tags))
+        del sig.labels[:]
+        sig.labels.extend(labels)
+        del sig.tags[:]
+        sig.tags.extend(tags)
+        sig.corroboration = len(members)
+        sig.last_seen.CopyFrom(submission.received_at)
     if submission.audience:
         record.restricted = True
         for group in submission.audience:
@@ -325,10 +330,11 @@ def _record_submission(
     tx.put_signal(record)
     tx.put_submission(sid, submission)
     sequence = tx.next_counter("feed_seq")
+    # The event names the signal only: readers compute each caller's view when they read.
     event = common_pb2.FeedEvent(
         cursor=str(sequence),
         kind=kind,
-        signal=sig,
+        signal=bare,
         member_id=submission.member_id,
         time=submission.received_at,
     )

@@ -39,13 +39,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, separators=(",", ":"))
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line: time, level, logger, message, then the same fields as JSON lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [f"{name}={getattr(record, name)}" for name in _EXTRA_FIELDS
+                  if hasattr(record, name)]  # fmt: skip
+        rid = request_id.get()
+        if rid:
+            fields.insert(0, f"request_id={rid}")
+        return " ".join([line, *fields])
+
+
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     """Sends the hub's logs to stderr as JSON lines (or as text, for a person at a terminal)."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

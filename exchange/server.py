@@ -112,7 +112,10 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -
     await context.abort(
         error.code,
         error.message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+        trailing_metadata=(
+            ("grpc-status-details-bin", status.SerializeToString()),
+            (REQUEST_ID_HEADER, request_id.get()),
+        ),
     )
 
 
@@ -149,12 +152,12 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         access_log.info("rpc", extra=fields)
 
     @staticmethod
-    async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
+    def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
         """Gives the call a request id (logged with every line of it, and sent to the caller
         as x-signalhub-request-id so a member can quote it to the operator)."""
         rid = uuid.uuid4().hex[:16]
         request_id.set(rid)
-        await context.send_initial_metadata(((REQUEST_ID_HEADER, rid),))
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, rid),))
         return time.perf_counter()
 
     def _handler(self, full: str, method: MethodDescriptor, fn: Any) -> grpc.RpcMethodHandler:
@@ -166,7 +169,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
             async def stream(
                 request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
             ) -> AsyncIterator[Message]:
-                started = await self._begin(context)
+                started = self._begin(context)
                 try:
                     async for item in fn(request, _metadata(context)):
                         yield item
@@ -191,7 +194,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         async def unary(
             request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
         ) -> Message:
-            started = await self._begin(context)
+            started = self._begin(context)
             try:
                 response: Message = await fn(request, _metadata(context))
             except HubError as e:

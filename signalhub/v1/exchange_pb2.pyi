@@ -143,10 +143,12 @@ class FetchUpdatesRequest(_message.Message):
     def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class FetchUpdatesResponse(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "events")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     event: _common_pb2.FeedEvent
-    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[_common_pb2.FeedEvent]
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_common_pb2.FeedEvent, _Mapping]]] = ...) -> None: ...
 
 class GetSignalRequest(_message.Message):
     __slots__ = ("signal_id", "page_size", "page_token")
