@@ -534,17 +534,14 @@ class AdminService:
         self, request: RawRequest[admin_pb2.AddMemberRequest], metadata: Mapping[str, str | bytes]
     ) -> admin_pb2.AddMemberResponse:
         message = self._operator("/signalhub.v1.Admin/AddMember", request, metadata)
-        entry = rec.LogEntry(
-            received_at=now_timestamp(),
-            add_member=rec.AddMemberCommand(
-                member_id=message.member_id,
-                public_key=message.public_key,
-                display_name=message.display_name,
-            ),
+        command = rec.AddMemberCommand(
+            member_id=message.member_id,
+            public_key=message.public_key,
+            display_name=message.display_name,
         )
-        applied = await self.hub.writer.execute(entry)
-        assert isinstance(applied.response, admin_pb2.AddMemberResponse)
-        return applied.response
+        return await self._command(
+            self.hub.log_entry(add_member=command), admin_pb2.AddMemberResponse
+        )
 
     async def ListMembers(
         self, request: RawRequest[admin_pb2.ListMembersRequest], metadata: Mapping[str, str | bytes]
@@ -570,7 +567,7 @@ class AdminService:
     ) -> admin_pb2.AddKeyResponse:
         m = self._operator("/signalhub.v1.Admin/AddKey", request, metadata)
         command = rec.AddKeyCommand(member_id=m.member_id, public_key=m.public_key)
-        entry = rec.LogEntry(received_at=now_timestamp(), add_key=command)
+        entry = self.hub.log_entry(add_key=command)
         return await self._command(entry, admin_pb2.AddKeyResponse)
 
     async def RevokeKey(
@@ -578,7 +575,7 @@ class AdminService:
     ) -> admin_pb2.RevokeKeyResponse:
         m = self._operator("/signalhub.v1.Admin/RevokeKey", request, metadata)
         command = rec.RevokeKeyCommand(member_id=m.member_id, key_id=m.key_id)
-        entry = rec.LogEntry(received_at=now_timestamp(), revoke_key=command)
+        entry = self.hub.log_entry(revoke_key=command)
         return await self._command(entry, admin_pb2.RevokeKeyResponse)
 
     async def SetMemberSuspended(
@@ -588,7 +585,7 @@ class AdminService:
     ) -> admin_pb2.SetMemberSuspendedResponse:
         m = self._operator("/signalhub.v1.Admin/SetMemberSuspended", request, metadata)
         command = rec.SetMemberSuspendedCommand(member_id=m.member_id, suspended=m.suspended)
-        entry = rec.LogEntry(received_at=now_timestamp(), set_member_suspended=command)
+        entry = self.hub.log_entry(set_member_suspended=command)
         return await self._command(entry, admin_pb2.SetMemberSuspendedResponse)
 
     async def ListKeys(
@@ -609,7 +606,7 @@ class AdminService:
     ) -> admin_pb2.AddGroupMembersResponse:
         m = self._operator("/signalhub.v1.Admin/AddGroupMembers", request, metadata)
         command = rec.GroupMembersCommand(group_id=m.group_id, member_ids=m.member_ids)
-        entry = rec.LogEntry(received_at=now_timestamp(), add_group_members=command)
+        entry = self.hub.log_entry(add_group_members=command)
         return await self._command(entry, admin_pb2.AddGroupMembersResponse)
 
     async def RemoveGroupMembers(
@@ -619,7 +616,7 @@ class AdminService:
     ) -> admin_pb2.RemoveGroupMembersResponse:
         m = self._operator("/signalhub.v1.Admin/RemoveGroupMembers", request, metadata)
         command = rec.GroupMembersCommand(group_id=m.group_id, member_ids=m.member_ids)
-        entry = rec.LogEntry(received_at=now_timestamp(), remove_group_members=command)
+        entry = self.hub.log_entry(remove_group_members=command)
         return await self._command(entry, admin_pb2.RemoveGroupMembersResponse)
 
     async def ListGroups(
