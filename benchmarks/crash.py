@@ -133,6 +133,8 @@ def run_campaign(kills: int, clients: int = 3, seed: int = 1, work_dir: Path | N
                     next_batch[n] = b + 1
             client.close()
 
+        state = _FeedState()
+
         def cycles() -> None:
             for _ in range(kills):
                 stop = threading.Event()
@@ -146,7 +148,7 @@ def run_campaign(kills: int, clients: int = 3, seed: int = 1, work_dir: Path | N
                     t.join()
                 report.kills += 1
                 hub.start()
-                _check(endpoint, keys, acked, report)
+                _check(endpoint, keys, acked, report, state)
                 if report.problems:
                     return
 
@@ -176,31 +178,42 @@ def run_campaign(kills: int, clients: int = 3, seed: int = 1, work_dir: Path | N
     return report
 
 
+@dataclass
+class _FeedState:
+    """What the checks have read of the feed so far (it is append-only, so each check reads
+    only what is new)."""
+
+    cursor: int = 0
+    added: dict[str, int] = field(default_factory=dict)
+    batches: dict[tuple[int, int], int] = field(default_factory=dict)
+
+
 def _check(endpoint: str, keys: list, acked: dict[str, tuple[int, int]],  # type: ignore[type-arg]
-           report: CrashReport) -> None:  # fmt: skip
+           report: CrashReport, state: _FeedState) -> None:  # fmt: skip
     with Client(endpoint, "m0", keys[0]) as reader:
-        events = list(reader.fetch())
+        events = list(reader.fetch(after=str(state.cursor) if state.cursor else ""))
     cursors = [int(e.cursor) for e in events]
-    if cursors != list(range(1, len(cursors) + 1)):
+    if cursors != list(range(state.cursor + 1, state.cursor + len(cursors) + 1)):
         report.feed_gaps += 1
         report.problems.append("the feed has gaps")
-    added: dict[str, int] = {}
+    if cursors:
+        state.cursor = cursors[-1]
     for e in events:
-        if e.event == "signal_added":
-            added[e.signal.value] = added.get(e.signal.value, 0) + 1
-    batches: dict[tuple[int, int], int] = {}
-    for value, count in added.items():
-        if count > 1:
+        if e.event != "signal_added":
+            continue
+        value = e.signal.value
+        state.added[value] = state.added.get(value, 0) + 1
+        if state.added[value] > 1:
             report.duplicated += 1
-            report.problems.append(f"signal {value} added {count} times")
+            report.problems.append(f"signal {value} added {state.added[value]} times")
         key = (int(value[:8], 16), int(value[8:32], 16))
-        batches[key] = batches.get(key, 0) + 1
-    for key, count in batches.items():
+        state.batches[key] = state.batches.get(key, 0) + 1
+    for key, count in state.batches.items():
         if count != SIGNALS_PER_BATCH:
             report.torn += 1
             report.problems.append(f"batch {key} is torn: {count} of {SIGNALS_PER_BATCH}")
     for batch_id, key in acked.items():
-        if batches.get(key) != SIGNALS_PER_BATCH:
+        if state.batches.get(key) != SIGNALS_PER_BATCH:
             report.lost += 1
             report.problems.append(f"acknowledged batch {batch_id} is missing")
 
