@@ -28,9 +28,12 @@ class SignalhubError(Exception):
             self.code = code
 
     def __str__(self) -> str:
-        if not self.violations or self.violations[0][0] in self.message:
+        if not self.violations:
             return self.message
-        return f"{self.message} ({self.violations[0][0]}: {self.violations[0][1]})"
+        field, description = self.violations[0]
+        if field in self.message or description in self.message:
+            return self.message
+        return f"{self.message} ({field}: {description})"
 
 
 class InvalidArgument(SignalhubError):

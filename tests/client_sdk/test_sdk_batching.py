@@ -128,3 +128,12 @@ def test_provenance_check_catches_a_hub_that_misreports_what_was_signed() -> Non
     assert not other_value.ok and "another signal" in other_value.reason
     stranger = domain.raw_public_key(domain.new_private_key())
     assert not check_submission("pdq", value, honest, {signer.key_id: stranger}).ok
+
+
+def test_error_text_names_the_field_once() -> None:
+    from client_sdk.errors import InvalidArgument
+
+    plain = InvalidArgument("bad member id", [("member_id", "bad member id")])
+    assert str(plain) == "bad member id"
+    named = InvalidArgument("invalid batch", [("signals[0].value", "64 hex digits")])
+    assert str(named) == "invalid batch (signals[0].value: 64 hex digits)"
