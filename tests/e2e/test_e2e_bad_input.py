@@ -491,3 +491,40 @@ def test_match_answers_are_bounded_and_say_so(hub: HubProcess, members: dict[str
         )
     assert len(result.matches) == 1000
     assert raw.results[0].truncated and len(raw.results[0].matches) == 1000
+
+
+@pytest.mark.parametrize(
+    ("page_size", "token", "field"),
+    [(-1, "", "page_size"), (1001, "", "page_size"), (0, "not-a-token", "page_token")],
+)
+def test_bad_get_signal_paging_is_invalid_argument(
+    hub: HubProcess, members: dict[str, Path], page_size: int, token: str, field: str
+) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        request = exchange_pb2.GetSignalRequest(
+            signal_id=domain.signal_id("pdq", PDQ), page_size=page_size, page_token=token
+        )
+        error = refused(
+            hub,
+            lambda: client._conn.signed_unary(
+                "/signalhub.v1.Exchange/GetSignal", request, exchange_pb2.GetSignalResponse
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    assert fields(error) == [field]
+
+
+@pytest.mark.parametrize(
+    ("signal_id", "note", "field"),
+    [("not-an-id", "", "signal_id"), (domain.signal_id("pdq", PDQ), "x" * 1001, "note")],
+)
+def test_bad_opinion_is_invalid_argument_and_stores_nothing(
+    hub: HubProcess, members: dict[str, Path], signal_id: str, note: str, field: str
+) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        error = refused(
+            hub,
+            lambda: client.set_opinion(signal_id, "false_positive", note),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    assert fields(error) == [field]

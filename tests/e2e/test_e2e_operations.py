@@ -279,3 +279,21 @@ def test_serve_reads_a_toml_file_and_logs_json_without_hash_values(tmp_path: Pat
     assert len({c["request_id"] for c in calls}) == len(calls)
     text = "".join(hub.log_lines)
     assert secret not in text and domain.signal_id("pdq", secret) not in text
+
+
+def test_refused_restores_leave_the_target_untouched(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    init_data_dir(source)
+    backup = tmp_path / "backup"
+    run_cli("admin", "backup", str(backup), "--data-dir", str(source), check=True)
+    target = tmp_path / "target"
+    init_data_dir(target)
+    before = (target / "lmdb" / "data.mdb").read_bytes(), (target / "hub.key").read_bytes()
+    refused = run_cli("admin", "restore", str(backup), "--data-dir", str(target))
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    not_a_backup = run_cli("admin", "restore", str(tmp_path), "--data-dir", str(target), "--force")
+    assert not_a_backup.returncode == 1 and "not a signalhub backup" in not_a_backup.stderr
+    exists = run_cli("admin", "backup", str(backup), "--data-dir", str(source))
+    assert exists.returncode == 1 and "exists" in exists.stderr
+    after = (target / "lmdb" / "data.mdb").read_bytes(), (target / "hub.key").read_bytes()
+    assert after == before
