@@ -53,6 +53,25 @@ def parse_batch(payload: bytes) -> common_pb2.SubmissionBatch:
         ) from None
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """What validating a submission's payload yields: a pure function of the payload, so the
+    writer may reuse the precheck's work instead of repeating it (apply stays deterministic:
+    without a hint it computes exactly this)."""
+
+    payload: bytes
+    batch: common_pb2.SubmissionBatch
+    signals: list[domain.CanonicalSignal]
+    digest: bytes
+
+    @classmethod
+    def of(cls, payload: bytes, batch: common_pb2.SubmissionBatch | None = None) -> PreparedBatch:
+        batch = parse_batch(payload) if batch is None else batch
+        signals = canonical_batch(batch)
+        digest = domain.batch_content_digest(signals, batch.audience)
+        return cls(payload, batch, signals, digest)
+
+
 def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalSignal]:
     """Validates a batch's own fields and every signal; returns the signals in canonical form.
     Raises INVALID_ARGUMENT listing every violation (up to 100), each naming its field."""
@@ -140,14 +159,16 @@ def check_signer(
     return check_key(view, batch.member_id, envelope.key_id)
 
 
-def append_and_apply(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+def append_and_apply(
+    tx: StoreTxn, entry: rec.LogEntry, hint: PreparedBatch | None = None
+) -> Applied:
     """Appends `entry` to the log and applies it inside a savepoint of `tx`. When apply refuses
     the entry (HubError) or changes nothing (a replay, a dry run, a tick with nothing due), the
     savepoint is undone and the log is left as it was."""
     try:
         with tx.savepoint() as child:
             sequence = child.append_log(entry)
-            applied = apply_entry(child, sequence, entry)
+            applied = apply_entry(child, sequence, entry, hint)
             if not applied.stored:
                 raise _Discard(applied)
     except _Discard as discarded:
@@ -160,12 +181,15 @@ class _Discard(Exception):
         self.applied = applied
 
 
-def apply_entry(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
+def apply_entry(
+    tx: StoreTxn, log_sequence: int, entry: rec.LogEntry, hint: PreparedBatch | None = None
+) -> Applied:
     """Decides one log entry and writes its effects into `tx`. Raises HubError to refuse it;
-    the caller then discards everything the entry wrote."""
+    the caller then discards everything the entry wrote. `hint` is the precheck's validation
+    of a submission's payload, used only when it is of this very payload."""
     which = entry.WhichOneof("command")
     if which == "submit":
-        return _apply_submit(tx, log_sequence, entry)
+        return _apply_submit(tx, log_sequence, entry, hint)
     if which == "add_member":
         return _apply_add_member(tx, entry)
     if which == "add_key":
@@ -201,13 +225,17 @@ def _check_audience(tx: StoreView, batch: common_pb2.SubmissionBatch) -> list[st
     return sorted(set(batch.audience))
 
 
-def _apply_submit(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
+def _apply_submit(
+    tx: StoreTxn, log_sequence: int, entry: rec.LogEntry, hint: PreparedBatch | None
+) -> Applied:
     envelope = entry.submit.envelope
-    batch = parse_batch(envelope.payload)
+    usable = hint is not None and hint.payload == envelope.payload
+    batch = hint.batch if hint is not None and usable else parse_batch(envelope.payload)
     key = check_signer(tx, envelope, batch)
-    signals = canonical_batch(batch)
+    if hint is None or not usable:
+        hint = PreparedBatch.of(envelope.payload, batch)
+    signals, digest = hint.signals, hint.digest
     audience = _check_audience(tx, batch)
-    digest = domain.batch_content_digest(signals, audience)
 
     prior = tx.batch(batch.member_id, batch.batch_id)
     if prior is not None:
@@ -227,6 +255,21 @@ def _apply_submit(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Appli
     applied = Applied(response)
     seen: set[str] = set()
     submitter = Viewer.load(tx, batch.member_id)
+    # What every submission and event of this batch shares, built once and copied per signal.
+    base = rec.SubmissionRecord(
+        member_id=batch.member_id,
+        key_id=key.key_id,
+        batch_id=batch.batch_id,
+        received_at=entry.received_at,
+        log_sequence=log_sequence,
+        audience=audience,
+    )
+    feed_base = rec.FeedRecord(audience=audience, log_sequence=log_sequence)
+    feed_base.event.member_id = batch.member_id
+    feed_base.event.time.CopyFrom(entry.received_at)
+    received_ms = _millis(entry.received_at)
+    results = response.results
+    counts = applied.signals
     for index, signal in enumerate(signals):
         sid = signal.signal_id
         status: int
@@ -234,30 +277,28 @@ def _apply_submit(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Appli
             status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
         else:
             seen.add(sid)
-            submission = rec.SubmissionRecord(
-                member_id=batch.member_id,
-                key_id=key.key_id,
-                batch_id=batch.batch_id,
-                index=index,
-                labels=signal.labels,
-                tags=signal.tags,
-                received_at=entry.received_at,
-                log_sequence=log_sequence,
-                audience=audience,
-                industry=signal.industry,
-                confidence=signal.confidence,
-            )
+            submission = rec.SubmissionRecord()
+            submission.CopyFrom(base)
+            submission.index = index
+            if signal.labels:
+                submission.labels.extend(signal.labels)
+            if signal.tags:
+                submission.tags.extend(signal.tags)
+            if signal.industry:
+                submission.industry = signal.industry
+            if signal.confidence:
+                submission.confidence = signal.confidence
             if signal.expires_at_ms:
-                if signal.expires_at_ms <= entry.received_at.ToMilliseconds():
+                if signal.expires_at_ms <= received_ms:
                     raise invalid(
                         f"signals[{index}].expires_at is in the past",
                         [(f"signals[{index}].expires_at", "must be in the future")],
                     )
                 submission.expires_at.FromMilliseconds(signal.expires_at_ms)
-            status = _record_submission(tx, applied, signal, submission, submitter)
-        response.results.add(index=index, signal_id=sid, status=status)
-        name = exchange_pb2.SubmitStatus.Name(status).removeprefix("SUBMIT_STATUS_").lower()
-        applied.signals[name] = applied.signals.get(name, 0) + 1
+            status = _record_submission(tx, applied, signal, submission, submitter, feed_base)
+        results.add(index=index, signal_id=sid, status=status)
+        name = _STATUS_NAMES[status]
+        counts[name] = counts.get(name, 0) + 1
     if batch.validate_only:
         applied.stored = False  # a dry run: answered, then undone
     else:
@@ -269,26 +310,38 @@ def _apply_submit(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Appli
     return applied
 
 
+_STATUS_NAMES = {
+    value: name.removeprefix("SUBMIT_STATUS_").lower()
+    for name, value in exchange_pb2.SubmitStatus.items()
+}
+
+
 def _record_submission(
     tx: StoreTxn,
     applied: Applied,
     signal: domain.CanonicalSignal,
     submission: rec.SubmissionRecord,
     submitter: Viewer,
+    feed_base: rec.FeedRecord,
 ) -> int:
     """Stores one member's submission of one signal, updates the signal and appends its feed
-    event; returns the submit status as the submitter may know it (a signal it cannot see
-    counts as new to it)."""
+    event (a copy of `feed_base`, which carries the batch's member, time and audience);
+    returns the submit status as the submitter may know it (a signal it cannot see counts as
+    new to it)."""
     sid = signal.signal_id
     record = tx.signal(sid)
-    bare = common_pb2.Signal(signal_id=sid, type=signal.type, value=signal.value)
     if record is None:  # the common case at ingest: a signal never seen
         status = exchange_pb2.SUBMIT_STATUS_NEW
         kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
-        record = rec.SignalRecord(signal=bare, members=[submission.member_id])
+        record = rec.SignalRecord(members=[submission.member_id])
         sig = record.signal
-        sig.labels.extend(signal.labels)
-        sig.tags.extend(signal.tags)
+        sig.signal_id = sid
+        sig.type = signal.type
+        sig.value = signal.value
+        if signal.labels:
+            sig.labels.extend(signal.labels)
+        if signal.tags:
+            sig.tags.extend(signal.tags)
         sig.corroboration = 1
         sig.first_seen.CopyFrom(submission.received_at)
         sig.last_seen.CopyFrom(submission.received_at)
@@ -331,20 +384,17 @@ def _record_submission(
     tx.put_submission(sid, submission)
     sequence = tx.next_counter("feed_seq")
     # The event names the signal only: readers compute each caller's view when they read.
-    event = common_pb2.FeedEvent(
-        cursor=str(sequence),
-        kind=kind,
-        signal=bare,
-        member_id=submission.member_id,
-        time=submission.received_at,
-    )
-    tx.put_feed(
-        sequence,
-        rec.FeedRecord(
-            event=event, audience=submission.audience, log_sequence=submission.log_sequence
-        ),
-    )
-    applied.response.cursor = str(sequence)  # type: ignore[attr-defined]
+    feed = rec.FeedRecord()
+    feed.CopyFrom(feed_base)
+    event = feed.event
+    event.cursor = str(sequence)
+    event.kind = kind
+    bare = event.signal
+    bare.signal_id = sid
+    bare.type = signal.type
+    bare.value = signal.value
+    tx.put_feed(sequence, feed)
+    applied.response.cursor = event.cursor  # type: ignore[attr-defined]
     return status
 
 

@@ -23,7 +23,7 @@ from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
-from .ledger import canonical_batch, key_message
+from .ledger import PreparedBatch, key_message
 from .limits import RateLimiter
 from .metrics import HubMetrics
 from .store import Store, StoreTxn, StoreView, submission_key
@@ -157,13 +157,13 @@ class ExchangeService:
     ) -> exchange_pb2.SubmitSignalsResponse:
         loop = asyncio.get_running_loop()
         # Signature checks and validating thousands of values are CPU work: off the loop.
-        envelope = await loop.run_in_executor(None, self._precheck, request, metadata)
+        envelope, prepared = await loop.run_in_executor(None, self._precheck, request, metadata)
         entry = self.hub.log_entry(submit=rec.SubmitCommand(envelope=envelope))
-        applied = await self.hub.writer.execute(entry)
+        applied = await self.hub.writer.execute(entry, prepared)
         response = applied.response
         assert isinstance(response, exchange_pb2.SubmitSignalsResponse)
         if applied.stored:
-            batch = common_pb2.SubmissionBatch.FromString(envelope.payload)
+            batch = prepared.batch
             counts: dict[tuple[str, int], int] = {}
             for result, signal in zip(response.results, batch.signals, strict=True):
                 counts[(signal.type, result.status)] = (
@@ -181,7 +181,7 @@ class ExchangeService:
         self,
         request: RawRequest[exchange_pb2.SubmitSignalsRequest],
         metadata: Mapping[str, str | bytes],
-    ) -> common_pb2.SignedEnvelope:
+    ) -> tuple[common_pb2.SignedEnvelope, PreparedBatch]:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/SubmitSignals", request, metadata
         )
@@ -194,8 +194,7 @@ class ExchangeService:
                 f"at most {self.hub.max_batch_signals} signals a batch on this hub",
                 [("signals", f"at most {self.hub.max_batch_signals}, got {len(batch.signals)}")],
             )
-        canonical_batch(batch)
-        return envelope
+        return envelope, PreparedBatch.of(envelope.payload, batch)
 
     async def MatchHashes(
         self,

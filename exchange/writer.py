@@ -24,7 +24,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError
-from .ledger import Applied, append_and_apply
+from .ledger import Applied, PreparedBatch, append_and_apply
 from .store import Store, StoreFull, StoreTxn
 
 MAX_GROUP_COMMANDS = 256
@@ -40,6 +40,8 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
     job: Callable[[StoreTxn], Any] | None = None
     """Instead of a log entry: a write outside the log (e.g. storing a signed audit head)."""
+    hint: PreparedBatch | None = None
+    """A submission's payload as the precheck validated it (saves validating it twice)."""
 
     @property
     def size(self) -> int:
@@ -63,12 +65,12 @@ class Writer:
         self._queue.put(None)
         self._thread.join()
 
-    async def execute(self, entry: rec.LogEntry) -> Applied:
+    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
         """Appends `entry` to the log and applies it; returns once committed. Raises HubError
         when apply refuses it (then nothing was stored)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Applied] = loop.create_future()
-        self._queue.put(_Pending(entry, future, loop))
+        self._queue.put(_Pending(entry, future, loop, hint=hint))
         return await future
 
     async def run(self, job: Callable[[StoreTxn], T]) -> T:
@@ -154,7 +156,7 @@ def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Any]:
                     result = pending.job(child)
                 outcomes.append(result)
                 continue
-            outcomes.append(append_and_apply(tx, pending.entry))
+            outcomes.append(append_and_apply(tx, pending.entry, pending.hint))
         except (lmdb.MapFullError, lmdb.TxnFullError):
             raise  # the whole group is retried (on a larger map, or split up)
         except HubError as e:

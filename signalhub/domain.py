@@ -12,7 +12,7 @@ import os
 import re
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -203,25 +203,33 @@ class CanonicalSignal:
     expires_at_ms: int = 0
     """0 = never."""
 
-    @property
-    def signal_id(self) -> str:
-        return signal_id(self.type, self.value)
+    signal_id: str = field(init=False, repr=False, compare=False)
+    """Computed once, here: ingest reads it several times a signal."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signal_id", signal_id(self.type, self.value))
 
 
 def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[str] = ()) -> bytes:
     """SHA-256 over the canonical signals of a batch, in order, and its audience. Two
     submissions of one batch_id are the same batch exactly when their digests are equal,
     however they were serialised."""
-    h = hashlib.sha256()
-    h.update(
-        _length_prefixed(b"".join(_length_prefixed(g.encode()) for g in sorted(set(audience))))
-    )
+    pack = struct.Struct(">I").pack
+
+    def chunk(data: bytes) -> bytes:
+        return pack(len(data)) + data
+
+    def items(xs: Iterable[str]) -> bytes:
+        return chunk(b"".join([chunk(x.encode()) for x in xs]))
+
+    parts = [items(sorted(set(audience)))]
     for s in signals:
-        h.update(_length_prefixed(s.type.encode()))
-        h.update(_length_prefixed(s.value.encode()))
-        h.update(_length_prefixed(b"".join(_length_prefixed(x.encode()) for x in s.labels)))
-        h.update(_length_prefixed(b"".join(_length_prefixed(x.encode()) for x in s.tags)))
-        h.update(_length_prefixed(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
+        parts.append(chunk(s.type.encode()))
+        parts.append(chunk(s.value.encode()))
+        parts.append(items(s.labels))
+        parts.append(items(s.tags))
+        parts.append(chunk(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
+    h = hashlib.sha256(b"".join(parts))
     return h.digest()
 
 

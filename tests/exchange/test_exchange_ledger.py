@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from client_sdk.signing import Signer
 from exchange.errors import HubError
-from exchange.ledger import Applied, append_and_apply
+from exchange.ledger import Applied, PreparedBatch, append_and_apply
 from exchange.store import Store
 from exchange.writer import _apply_group, _Pending
 from signalhub import domain
@@ -186,6 +186,48 @@ def test_replaying_the_log_rebuilds_identical_state(
         assert fingerprint(replica) == fingerprint(store)
     finally:
         replica.close()
+
+
+def test_the_prechecks_hint_changes_nothing_and_a_foreign_hint_is_ignored(
+    store: Store, acme: Signer, beta: Signer, tmp_path: Path
+) -> None:
+    """The server hands apply the precheck's validation of a payload; the state must be exactly
+    what apply computes on its own, and a hint of another payload must not be used."""
+    values = [f"{i:064x}" for i in range(12)]
+    entries = [
+        submit_entry(acme, "h1", values[:6], labels=("csam",)),
+        submit_entry(beta, "h2", values[3:9]),  # corroborates three
+        submit_entry(acme, "h3", [values[9], values[9], values[10]]),  # in-batch duplicate
+    ]
+    extra = common_pb2.SignalSubmission(
+        type="url", value="HTTPS://Example.COM/a", tags=("t",), industry="social", confidence=70
+    )
+    entries.append(
+        rec.LogEntry(
+            received_at=stamp(T0),
+            submit=rec.SubmitCommand(envelope=acme.envelope("h4", [extra], created_at=T0)),
+        )
+    )
+    for entry in entries:
+        apply(store, entry)
+    hinted = Store(tmp_path / "hinted")
+    try:
+        add_member(hinted, "acme", acme.private_key)
+        add_member(hinted, "beta", beta.private_key)
+        for entry in entries:
+            hint = PreparedBatch.of(entry.submit.envelope.payload)
+            hinted.write(lambda tx, e=entry, h=hint: append_and_apply(tx, e, h))
+        assert fingerprint(hinted) == fingerprint(store)
+        # A hint of another payload: apply validates the entry itself and refuses the bad value.
+        bad = submit_entry(acme, "h5", ["zz"])
+        foreign = PreparedBatch.of(entries[0].submit.envelope.payload)
+        before = fingerprint(hinted)
+        with pytest.raises(HubError) as info:
+            hinted.write(lambda tx: append_and_apply(tx, bad, foreign))
+        assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert fingerprint(hinted) == before
+    finally:
+        hinted.close()
 
 
 def test_store_grows_its_map_instead_of_failing(tmp_path: Path) -> None:
