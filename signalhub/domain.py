@@ -219,8 +219,10 @@ def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[
     def chunk(data: bytes) -> bytes:
         return pack(len(data)) + data
 
-    def items(xs: Iterable[str]) -> bytes:
-        return chunk(b"".join([chunk(x.encode()) for x in xs]))
+    empty = pack(0)
+
+    def items(xs: Sequence[str]) -> bytes:
+        return chunk(b"".join([chunk(x.encode()) for x in xs])) if xs else empty
 
     parts = [items(sorted(set(audience)))]
     for s in signals:
@@ -249,8 +251,10 @@ def canonical_signal(
     """Validates one submitted signal and returns its canonical form (labels and tags sorted
     and de-duplicated). Raises InvalidValue naming what is wrong."""
     canonical = canonical_value(type_name, value)
-    validate_labels(labels)
-    validate_tags(tags)
+    if labels:
+        validate_labels(labels)
+    if tags:
+        validate_tags(tags)
     if industry and not _INDUSTRY.fullmatch(industry):
         raise InvalidFieldValue("industry", "an industry is a lowercase slug, e.g. social")
     if not 0 <= confidence <= 100:
@@ -260,8 +264,8 @@ def canonical_signal(
     return CanonicalSignal(
         type_name,
         canonical,
-        tuple(sorted(set(labels))),
-        tuple(sorted({t.strip() for t in tags})),
+        tuple(sorted(set(labels))) if labels else (),
+        tuple(sorted({t.strip() for t in tags})) if tags else (),
         industry,
         confidence,
         expires_at_ms,
