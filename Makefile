@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml matcher/_core/pdqcore.c | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml matcher/_core/pdqcore.c | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,pytx]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -5,11 +5,13 @@ prints one line on stderr and exits 1 on failure."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from signalhub import domain
 from signalhub.signal_types import ConsortiumKey
 
+from . import interchange
 from .client import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SIGNALS,
@@ -152,8 +155,9 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--tag", action="append", default=[], help="tag for every record")
     p.add_argument(
         "--format",
-        choices=("csv", "jsonl"),
-        help="input format (default: from the file's extension; required for -)",
+        choices=interchange.FORMATS,
+        help="input format: csv, jsonl, or pytx (`<pytx type> <value>` lines); default: from "
+        "the file's extension (.csv, .jsonl, .pytx); required for -",
     )
     p.add_argument(
         "--batch-size",
@@ -219,6 +223,27 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_fetch))
+
+    p = sub.add_parser(
+        "export",
+        help="write the signals you may see as CSV, JSONL or a pytx list",
+        description="Writes every signal you may see, with its labels, in a format `submit` "
+        "reads back (csv, jsonl) or python-threatexchange reads (pytx). Syncs a replica first: "
+        "--local DIR keeps it for the next export, else a temporary one is used.",
+    )
+    p.add_argument("--format", choices=interchange.FORMATS, default=None,
+                   help="output format (default: from --out's extension, else jsonl)")  # fmt: skip
+    p.add_argument("--out", default="-", metavar="FILE",
+                   help="write here (replaced only once complete; default: stdout)")  # fmt: skip
+    p.add_argument("--local", type=Path, default=None, metavar="DIR",
+                   help="sync and export this local replica (kept for next time)")  # fmt: skip
+    p.add_argument("--type", action="append", default=[], dest="types", metavar="TYPE",
+                   help="only signals of this type (repeatable)")  # fmt: skip
+    p.add_argument("--label", action="append", default=[], dest="labels", metavar="LABEL",
+                   help="only signals carrying this label (repeatable: any of them)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary on stderr as JSON")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_export))
 
     p = sub.add_parser("get", help="show a signal and who submitted it")
     p.add_argument("signal_id", metavar="SIGNAL_ID")
@@ -412,14 +437,20 @@ def summarize(results: list[SubmitResult]) -> dict[str, Any]:
     return out
 
 
-def _format_from_name(name: str) -> str:
+def _format_from_name(name: str, default: str | None = None) -> str:
     if name == "-":
-        raise UsageError("reading stdin: say --format csv or --format jsonl")
+        if default:
+            return default
+        raise UsageError("reading stdin: say --format csv, jsonl or pytx")
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
+    if suffix == ".pytx":
+        return "pytx"
+    if default:
+        return default
     raise UsageError(f"{name}: cannot tell the format from the extension; say --format")
 
 
@@ -445,10 +476,17 @@ def read_signals(name: str, fmt: str, defaults: RecordDefaults) -> list[Signal]:
     except OSError as e:
         raise UsageError(f"{name}: {e.strerror}") from None
     with stream:
-        records = _csv_records(stream) if fmt == "csv" else _jsonl_records(stream)
+        readers = {
+            "csv": _csv_records,
+            "jsonl": _jsonl_records,
+            "pytx": interchange.pytx_records,
+        }
         out: list[Signal] = []
-        for line, record in records:
-            out.append(_signal_from_record(f"{name}:{line}", record, defaults))
+        try:
+            for line, record in readers[fmt](stream):
+                out.append(_signal_from_record(f"{name}:{line}", record, defaults))
+        except interchange.FormatError as e:
+            raise UsageError(f"{name}:{e}") from None
     return out
 
 
@@ -629,6 +667,68 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                     f"{event.signal.value}  labels={labels}  by={event.member_id}"
                 )
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fmt = args.format or _format_from_name(args.out, default="jsonl")
+    for type_name in args.types:
+        if type_name not in domain.SIGNAL_TYPES:
+            known = ", ".join(sorted(domain.SIGNAL_TYPES))
+            raise UsageError(f"--type {type_name!r}: unknown signal type; known types: {known}")
+    for label in args.labels:
+        try:
+            domain.validate_labels([label])
+        except domain.InvalidValue as e:
+            raise UsageError(f"--label: {e}") from None
+    with contextlib.ExitStack() as stack:
+        if args.local is None:
+            where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="signalhub-")))
+        else:
+            where = args.local
+        client = stack.enter_context(_client(args))
+        replica = stack.enter_context(LocalReplica(where))
+        with Progress("syncing events") as progress:
+            replica.sync(client, on_event=progress.advance)
+        chosen = (
+            s
+            for s in replica.signals()
+            if (not args.types or s.type in args.types)
+            and (not args.labels or set(s.labels) & set(args.labels))
+        )
+        if args.out == "-":
+            counts = interchange.write(chosen, fmt, sys.stdout)
+            sys.stdout.flush()
+        else:
+            counts = _write_whole(Path(args.out), lambda out: interchange.write(chosen, fmt, out))
+        cursor = replica.cursor
+    summary = {"format": fmt, "written": counts.written, "skipped": counts.skipped,
+               "cursor": cursor, "out": args.out}  # fmt: skip
+    if args.json:
+        print(json.dumps(summary), file=sys.stderr)
+    else:
+        skipped = (
+            f" ({counts.skipped} of types {fmt} cannot carry skipped)" if counts.skipped else ""
+        )
+        where_to = "stdout" if args.out == "-" else args.out
+        print(f"exported {counts.written} signals as {fmt} to {where_to} at cursor {cursor}"
+              f"{skipped}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _write_whole(path: Path, write: Callable[[TextIO], interchange.ExportCounts]
+                 ) -> interchange.ExportCounts:  # fmt: skip
+    """Writes into a temporary file beside `path` and renames it over `path` once complete,
+    so a failed export never leaves a truncated file where the last good one was."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            counts = write(out)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return counts
 
 
 def cmd_get(args: argparse.Namespace) -> int:
