@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
+from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .errors import SignalhubError, error_from_rpc
@@ -271,22 +272,46 @@ class Client:
         self,
         queries: Sequence[tuple[str, str]],
         max_distance: int = domain.DEFAULT_PDQ_MAX_DISTANCE,
+        *,
+        min_query_match_percent: float | None = None,
+        min_compared_match_percent: float | None = None,
     ) -> list[MatchResult]:
-        """Matches (type, value) queries; one MatchResult per query, in order."""
+        """Matches (type, value) queries; one MatchResult per query, in order. The percentages
+        apply to vpdq (video) queries; unset, the hub uses 80 and 0 as pytx does."""
         request = exchange_pb2.MatchHashesRequest(
             queries=[exchange_pb2.MatchQuery(type=t, value=v) for t, v in queries],
             max_distance=max_distance,
         )
+        if min_query_match_percent is not None:
+            request.min_query_match_percent = min_query_match_percent
+        if min_compared_match_percent is not None:
+            request.min_compared_match_percent = min_compared_match_percent
         response = self._conn.signed_unary(
             "/signalhub.v1.Exchange/MatchHashes", request, exchange_pb2.MatchHashesResponse
         )
         out = []
         for (t, v), result in zip(queries, response.results, strict=True):
-            matches = tuple(
-                Match(SignalInfo.from_wire(m.signal), m.distance) for m in result.matches
-            )
+            matches = tuple(Match.from_wire(m) for m in result.matches)
             out.append(MatchResult(t, v, matches))
         return out
+
+    def match_video(
+        self,
+        frames: Sequence[VpdqFrame],
+        max_distance: int = domain.DEFAULT_PDQ_MAX_DISTANCE,
+        *,
+        min_query_match_percent: float | None = None,
+        min_compared_match_percent: float | None = None,
+    ) -> MatchResult:
+        """Stored videos sharing enough frames with a video (its vPDQ frames, e.g. from
+        `hash_video`), best first, each with its query and compared match percent."""
+        (result,) = self.match(
+            [("vpdq", vpdq_text(list(frames)))],
+            max_distance,
+            min_query_match_percent=min_query_match_percent,
+            min_compared_match_percent=min_compared_match_percent,
+        )
+        return result
 
     def match_pdq(self, hashes: Sequence[str], max_distance: int = 31) -> list[MatchResult]:
         """Matches PDQ hashes (64 hex digits each)."""

@@ -142,9 +142,29 @@ class Match:
 
     signal: SignalInfo
     distance: int
+    query_match_percent: float | None = None
+    """A video matched by a video query: share of the query's frames found in it."""
+    compared_match_percent: float | None = None
+    """A video matched by a video query: share of its frames found in the query."""
+    frame_timestamp: float | None = None
+    """A video matched by an image: time (seconds) of its frame like the image."""
+
+    @classmethod
+    def from_wire(cls, m: exchange_pb2.Match) -> Match:
+        return cls(
+            SignalInfo.from_wire(m.signal),
+            m.distance,
+            m.query_match_percent if m.HasField("query_match_percent") else None,
+            m.compared_match_percent if m.HasField("compared_match_percent") else None,
+            m.frame_timestamp if m.HasField("frame_timestamp") else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.signal.to_json(), "distance": self.distance}
+        out = {**self.signal.to_json(), "distance": self.distance}
+        for name in ("query_match_percent", "compared_match_percent", "frame_timestamp"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
 
 
 @dataclass(frozen=True)

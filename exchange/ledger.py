@@ -18,6 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from exchange.errors import HubError, invalid, permission_denied, unauthenticated
 from signalhub import domain
+from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
@@ -345,12 +346,22 @@ def _record_submission(
         sig.corroboration = 1
         sig.first_seen.CopyFrom(submission.received_at)
         sig.last_seen.CopyFrom(submission.received_at)
-        if domain.SIGNAL_TYPES[signal.type].match is domain.MatchKind.HAMMING:
+        how = domain.SIGNAL_TYPES[signal.type].match
+        if how is domain.MatchKind.HAMMING:
             row = tx.next_counter("pdq_rows")
             hash32 = bytes.fromhex(signal.value)
             tx.put_pdq_row(row, hash32, sid)
             record.pdq_row = row
             applied.pdq_rows.append((row, hash32))
+        elif how is domain.MatchKind.VIDEO:
+            # Every retained frame gets a row of the PDQ table, so one index serves images and
+            # videos: a frame row names its video.
+            for frame in vpdq_retained(vpdq_frames(signal.value)):
+                row = tx.next_counter("pdq_rows")
+                hash32 = bytes.fromhex(frame.pdq)
+                tx.put_pdq_row(row, hash32, sid)
+                record.frame_rows.append(row)
+                applied.pdq_rows.append((row, hash32))
     else:
         known_to_submitter = [
             s for s in tx.submissions(sid) if submitter.sees(s.member_id, s.audience)
@@ -629,6 +640,7 @@ def _remove_submissions(
         tx.delete_signal(record, removed_groups)
         if record.pdq_row:
             applied.pdq_removed.append(record.pdq_row)
+        applied.pdq_removed.extend(record.frame_rows)
         bare = common_pb2.Signal(signal_id=sid, type=record.signal.type, value=record.signal.value)
         _append_event(tx, visibility, common_pb2.EVENT_KIND_SIGNAL_REMOVED, bare, member_id, when)
         return True

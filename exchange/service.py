@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 
 from signalhub import domain
+from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
@@ -144,6 +145,127 @@ def sign_head(
     return head
 
 
+@dataclass(frozen=True)
+class VideoThresholds:
+    query: float
+    """Least share (percent) of the query's retained frames found in a stored video."""
+    compared: float
+    """Least share (percent) of the stored video's retained frames found in the query."""
+
+
+class _RowLookup:
+    """Rows of the PDQ table and signals as one caller may see them, cached for one call."""
+
+    def __init__(self, view: StoreView, viewer: Viewer) -> None:
+        self.view = view
+        self.viewer = viewer
+        self._records: dict[str, rec.SignalRecord | None] = {}
+        self._views: dict[str, common_pb2.Signal | None] = {}
+        self._frames: dict[str, dict[bytes, float]] = {}
+
+    def row(self, row: int) -> tuple[bytes, str] | None:
+        return self.view.pdq_row(row)
+
+    def record(self, signal_id: str) -> rec.SignalRecord | None:
+        if signal_id not in self._records:
+            self._records[signal_id] = self.view.signal(signal_id)
+        return self._records[signal_id]
+
+    def visible(self, signal_id: str) -> common_pb2.Signal | None:
+        if signal_id not in self._views:
+            record = self.record(signal_id)
+            self._views[signal_id] = (
+                None if record is None else signal_view(self.view, record, self.viewer)
+            )
+        return self._views[signal_id]
+
+    def frame_time(self, signal_id: str, hash32: bytes) -> float | None:
+        """Time of a video's retained frame with this hash (retained hashes are distinct)."""
+        if signal_id not in self._frames:
+            record = self.record(signal_id)
+            frames = vpdq_retained(vpdq_frames(record.signal.value)) if record else []
+            self._frames[signal_id] = {bytes.fromhex(f.pdq): f.timestamp for f in frames}
+        return self._frames[signal_id].get(hash32)
+
+
+def _pdq_matches(
+    result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
+    candidates: list[tuple[int, int]],
+    limit: int,
+) -> None:
+    """Signals near one PDQ hash, nearest first: photos, and videos with a frame like it (once
+    a video, at its nearest frame, with that frame's time)."""
+    seen: set[str] = set()
+    for row, distance in sorted(candidates, key=lambda c: (c[1], c[0])):
+        entry = lookup.row(row)
+        if entry is None or entry[1] in seen:
+            continue
+        hash32, sid = entry
+        signal = lookup.visible(sid)
+        if signal is None:
+            continue
+        if len(result.matches) >= limit:
+            result.truncated = True
+            break
+        seen.add(sid)
+        match = result.matches.add(signal=signal, distance=distance)
+        if signal.type == "vpdq":
+            when = lookup.frame_time(sid, hash32)
+            if when is not None:
+                match.frame_timestamp = when
+
+
+def _video_matches(
+    result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
+    frame_hits: list[list[tuple[int, int]]],
+    thresholds: VideoThresholds,
+    limit: int,
+) -> None:
+    """Stored videos sharing enough frames with a query video, as pytx's vPDQ matcher decides:
+    the share of the query's retained frames that match any frame of the video, and the share
+    of the video's retained frames that match any frame of the query."""
+    query_frames: dict[str, set[int]] = {}
+    video_rows: dict[str, set[int]] = {}
+    nearest: dict[str, int] = {}
+    for position, candidates in enumerate(frame_hits):
+        for row, distance in candidates:
+            entry = lookup.row(row)
+            if entry is None:
+                continue
+            record = lookup.record(entry[1])
+            if record is None or not record.frame_rows:
+                continue  # a photo: video queries match videos
+            sid = entry[1]
+            query_frames.setdefault(sid, set()).add(position)
+            video_rows.setdefault(sid, set()).add(row)
+            nearest[sid] = min(distance, nearest.get(sid, distance))
+    if not frame_hits:
+        return
+    scored = []
+    for sid, positions in query_frames.items():
+        record = lookup.record(sid)
+        assert record is not None
+        query_percent = 100.0 * len(positions) / len(frame_hits)
+        compared_percent = 100.0 * len(video_rows[sid]) / len(record.frame_rows)
+        if query_percent >= thresholds.query and compared_percent >= thresholds.compared:
+            scored.append((-query_percent, -compared_percent, nearest[sid], sid))
+    for neg_query, neg_compared, distance, sid in sorted(scored):
+        signal = lookup.visible(sid)
+        if signal is None:
+            continue
+        if len(result.matches) >= limit:
+            result.truncated = True
+            break
+        result.matches.add(
+            signal=signal,
+            distance=distance,
+            query_match_percent=-neg_query,
+            compared_match_percent=-neg_compared,
+        )
+
+
 class ExchangeService:
     """signalhub.v1.Exchange."""
 
@@ -219,64 +341,92 @@ class ExchangeService:
                 f"at most {domain.MAX_MATCH_QUERIES} queries a call",
                 [("queries", f"got {len(message.queries)}")],
             )
+        thresholds = VideoThresholds(
+            message.min_query_match_percent
+            if message.HasField("min_query_match_percent")
+            else domain.VPDQ_QUERY_MATCH_PERCENT,
+            message.min_compared_match_percent
+            if message.HasField("min_compared_match_percent")
+            else 0.0,
+        )
+        violations: list[tuple[str, str]] = [
+            (name, "0-100 required")
+            for name, value in (
+                ("min_query_match_percent", thresholds.query),
+                ("min_compared_match_percent", thresholds.compared),
+            )
+            if not 0 <= value <= 100  # also refuses NaN
+        ]
         canonical: list[tuple[str, str]] = []
-        violations: list[tuple[str, str]] = []
+        frames = 0
         for i, q in enumerate(message.queries):
             try:
                 canonical.append((q.type, domain.canonical_value(q.type, q.value)))
             except domain.InvalidValue as e:
                 field = "type" if q.type not in domain.SIGNAL_TYPES else "value"
                 violations.append((f"queries[{i}].{field}", str(e)))
+                continue
+            if q.type == "vpdq":
+                frames += canonical[-1][1].count('"') // 2  # one quoted string a frame
+        if frames > domain.MAX_MATCH_FRAMES:
+            violations.append(
+                ("queries", f"at most {domain.MAX_MATCH_FRAMES} video frames a call, got {frames}")
+            )
         if violations:
             raise invalid(f"invalid query: {violations[0][0]}: {violations[0][1]}", violations)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            None, self._match, canonical, max_distance, caller.member_id
+            None, self._match, canonical, max_distance, thresholds, caller.member_id
         )
 
     def _match(
-        self, queries: list[tuple[str, str]], max_distance: int, member_id: str
+        self,
+        queries: list[tuple[str, str]],
+        max_distance: int,
+        thresholds: VideoThresholds,
+        member_id: str,
     ) -> exchange_pb2.MatchHashesResponse:
         response = exchange_pb2.MatchHashesResponse()
-        pdq_positions = [
-            i
-            for i, (t, _) in enumerate(queries)
-            if domain.SIGNAL_TYPES[t].match is domain.MatchKind.HAMMING
-        ]
-        found: dict[int, list[tuple[int, int]]] = {}  # query position -> [(row, distance)]
-        if pdq_positions:
-            hashes = np.frombuffer(
-                b"".join(bytes.fromhex(queries[i][1]) for i in pdq_positions), dtype=np.uint8
-            ).reshape(-1, 32)
-            lims, rows, distances = self.hub.index.search(hashes, max_distance)
-            for j, position in enumerate(pdq_positions):
-                lo, hi = int(lims[j]), int(lims[j + 1])
-                found[position] = list(
-                    zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True)
-                )
+        # One batched search for every PDQ query and every retained frame of every video query.
+        hashes: list[bytes] = []
+        spans: dict[int, tuple[int, int]] = {}  # query position -> its range of search rows
+        video_frames: dict[int, list[VpdqFrame]] = {}
+        for i, (type_name, value) in enumerate(queries):
+            how = domain.SIGNAL_TYPES[type_name].match
+            if how is domain.MatchKind.HAMMING:
+                spans[i] = (len(hashes), len(hashes) + 1)
+                hashes.append(bytes.fromhex(value))
+            elif how is domain.MatchKind.VIDEO:
+                kept = vpdq_retained(vpdq_frames(value))
+                video_frames[i] = kept
+                spans[i] = (len(hashes), len(hashes) + len(kept))
+                hashes.extend(bytes.fromhex(f.pdq) for f in kept)
+        hits: list[list[tuple[int, int]]] = []  # per search row: [(table row, distance)]
+        if hashes:
+            array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+            lims, rows, distances = self.hub.index.search(array, max_distance)
+            hits = [
+                list(zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True))
+                for lo, hi in zip(lims[:-1].tolist(), lims[1:].tolist(), strict=True)
+            ]
         budget = MAX_MATCHES_PER_CALL
         for start in range(0, len(queries), MATCH_VIEW_CHUNK):
             # Short read transactions: a long one would pin the map and block its growth.
             with self.hub.store.read() as view:
-                viewer = Viewer.load(view, member_id)
+                lookup = _RowLookup(view, Viewer.load(view, member_id))
                 for i in range(start, min(start + MATCH_VIEW_CHUNK, len(queries))):
                     type_name, value = queries[i]
                     result = response.results.add(query_index=i)
-                    candidates = found.get(i)
-                    if candidates is None:
-                        sid = domain.signal_id(type_name, value)
-                        signal = _signal_view(view, sid, viewer)
+                    limit = min(MAX_MATCHES_PER_QUERY, budget)
+                    if i in video_frames:
+                        lo, hi = spans[i]
+                        _video_matches(result, lookup, hits[lo:hi], thresholds, limit)
+                    elif i in spans:
+                        _pdq_matches(result, lookup, hits[spans[i][0]], limit)
+                    else:
+                        signal = lookup.visible(domain.signal_id(type_name, value))
                         if signal is not None:
                             result.matches.add(signal=signal, distance=0)
-                    else:
-                        for row, distance in candidates:
-                            if len(result.matches) >= min(MAX_MATCHES_PER_QUERY, budget):
-                                result.truncated = True
-                                break
-                            entry = view.pdq_row(row)
-                            signal = None if entry is None else _signal_view(view, entry[1], viewer)
-                            if signal is not None:
-                                result.matches.add(signal=signal, distance=distance)
                     budget -= len(result.matches)
                     if result.matches:
                         self.hub.metrics.matches.labels(type_name).inc(len(result.matches))

@@ -411,6 +411,8 @@ class StoreTxn(StoreView):
         self.txn.delete(bytes.fromhex(sid), db=self.dbs["signals"])
         if record.pdq_row:
             self.txn.delete(u64(record.pdq_row), db=self.dbs["pdq"])
+        for row in record.frame_rows:
+            self.txn.delete(u64(row), db=self.dbs["pdq"])
         for group in groups:
             self.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid),
                             db=self.dbs["group_signals"])  # fmt: skip

@@ -53,6 +53,11 @@ MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """gRPC message limit on both sides; larger requests get RESOURCE_EXHAUSTED from gRPC itself."""
 MAX_MATCH_QUERIES = 10_000
+MAX_MATCH_FRAMES = 100_000
+"""Video frames one MatchHashes call may carry (its vpdq queries together)."""
+VPDQ_QUERY_MATCH_PERCENT = 80.0
+"""A stored video matches a query video when at least this share of the query's retained
+frames match (python-threatexchange's VPDQ_QUERY_MATCH_THRESHOLD_PERCENT)."""
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 MAX_BATCH_ID_CHARS = 128
@@ -73,9 +78,10 @@ def signal_type(name: str) -> SignalType:
 
 def canonical_value(type_name: str, value: str) -> str:
     """Validates `value` as a `type_name` wire value and returns its canonical form."""
-    if len(value) > MAX_VALUE_CHARS:
-        raise InvalidValue(f"at most {MAX_VALUE_CHARS} characters")
-    return signal_type(type_name).canonical(value)
+    found = signal_type(type_name)
+    if len(value) > found.max_chars:
+        raise InvalidValue(f"at most {found.max_chars} characters")
+    return found.canonical(value)
 
 
 def signal_id(type_name: str, canonical: str) -> str:

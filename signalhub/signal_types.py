@@ -38,12 +38,17 @@ class MatchKind(Enum):
 
     HAMMING = "hamming"
     EXACT = "exact"
+    VIDEO = "video"
+    """Frames of PDQ, matched frame by frame (vPDQ): see `vpdq_frames`."""
 
 
 _HEX = re.compile(r"[0-9a-f]*")
 _KEYED = re.compile(r"k([1-9][0-9]{0,5}):([0-9a-f]{64})")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 MAX_VALUE_CHARS = 4096
+MAX_VPDQ_CHARS = 1 << 20
+"""A vPDQ value carries every frame: ~80 characters a frame, so about 13,000 frames (3.6 hours
+at one frame a second)."""
 
 
 def _hex(name: str, digits: int) -> Callable[[str], str]:
@@ -210,6 +215,85 @@ def _keyed(name: str) -> Callable[[str], str]:
     return canonical
 
 
+# --- vPDQ (video) ------------------------------------------------------------------------------
+# The text python-threatexchange's `vpdq` signal type reads and writes: a JSON list of strings
+# "<pdq hex>,<quality>,<timestamp>", the timestamp written as pytx writes it (`f"{t:.3}"`: three
+# significant digits, so 1234.5 s is written 1.23e+03). Canonical form: exactly that text with
+# pytx's separators, lowercase hex, and integer qualities, so that a video hashed by pytx and by
+# us has one signal id.
+VPDQ_MIN_QUALITY = 50
+"""Frames of lower quality are not matched (pytx's VPDQ_QUALITY_THRESHOLD)."""
+
+
+@dataclass(frozen=True)
+class VpdqFrame:
+    pdq: str
+    quality: int
+    timestamp: float
+
+    def __str__(self) -> str:
+        return f"{self.pdq},{self.quality},{self.timestamp:.3}"
+
+
+_PDQ_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def vpdq_frames(text: str) -> list[VpdqFrame]:
+    """Parses and validates a vPDQ value; raises InvalidValue naming the bad frame."""
+    if len(text) > MAX_VPDQ_CHARS:
+        raise InvalidValue(f"a vpdq value is at most {MAX_VPDQ_CHARS} characters")
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise InvalidValue(
+            'a vpdq value is a JSON list of "<pdq hex>,<quality>,<timestamp>" strings'
+        ) from None
+    if not isinstance(items, list) or not items:
+        raise InvalidValue("a vpdq value lists at least one frame")
+    frames: list[VpdqFrame] = []
+    for i, item in enumerate(items):
+        parts = item.split(",") if isinstance(item, str) else []
+        if len(parts) != 3:
+            raise InvalidValue(f'frame {i}: "<pdq hex>,<quality>,<timestamp>" required')
+        pdq = parts[0].strip().lower()
+        if not _PDQ_HEX.fullmatch(pdq):
+            raise InvalidValue(f"frame {i}: the PDQ hash is 64 hex digits")
+        try:
+            quality = int(parts[1])
+            timestamp = float(parts[2])
+        except ValueError:
+            raise InvalidValue(f"frame {i}: quality is an integer, timestamp a number") from None
+        if not 0 <= quality <= 100:
+            raise InvalidValue(f"frame {i}: quality is 0-100, got {quality}")
+        if not 0 <= timestamp < 1e9:  # also refuses NaN and infinities
+            raise InvalidValue(f"frame {i}: the timestamp is seconds from the start, >= 0")
+        if frames and timestamp < frames[-1].timestamp:
+            raise InvalidValue(f"frame {i}: timestamps must not decrease")
+        frames.append(VpdqFrame(pdq, quality, timestamp))
+    return frames
+
+
+def vpdq_text(frames: list[VpdqFrame]) -> str:
+    """The canonical text of `frames` (what pytx's `vpdq_to_json` writes)."""
+    return json.dumps([str(f) for f in frames])
+
+
+def vpdq_retained(frames: list[VpdqFrame], min_quality: int = VPDQ_MIN_QUALITY) -> list[VpdqFrame]:
+    """The frames matching uses: quality at least `min_quality`, the first of each exact hash
+    (pytx's quality_filter then dedupe)."""
+    seen: set[str] = set()
+    out = []
+    for f in frames:
+        if f.quality >= min_quality and f.pdq not in seen:
+            seen.add(f.pdq)
+            out.append(f)
+    return out
+
+
+def _canonical_vpdq(value: str) -> str:
+    return vpdq_text(vpdq_frames(value))
+
+
 @dataclass(frozen=True)
 class SignalType:
     """One signal type."""
@@ -225,11 +309,15 @@ class SignalType:
     """Sent only as a keyed hash under the consortium key."""
     bits: int = 0
     """Hash length in bits (Hamming types)."""
+    max_chars: int = MAX_VALUE_CHARS
+    """Longest wire value accepted."""
 
 
 _TYPES = [
     SignalType("pdq", MatchKind.HAMMING, "PDQ perceptual hash of an image, 256 bits",
                _hex("pdq", 64), _hex("pdq", 64), bits=256),
+    SignalType("vpdq", MatchKind.VIDEO, "vPDQ of a video: PDQ, quality and time of sampled frames",
+               _canonical_vpdq, _canonical_vpdq, bits=256, max_chars=MAX_VPDQ_CHARS),
     SignalType("md5", MatchKind.EXACT, "MD5 file digest", _hex("md5", 32), _hex("md5", 32)),
     SignalType("sha1", MatchKind.EXACT, "SHA-1 file digest", _hex("sha1", 40), _hex("sha1", 40)),
     SignalType("sha256", MatchKind.EXACT, "SHA-256 file digest",

@@ -103,20 +103,30 @@ class MatchQuery(_message.Message):
     def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class MatchHashesRequest(_message.Message):
-    __slots__ = ("queries", "max_distance")
+    __slots__ = ("queries", "max_distance", "min_query_match_percent", "min_compared_match_percent")
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    MIN_QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_COMPARED_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     queries: _containers.RepeatedCompositeFieldContainer[MatchQuery]
     max_distance: int
-    def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ...) -> None: ...
+    min_query_match_percent: float
+    min_compared_match_percent: float
+    def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ..., min_query_match_percent: _Optional[float] = ..., min_compared_match_percent: _Optional[float] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal", "distance")
+    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    COMPARED_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    FRAME_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     distance: int
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ...) -> None: ...
+    query_match_percent: float
+    compared_match_percent: float
+    frame_timestamp: float
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ...) -> None: ...
 
 class QueryMatches(_message.Message):
     __slots__ = ("query_index", "matches", "truncated")

@@ -142,16 +142,18 @@ class AddMemberCommand(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class SignalRecord(_message.Message):
-    __slots__ = ("signal", "members", "pdq_row", "restricted")
+    __slots__ = ("signal", "members", "pdq_row", "restricted", "frame_rows")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     PDQ_ROW_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELD_NUMBER: _ClassVar[int]
+    FRAME_ROWS_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     members: _containers.RepeatedScalarFieldContainer[str]
     pdq_row: int
     restricted: bool
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ...) -> None: ...
+    frame_rows: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ..., frame_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SubmissionRecord(_message.Message):
     __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at")
