@@ -3,7 +3,9 @@ loaded from LMDB at start and updated after every commit."""
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,6 +15,12 @@ from matcher import PDQIndex
 from .ledger import Applied
 from .store import Store
 
+PARALLEL_MIN_QUERIES = 32
+"""Batches at least this large (a video's frames, bulk PDQ calls) are split across threads:
+the matcher's C core releases the GIL, so on 2 cores a 100-frame video query takes half the
+time (benchmarks/video.py)."""
+SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
+
 
 class SignalIndex:
     """Thread-safe wrapper: the writer thread adds rows while search runs in worker threads."""
@@ -20,6 +28,11 @@ class SignalIndex:
     def __init__(self) -> None:
         self._pdq = PDQIndex()
         self._lock = threading.Lock()
+        self._pool = (
+            ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="signalhub-search")
+            if SEARCH_THREADS > 1
+            else None
+        )
 
     def load(self, store: Store) -> int:
         """Loads every PDQ row from the store; returns how many."""
@@ -47,7 +60,18 @@ class SignalIndex:
     ) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
         """(lims, rows, distances) as matcher.PDQIndex.search returns them."""
         with self._lock:
-            lims, ids, distances = self._pdq.search(queries, max_distance=max_distance)
+            n = queries.shape[0]
+            if self._pool is None or n < PARALLEL_MIN_QUERIES:
+                lims, ids, distances = self._pdq.search(queries, max_distance=max_distance)
+            else:  # read-only searches of the same index, each on a slice of the batch
+                step = -(-n // SEARCH_THREADS)
+                parts = list(
+                    self._pool.map(
+                        lambda lo: self._pdq.search(queries[lo : lo + step], max_distance),
+                        range(0, n, step),
+                    )
+                )
+                return _concatenate(parts)
         return (
             np.asarray(lims, dtype=np.int64),
             np.asarray(ids, dtype=np.uint64),
@@ -56,3 +80,19 @@ class SignalIndex:
 
     def __len__(self) -> int:
         return len(self._pdq)
+
+
+def _concatenate(
+    parts: list[tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]],
+) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
+    """One (lims, ids, distances) answer from the answers of consecutive slices of a batch."""
+    lims = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for part_lims, part_ids, _ in parts:
+        lims.append(np.asarray(part_lims[1:], dtype=np.int64) + offset)
+        offset += len(part_ids)
+    return (
+        np.concatenate(lims),
+        np.concatenate([np.asarray(p[1], dtype=np.uint64) for p in parts]),
+        np.concatenate([np.asarray(p[2], dtype=np.int32) for p in parts]),
+    )
