@@ -229,6 +229,7 @@ class HubServer:
         self._lock: serve_lock | None = None
         self._head_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
+        self._stats_task: asyncio.Task[None] | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -319,6 +320,7 @@ class HubServer:
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
         self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
+        self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
 
     def _add_port(self, server: grpc.aio.Server) -> int:
         c = self.config
@@ -352,6 +354,11 @@ class HubServer:
             except Exception:
                 log.exception("expiring submissions failed")
 
+    async def _flush_stats_periodically(self, hub: Hub) -> None:
+        while True:
+            await asyncio.sleep(STATS_FLUSH_SECONDS)
+            await flush_stats(hub)
+
     async def _sign_heads_periodically(self, hub: Hub) -> None:
         while True:
             await asyncio.sleep(self.config.audit_head_interval_seconds)
@@ -367,10 +374,11 @@ class HubServer:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
-        for task in (self._head_task, self._expiry_task):
+        for task in (self._head_task, self._expiry_task, self._stats_task):
             if task is not None:
                 task.cancel()
         if self.hub is not None and self.hub.ready:
+            await flush_stats(self.hub)
             try:  # so that `audit verify` finds every entry covered by a signed head
                 await self.hub.sign_audit_head()
             except Exception:
@@ -381,6 +389,22 @@ class HubServer:
             self.store.close()
         if self._lock is not None:
             self._lock.__exit__(None, None, None)
+
+
+STATS_FLUSH_SECONDS = 5.0
+"""Usage counts are written this often (a crash loses at most this much of them)."""
+
+
+async def flush_stats(hub: Hub) -> None:
+    """Writes the usage counts gathered since the last flush (exchange.usage)."""
+    counts = hub.usage.take()
+    if not counts:
+        return
+    try:
+        await hub.writer.run(lambda tx: tx.add_stats(counts))
+    except Exception:
+        hub.usage.restore(counts)
+        log.exception("writing usage statistics failed; kept for the next flush")
 
 
 async def serve(

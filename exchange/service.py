@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import grpc
@@ -28,6 +28,7 @@ from .ledger import PreparedBatch, key_message
 from .limits import RateLimiter
 from .metrics import HubMetrics
 from .store import Store, StoreTxn, StoreView, submission_key
+from .usage import UsageCounter
 from .visibility import Viewer, event_visible, signal_view, view_from
 from .writer import Writer, now_timestamp
 
@@ -68,6 +69,8 @@ class Hub:
     max_batch_signals: int = domain.MAX_BATCH_SIGNALS
     ready: bool = False
     """False while the index loads: matches would be incomplete, so reads answer UNAVAILABLE."""
+    usage: UsageCounter = field(default_factory=UsageCounter)
+    """Matches, queries and feed latency, written to the store every few seconds."""
 
     async def sign_audit_head(self) -> admin_pb2.AuditHead | None:
         """Signs the audit chain's current head with the hub key and stores it (unless the
@@ -430,6 +433,9 @@ class ExchangeService:
                     budget -= len(result.matches)
                     if result.matches:
                         self.hub.metrics.matches.labels(type_name).inc(len(result.matches))
+        self.hub.usage.record_match_call(
+            member_id, [[m.signal.signal_id for m in r.matches] for r in response.results]
+        )
         return response
 
     async def FetchUpdates(

@@ -20,6 +20,7 @@ One environment, named databases:
 | `opinions`    | signal id (16 bytes) + member id           | OpinionRecord                  |
 | `requests`    | kind, 0x00, member id, 0x00, request id    | RequestRecord (first answer)   |
 | `expiries`    | expires_at ms u64 + submission key (28)    | empty                          |
+| `stats`       | kind + day + ... (exchange.usage)          | usage counts (not in the log)  |
 
 Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
 log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
@@ -46,10 +47,12 @@ from numpy.typing import NDArray
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2
 
+from . import usage
+
 INITIAL_MAP_BYTES = 256 * 1024 * 1024
 LOW_DISK_BYTES = 4 * 1024 * 1024
 """A failed write with less free disk than this is taken for a full disk."""
-MAX_DATABASES = 16
+MAX_DATABASES = 32
 PDQ_ROW_BYTES = 48
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -72,8 +75,9 @@ _DATABASES = (
     "opinions",
     "requests",
     "expiries",
+    "stats",
 )
-STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads"))
+STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads", "stats"))
 """Everything apply writes: replaying the log must reproduce these exactly."""
 
 
@@ -293,6 +297,19 @@ class StoreView:
         packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, PDQ_ROW_BYTES)
         return rows, np.ascontiguousarray(packed[:, :32])
 
+    def stats(self, kind: bytes, first_day: int, last_day: int) -> Iterator[tuple[bytes, bytes]]:
+        """Usage counts of one kind (exchange.usage) for days first_day..last_day, in key
+        order."""
+        start, end = usage.day_range_keys(kind, first_day, last_day)
+        cur = self.txn.cursor(db=self.dbs["stats"])
+        if not cur.set_range(start):
+            return
+        for key, value in cur:
+            key = bytes(key)
+            if key >= end:
+                return
+            yield key, bytes(value)
+
     def entries(self, db: str) -> int:
         return int(self.txn.stat(self.dbs[db])["entries"])
 
@@ -431,6 +448,14 @@ class StoreTxn(StoreView):
                     record: rec.RequestRecord) -> None:  # fmt: skip
         self.txn.put(_request_key(kind, member_id, request_id), record.SerializeToString(),
                      db=self.dbs["requests"])  # fmt: skip
+
+    def add_stats(self, counts: dict[bytes, tuple[int, ...]]) -> None:
+        """Adds usage counts (exchange.usage) to what is stored."""
+        db = self.dbs["stats"]
+        for key in sorted(counts):
+            old = self.txn.get(key, db=db)
+            self.txn.put(key, usage.merge(key, None if old is None else bytes(old), counts[key]),
+                         db=db)  # fmt: skip
 
     def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
         self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
