@@ -3,7 +3,7 @@ computes PDQ of images; `cli` is the member side of the `signalhub` command. Nev
 `exchange`."""
 
 from .batching import Batcher
-from .client import AdminClient, Client, RetryPolicy, TlsConfig
+from .client import AdminClient, Client, RetryPolicy, Subscription, TlsConfig
 from .errors import (
     AlreadyExists,
     InvalidArgument,
@@ -36,6 +36,7 @@ __all__ = [
     "SignalInfo",
     "SignalhubError",
     "SubmitResult",
+    "Subscription",
     "TlsConfig",
     "Unauthenticated",
     "Unavailable",

@@ -39,7 +39,7 @@ from .client import (
 from .errors import SignalhubError
 from .hashing import HashingError, pdq_dihedral, pdq_from_image
 from .local import LocalReplica
-from .models import MatchResult, Signal, SubmitResult
+from .models import FeedEvent, MatchResult, Signal, SubmitResult
 from .progress import Progress
 from .provenance import check_provenance
 
@@ -143,13 +143,25 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--out", type=Path, required=True, help="path of the private key file")
     p.set_defaults(run=_guarded(cmd_keygen))
 
-    p = sub.add_parser("hash", help="PDQ hash of image files")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p = sub.add_parser("hash", help="PDQ of images, vPDQ (PDQ of sampled frames) of videos")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE|VIDEO")
+    p.add_argument("--fps", type=float, default=1.0,
+                   help="video frames hashed a second (default 1; 0: every frame)")  # fmt: skip
+    p.add_argument("--prune-distance", type=int, default=None, metavar="BITS",
+                   help="drop a video frame within BITS of the last one kept")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(run=_guarded(cmd_hash))
 
-    p = sub.add_parser("submit", help="submit signals from a CSV or JSONL file (or - for stdin)")
-    p.add_argument("file", metavar="FILE|-")
+    p = sub.add_parser("submit", help="submit signals from a file (or - for stdin) or videos")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE|-",
+        help="one CSV, JSONL or pytx file, or with --from-video video files",
+    )  # fmt: skip
+    p.add_argument(
+        "--from-video", action="store_true",
+        help="the files are videos: submit the vPDQ of each (see hash --fps)",
+    )  # fmt: skip
+    p.add_argument("--fps", type=float, default=1.0, help="with --from-video (default 1)")
     p.add_argument("--type", default=None, help="signal type of records that do not say theirs")
     p.add_argument("--label", action="append", default=[], help="label for every record")
     p.add_argument("--tag", action="append", default=[], help="tag for every record")
@@ -181,6 +193,8 @@ def add_commands(groups: Groups) -> None:
         help="ISO 8601 time after which the records stop counting",
     )
     _consortium_flag(p)
+    p.add_argument("--urgent", action="store_true",
+                   help="an ongoing abuse situation: followers of the feed are told")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="validate at the hub, store nothing")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _connection_flags(p)
@@ -192,8 +206,15 @@ def add_commands(groups: Groups) -> None:
         description="Answers one result per query: the --pdq hashes first, then --query "
         "values, then the images, each in the order given.",
     )
-    p.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
+    p.add_argument("images", nargs="*", type=Path, metavar="IMAGE|VIDEO")
     p.add_argument("--pdq", action="append", default=[], metavar="HEX", help="a PDQ hash")
+    p.add_argument("--fps", type=float, default=1.0, help="video frames hashed a second")
+    p.add_argument("--min-query-percent", type=float, default=None, metavar="P",
+                   help="videos: least share of the query's frames found in a match "
+                        "(hub default 80)")  # fmt: skip
+    p.add_argument("--min-compared-percent", type=float, default=None, metavar="P",
+                   help="videos: least share of the matched video's frames found in the query "
+                        "(hub default 0)")  # fmt: skip
     p.add_argument(
         "--query",
         action="append",
@@ -220,6 +241,11 @@ def add_commands(groups: Groups) -> None:
     p = sub.add_parser("fetch", help="print feed events after a cursor")
     p.add_argument("--after", default="", metavar="CURSOR", help="resume after this cursor")
     p.add_argument("--limit", type=int, default=0, help="stop after N events (0: all)")
+    p.add_argument(
+        "--follow", action="store_true",
+        help="after the backlog, print each new event as it commits (until Ctrl-C)",
+    )  # fmt: skip
+    p.add_argument("--urgent-only", action="store_true", help="only events of urgent submissions")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_fetch))
@@ -373,9 +399,60 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def is_video(path: Path) -> bool:
+    """Told from the content, not the name: what Pillow cannot read as an image is treated as
+    a video (hashing it then says clearly when it is neither). A missing file is an image, so
+    that the image path reports it."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        return False
+    try:
+        with Image.open(path):
+            return False
+    except (UnidentifiedImageError, OSError):
+        return True
+
+
+def _seconds_per_hash(fps: float) -> float:
+    if not fps >= 0:
+        raise UsageError("--fps is 0 (every frame) or more")
+    return 0.0 if fps == 0 else 1.0 / fps
+
+
+def _video_frames(path: Path, args: argparse.Namespace) -> list[Any]:
+    from .video import VideoError, hash_video
+
+    try:
+        return hash_video(
+            path,
+            seconds_per_hash=_seconds_per_hash(args.fps),
+            prune_distance=getattr(args, "prune_distance", None),
+        )
+    except VideoError as e:
+        if "not a video that can be read" in str(e):  # Pillow could not read it either
+            raise VideoError(f"{path}: not an image or a video that can be read") from None
+        raise
+
+
 def cmd_hash(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
+        if is_video(path):
+            from .video import quality_filter, video_json
+
+            try:
+                frames = _video_frames(path, args)
+            except (HashingError, ValueError) as e:
+                print(f"signalhub: error: {e}", file=sys.stderr)
+                failures += 1
+                continue
+            if args.json:
+                print(json.dumps(video_json(path, frames)))
+            else:
+                kept = len(quality_filter(frames))
+                print(f"vpdq  {len(frames)} frames, {kept} of quality >= 50  {path}")
+            continue
         try:
             h = pdq_from_image(path)
         except (HashingError, FileNotFoundError) as e:
@@ -392,18 +469,27 @@ def cmd_hash(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.batch_size > domain.MAX_BATCH_SIGNALS:
         raise UsageError(f"--batch-size is 1-{domain.MAX_BATCH_SIGNALS}")
-    fmt = args.format or _format_from_name(args.file)
     defaults = RecordDefaults(
         args.type, tuple(args.label), tuple(args.tag), args.industry, args.confidence,
         args.expires_at, _consortium_key(args),
     )  # fmt: skip
-    signals = read_signals(args.file, fmt, defaults)
-    if not signals:
-        raise UsageError(f"{args.file}: no records")
+    if args.from_video:
+        signals = _video_signals([Path(f) for f in args.files], args, defaults)
+    else:
+        if len(args.files) != 1:
+            raise UsageError("give one file to submit (or video files with --from-video)")
+        fmt = args.format or _format_from_name(args.files[0])
+        signals = read_signals(args.files[0], fmt, defaults)
+        if not signals:
+            raise UsageError(f"{args.files[0]}: no records")
     results: list[SubmitResult] = []
     with _client(args) as client, Progress("submitting", len(signals)) as progress:
         for chunk in split_batches(signals, args.batch_size, DEFAULT_BATCH_BYTES):
-            results.append(client.submit(chunk, validate_only=args.dry_run, audience=args.audience))
+            results.append(
+                client.submit(
+                    chunk, validate_only=args.dry_run, audience=args.audience, urgent=args.urgent
+                )
+            )
             progress.advance(len(chunk))
     summary = summarize(results)
     summary["dry_run"] = args.dry_run
@@ -418,6 +504,22 @@ def cmd_submit(args: argparse.Namespace) -> int:
             f"{summary['duplicate']} duplicate"
         )
     return 0
+
+
+def _video_signals(paths: list[Path], args: argparse.Namespace, d: RecordDefaults) -> list[Signal]:
+    """The vPDQ of each video as a signal with the flags' labels and tags; every video is hashed
+    before anything is sent."""
+    from .video import frames_to_text
+
+    out = []
+    for path in paths:
+        try:
+            frames = _video_frames(path, args)
+        except (HashingError, ValueError) as e:
+            raise UsageError(str(e)) from None
+        record = {"type": "vpdq", "value": frames_to_text(frames)}
+        out.append(_signal_from_record(str(path), record, d))
+    return out
 
 
 def summarize(results: list[SubmitResult]) -> dict[str, Any]:
@@ -525,6 +627,14 @@ def _signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) -
     type_name = record.get("type") or d.type
     if value is None and isinstance(record.get("pdq"), str):  # a line of `hash --json`
         value, type_name = record["pdq"], record.get("type") or "pdq"
+    if value is None and "frames" in record:  # a video's line of `hash --json`
+        from .video import VpdqFormatError, frames_from_json, frames_to_text
+
+        try:
+            value = frames_to_text(frames_from_json(record["frames"]))
+        except VpdqFormatError as e:
+            raise UsageError(f"{where}: {e}") from None
+        type_name = record.get("type") or "vpdq"
     if not isinstance(value, str) or not value:
         raise UsageError(f'{where}: a record needs a "value"')
     if not isinstance(type_name, str):
@@ -595,6 +705,17 @@ def _match_queries(args: argparse.Namespace) -> list[_Query]:
         except domain.InvalidValue as e:
             raise UsageError(f"--query {text}: {e}") from None
     for path in args.images:
+        if is_video(path):
+            from .video import frames_to_text
+
+            if args.local:
+                raise UsageError(f"{path}: videos are matched at the hub, not in a local replica")
+            try:
+                frames = _video_frames(path, args)
+            except (HashingError, ValueError) as e:
+                raise UsageError(str(e)) from None
+            queries.append(_Query(str(path), "vpdq", frames_to_text(frames)))
+            continue
         try:
             if args.dihedral:
                 for name, h in pdq_dihedral(path):
@@ -618,7 +739,12 @@ def cmd_match(args: argparse.Namespace) -> int:
             results = replica.match(pairs, args.max_distance)
     else:
         with _client(args) as client:
-            results = client.match(pairs, args.max_distance)
+            results = client.match(
+                pairs,
+                args.max_distance,
+                min_query_match_percent=args.min_query_percent,
+                min_compared_match_percent=args.min_compared_percent,
+            )
     grouped: dict[str, list[tuple[_Query, MatchResult]]] = {}
     for q, r in zip(queries, results, strict=True):
         grouped.setdefault(q.shown if q.transform else f"{id(q)}", []).append((q, r))
@@ -631,7 +757,10 @@ def cmd_match(args: argparse.Namespace) -> int:
                 known = best.get(m.signal.signal_id)
                 if known is None or found["distance"] < known["distance"]:
                     best[m.signal.signal_id] = found
-        matches = sorted(best.values(), key=lambda m: (m["distance"], m["signal_id"]))
+        if first.type == "vpdq":  # best first, as the hub ranks them
+            matches = [m.to_json() for _, r in group for m in r.matches]
+        else:
+            matches = sorted(best.values(), key=lambda m: (m["distance"], m["signal_id"]))
         _print_match(args, first, matches)
     return 0
 
@@ -648,24 +777,47 @@ def _print_match(args: argparse.Namespace, q: _Query, matches: list[dict[str, An
     for m in matches:
         labels = ",".join(m["labels"]) or "-"
         how = f"  transform={m['transform']}" if "transform" in m else ""
+        if "query_match_percent" in m:
+            how += (f"  query_match={m['query_match_percent']:.1f}%"
+                    f"  compared_match={m['compared_match_percent']:.1f}%")  # fmt: skip
+        if "frame_timestamp" in m:
+            how += f"  at={m['frame_timestamp']:g}s"
         fp = m["opinions"].get("false_positive", 0)
+        value = m["value"]
+        if m["type"] == "vpdq":  # a video's value lists every frame: show how many
+            value = f"({value.count(chr(34)) // 2} frames)"
         print(
-            f"  distance={m['distance']:<3} {m['signal_id']}  {m['type']} {m['value']}  "
+            f"  distance={m['distance']:<3} {m['signal_id']}  {m['type']} {value}  "
             f"labels={labels}  corroboration={m['corroboration']}  false_positive={fp}{how}"
         )
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    if args.limit < 0:
+        raise UsageError("--limit is 0 (all) or more")
     with _client(args) as client:
-        for event in client.fetch(args.after, args.limit):
-            if args.json:
-                print(json.dumps(event.to_json()), flush=False)
-            else:
-                labels = ",".join(event.signal.labels) or "-"
-                print(
-                    f"{event.cursor:>8}  {event.event:<14} {event.signal.type:<6} "
-                    f"{event.signal.value}  labels={labels}  by={event.member_id}"
-                )
+        events = (
+            FeedEvent.from_wire(e)
+            for e in client.fetch_wire(
+                args.after, args.limit, follow=args.follow, urgent_only=args.urgent_only
+            )
+        )
+        try:
+            for event in events:
+                if args.json:
+                    line = json.dumps(event.to_json())
+                else:
+                    labels = ",".join(event.signal.labels) or "-"
+                    value = event.signal.value
+                    if event.signal.type == "vpdq":
+                        value = f"({value.count(chr(34)) // 2} frames)"
+                    urgent = "  URGENT" if event.urgent else ""
+                    line = (f"{event.cursor:>8}  {event.event:<14} {event.signal.type:<6} "
+                            f"{value}  labels={labels}  by={event.member_id}{urgent}")  # fmt: skip
+                # Following, each event goes out at once (for piping into other tools).
+                print(line, flush=args.follow)
+        except KeyboardInterrupt:
+            return 130
     return 0
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -220,9 +221,11 @@ class Client:
         batch_id: str | None = None,
         validate_only: bool = False,
         audience: Sequence[str] = (),
+        urgent: bool = False,
     ) -> SubmitResult:
         """Submits one batch (all or nothing). Retries keep the batch_id and re-sign with a
-        fresh created_at, so a batch the hub already stored returns its first answer."""
+        fresh created_at, so a batch the hub already stored returns its first answer. `urgent`
+        marks an ongoing abuse situation: followers of the feed see it on the events."""
         batch_id = batch_id or uuid.uuid4().hex
         wire = [s.to_wire() for s in signals]
         response = self._signed_command(
@@ -230,7 +233,7 @@ class Client:
             domain.SUBMISSION_SIGNING_PREFIX,
             lambda now: common_pb2.SubmissionBatch(
                 member_id=self.member_id, batch_id=batch_id, created_at=now, signals=wire,
-                audience=audience, validate_only=validate_only,
+                audience=audience, validate_only=validate_only, urgent=urgent,
             ),
             exchange_pb2.SubmitSignalsRequest,
             exchange_pb2.SubmitSignalsResponse,
@@ -245,12 +248,15 @@ class Client:
         max_bytes: int = DEFAULT_BATCH_BYTES,
         validate_only: bool = False,
         audience: Sequence[str] = (),
+        urgent: bool = False,
     ) -> list[SubmitResult]:
         """Submits any number of signals in batches of at most `max_signals` and about
         `max_bytes`; returns one result per batch."""
         results: list[SubmitResult] = []
         for chunk in split_batches(signals, max_signals, max_bytes):
-            results.append(self.submit(chunk, validate_only=validate_only, audience=audience))
+            results.append(
+                self.submit(chunk, validate_only=validate_only, audience=audience, urgent=urgent)
+            )
         return results
 
     def batcher(
@@ -323,8 +329,19 @@ class Client:
         for event in self.fetch_wire(after, limit):
             yield FeedEvent.from_wire(event)
 
-    def fetch_wire(self, after: str = "", limit: int = 0) -> Iterator[common_pb2.FeedEvent]:
-        """The same as `fetch`, as the wire messages (cheaper for bulk copies)."""
+    def fetch_wire(
+        self,
+        after: str = "",
+        limit: int = 0,
+        *,
+        follow: bool = False,
+        urgent_only: bool = False,
+    ) -> Iterator[common_pb2.FeedEvent]:
+        """The same as `fetch`, as the wire messages (cheaper for bulk copies). With `follow`,
+        the stream stays open after the backlog and yields each new event as it commits; a
+        dropped stream (the hub restarting, or letting a subscriber go that stopped reading)
+        is reopened after the last event yielded, so nothing is missed or repeated. It ends
+        only when the retry policy gives up on a hub that stays away, or on a lasting error."""
         method = "/signalhub.v1.Exchange/FetchUpdates"
         call = self._conn.channel.unary_stream(
             method,
@@ -333,9 +350,10 @@ class Client:
         )
         cursor, remaining = after, limit
         delays = self._conn.retry.delays()
+        retryable = RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED} if follow else RETRYABLE
         while True:
             raw = exchange_pb2.FetchUpdatesRequest(
-                after=cursor, limit=remaining
+                after=cursor, limit=remaining, follow=follow, urgent_only=urgent_only
             ).SerializeToString()
             try:
                 for message in call(raw, metadata=self._conn.signer.call_metadata(method, raw)):
@@ -344,13 +362,36 @@ class Client:
                         yield event
                         if limit:
                             remaining -= 1
+                    if follow:  # the stream works: a later drop gets the full retry budget
+                        delays = self._conn.retry.delays()
                 return
             except grpc.RpcError as e:
                 error = error_from_rpc(e)
                 delay = next(delays, None)
-                if error.code not in RETRYABLE or delay is None:
+                if error.code not in retryable or delay is None:
                     raise error from None
                 time.sleep(delay)
+
+    def follow(self, after: str = "", *, urgent_only: bool = False) -> Iterator[FeedEvent]:
+        """Every feed event after `after`, then each new one as it commits, for as long as the
+        caller iterates (see `fetch_wire` for reconnection)."""
+        for event in self.fetch_wire(after, follow=True, urgent_only=urgent_only):
+            yield FeedEvent.from_wire(event)
+
+    def subscribe(
+        self,
+        callback: Callable[[FeedEvent], None],
+        after: str = "",
+        *,
+        urgent_only: bool = False,
+    ) -> Subscription:
+        """Calls `callback` with every event after `after` and each new one as it commits, on
+        a background thread, until `Subscription.stop()`. After a disconnect it resumes from
+        the last event delivered: no event is missed, and none reaches the callback twice.
+        A callback that raises stops the subscription (the error is kept in `.error`)."""
+        subscription = Subscription(self, callback, after, urgent_only)
+        subscription.start()
+        return subscription
 
     def get_signal(self, signal_id: str) -> SignalDetail:
         """A signal with every submission of it and the signed envelopes (provenance)."""
@@ -449,6 +490,94 @@ class Client:
             exchange_pb2.GetAuditHeadResponse,
         )
         return response.head if response.HasField("head") else None
+
+
+class Subscription:
+    """A background thread following the feed for `Client.subscribe`."""
+
+    def __init__(
+        self,
+        client: Client,
+        callback: Callable[[FeedEvent], None],
+        after: str,
+        urgent_only: bool,
+    ) -> None:
+        self._client = client
+        self._callback = callback
+        self._urgent_only = urgent_only
+        self.cursor = after
+        """The cursor of the last event delivered to the callback."""
+        self.error: BaseException | None = None
+        """Why the subscription ended on its own (None while running or after stop())."""
+        self._stopped = threading.Event()
+        self._call: Any = None
+        self._thread = threading.Thread(target=self._run, name="signalhub-subscription",
+                                        daemon=True)  # fmt: skip
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Ends the subscription and waits for its thread."""
+        self._stopped.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        self._thread.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._stopped.is_set():
+            try:
+                for event in self._stream():
+                    if self._stopped.is_set():
+                        return
+                    if self.cursor and int(event.cursor) <= int(self.cursor):
+                        continue  # already delivered before a reconnect
+                    self._callback(FeedEvent.from_wire(event))
+                    self.cursor = event.cursor
+                    delay = 0.1
+                return
+            except SignalhubError as e:
+                if self._stopped.is_set():
+                    return
+                if e.code not in RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED}:
+                    self.error = e
+                    return
+                self._stopped.wait(delay)  # the hub stays away: keep trying, a little slower
+                delay = min(delay * 2, 5.0)
+            except Exception as e:  # the callback raised
+                if not self._stopped.is_set():
+                    self.error = e
+                return
+
+    def _stream(self) -> Iterator[common_pb2.FeedEvent]:
+        """One FetchUpdates stream in follow mode after the last cursor delivered."""
+        method = "/signalhub.v1.Exchange/FetchUpdates"
+        conn = self._client._conn
+        raw = exchange_pb2.FetchUpdatesRequest(
+            after=self.cursor, follow=True, urgent_only=self._urgent_only
+        ).SerializeToString()
+        call = conn.channel.unary_stream(
+            method,
+            request_serializer=_identity,
+            response_deserializer=exchange_pb2.FetchUpdatesResponse.FromString,
+        )(raw, metadata=conn.signer.call_metadata(method, raw))
+        self._call = call
+        try:
+            for message in call:
+                yield from message.events
+        except grpc.RpcError as e:
+            raise error_from_rpc(e) from None
+        finally:
+            self._call = None
 
 
 class AdminClient:

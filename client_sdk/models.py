@@ -185,11 +185,15 @@ class FeedEvent:
     signal: SignalInfo
     member_id: str
     time: str | None
+    urgent: bool = False
+    """The submission was marked urgent (an ongoing abuse situation)."""
 
     @classmethod
     def from_wire(cls, e: common_pb2.FeedEvent) -> FeedEvent:
         kind = common_pb2.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
-        return cls(e.cursor, kind, SignalInfo.from_wire(e.signal), e.member_id, _time(e.time))
+        return cls(
+            e.cursor, kind, SignalInfo.from_wire(e.signal), e.member_id, _time(e.time), e.urgent
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -198,6 +202,7 @@ class FeedEvent:
             **self.signal.to_json(),
             "member_id": self.member_id,
             "time": self.time,
+            "urgent": self.urgent,
         }
 
 

@@ -172,6 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_store_bytes=settings["max_store_bytes"],
         max_concurrent_rpcs=settings["max_concurrent_rpcs"],
         keepalive_seconds=settings["keepalive_seconds"],
+        follow_stall_seconds=settings["follow_stall_seconds"],
     )
 
     async def ready(hub: HubServer) -> None:

@@ -109,6 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
             "calls served at once; more are refused RESOURCE_EXHAUSTED (0 = no limit)"),
     Setting("keepalive_seconds", "SIGNALHUB_KEEPALIVE_SECONDS", _positive(float), 60.0,
             "interval of HTTP/2 keepalive pings to idle clients"),
+    Setting("follow_stall_seconds", "SIGNALHUB_FOLLOW_STALL_SECONDS", _positive(float), 30.0,
+            "a feed subscriber that reads nothing this long is disconnected (and resumes)"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -69,7 +69,7 @@ class PreparedBatch:
     def of(cls, payload: bytes, batch: common_pb2.SubmissionBatch | None = None) -> PreparedBatch:
         batch = parse_batch(payload) if batch is None else batch
         signals = canonical_batch(batch)
-        digest = domain.batch_content_digest(signals, batch.audience)
+        digest = domain.batch_content_digest(signals, batch.audience, batch.urgent)
         return cls(payload, batch, signals, digest)
 
 
@@ -264,9 +264,11 @@ def _apply_submit(
         received_at=entry.received_at,
         log_sequence=log_sequence,
         audience=audience,
+        urgent=batch.urgent,
     )
     feed_base = rec.FeedRecord(audience=audience, log_sequence=log_sequence)
     feed_base.event.member_id = batch.member_id
+    feed_base.event.urgent = batch.urgent
     feed_base.event.time.CopyFrom(entry.received_at)
     received_ms = _millis(entry.received_at)
     results = response.results

@@ -70,6 +70,22 @@ class HubMetrics:
         self.feed_sequence = Gauge(
             "signalhub_feed_sequence", "Sequence of the newest feed event.", registry=self.registry
         )
+        self.feed_propagation = Histogram(
+            "signalhub_feed_propagation_seconds",
+            "Time from a signal's receipt to its delivery to a following subscriber.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.followers = Gauge(
+            "signalhub_feed_followers",
+            "FetchUpdates streams following the feed now.",
+            registry=self.registry,
+        )
+        self.follower_disconnects = Counter(
+            "signalhub_feed_follower_disconnects",
+            "Following subscribers disconnected for not reading (they resume from their cursor).",
+            registry=self.registry,
+        )
 
         self.ready = Gauge(
             "signalhub_ready",

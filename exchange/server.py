@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,11 @@ from .auth import CallVerifier
 from .backup import serve_lock
 from .errors import HubError
 from .index import SignalIndex
+from .ledger import Applied
 from .limits import RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
-from .service import AdminService, ExchangeService, Hub, RawRequest
+from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
 from .store import Store
 from .writer import Writer, now_timestamp
 
@@ -73,6 +74,8 @@ class ServerConfig:
     max_store_bytes: int = 0
     max_concurrent_rpcs: int = 1000
     keepalive_seconds: float = 60.0
+    follow_stall_seconds: float = 30.0
+    """A stream whose subscriber reads nothing this long is ended (RESOURCE_EXHAUSTED)."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -126,8 +129,11 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> Mapping[str, str |
 class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Routes every method of the given services to the servicer method of the same name."""
 
-    def __init__(self, metrics: HubMetrics, services: list[tuple[Any, object]]) -> None:
+    def __init__(
+        self, metrics: HubMetrics, services: list[tuple[Any, object]], stall_seconds: float = 30.0
+    ) -> None:
         self._metrics = metrics
+        self._stall_seconds = stall_seconds
         self._methods: dict[str, grpc.RpcMethodHandler] = {}
         for descriptor, servicer in services:
             for method in descriptor.methods:
@@ -168,11 +174,22 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
 
             async def stream(
                 request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Message]:
+            ) -> None:
                 started = self._begin(context)
                 try:
                     async for item in fn(request, _metadata(context)):
-                        yield item
+                        # A write waits while the subscriber's flow-control window is full: the
+                        # stream's buffer is that window and one page. One that stays full means
+                        # the subscriber stopped reading; it is let go rather than held.
+                        try:
+                            await asyncio.wait_for(context.write(item), self._stall_seconds)
+                        except TimeoutError:
+                            self._metrics.follower_disconnects.inc()
+                            raise HubError(
+                                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"the subscriber read nothing for {self._stall_seconds:g} s; "
+                                "resume after the last cursor received",
+                            ) from None
                 except HubError as e:
                     self._observe(name, e.code, started, e)
                     await _abort(context, e)
@@ -250,7 +267,14 @@ class HubServer:
             if view.meta("operator_public_key") is None:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
         index = SignalIndex()
-        self.writer = Writer(store, index.add_committed)
+        feed = FeedNotifier()
+        feed.bind(asyncio.get_running_loop())
+
+        def committed(applied: list[Applied]) -> None:
+            index.add_committed(applied)
+            feed.notify()
+
+        self.writer = Writer(store, committed)
         hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
         verifier = CallVerifier(self.config.clock_skew_seconds)
         limiter = RateLimiter(self.config.rate_limit, self.config.rate_burst)
@@ -263,6 +287,7 @@ class HubServer:
             hub_key,
             limiter=limiter,
             max_batch_signals=self.config.max_batch_signals,
+            feed=feed,
         )
         keepalive_ms = int(self.config.keepalive_seconds * 1000)
         options = [
@@ -284,6 +309,7 @@ class HubServer:
                 _Handlers(
                     self.metrics,
                     [(exchange_desc, ExchangeService(hub)), (admin_desc, AdminService(hub))],
+                    self.config.follow_stall_seconds,
                 ),
             )
         )
@@ -371,6 +397,8 @@ class HubServer:
         """Stops taking calls, lets calls in flight finish (up to `grace`), drains the writer
         and closes LMDB."""
         self.metrics.ready.set(0)
+        if self.hub is not None:
+            self.hub.feed.close()
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)

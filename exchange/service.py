@@ -6,6 +6,7 @@ hand a command to the writer. Errors are raised as HubError; `server` turns them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,55 @@ class RawRequest(Generic[M]):
     message: M | None
 
 
+FOLLOW_WAKE_SECONDS = 15.0
+"""A following stream re-reads the feed at least this often even without a wake-up."""
+LIVE_EVENT_SECONDS = 60
+"""Events delivered to a follower within this long of their receipt count as propagation."""
+
+
+class FeedNotifier:
+    """Tells following streams that the feed grew. The writer thread calls `notify` after each
+    commit; a stream takes `changed()` before it reads the feed and waits on it after reading
+    nothing new, so a commit between the read and the wait is never missed."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self.closed = False
+        """Set when the hub stops: following streams end (UNAVAILABLE) so that their
+        subscribers reconnect elsewhere or later instead of holding the shutdown."""
+
+    def close(self) -> None:
+        """Ends every following stream (call on the event loop)."""
+        self.closed = True
+        self._wake()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def changed(self) -> asyncio.Event:
+        if self._event is None:
+            self.bind(asyncio.get_running_loop())
+        assert self._event is not None
+        return self._event
+
+    def notify(self) -> None:
+        """Thread-safe: wakes every stream waiting now."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        if event is not None:
+            event.set()
+
+    @staticmethod
+    async def wait(changed: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
+
+
 @dataclass
 class Hub:
     """What the servicers share: the store, the writer, the index, auth and metrics."""
@@ -71,6 +121,8 @@ class Hub:
     """False while the index loads: matches would be incomplete, so reads answer UNAVAILABLE."""
     usage: UsageCounter = field(default_factory=UsageCounter)
     """Matches, queries and feed latency, written to the store every few seconds."""
+    feed: FeedNotifier = field(default_factory=lambda: FeedNotifier())
+    """Wakes following FetchUpdates streams when events commit."""
 
     async def sign_audit_head(self) -> admin_pb2.AuditHead | None:
         """Signs the audit chain's current head with the hub key and stores it (unless the
@@ -458,24 +510,67 @@ class ExchangeService:
             raise invalid("limit is 0 (no limit) or more", [("limit", "negative")])
         after = int(after_text or "0")
         remaining = message.limit or -1
+        if message.follow:
+            self.hub.metrics.followers.inc()
+        try:
+            async for page in self._pages(caller.member_id, message, after, remaining):
+                yield page
+        finally:
+            if message.follow:
+                self.hub.metrics.followers.dec()
+
+    async def _pages(
+        self,
+        member_id: str,
+        message: exchange_pb2.FetchUpdatesRequest,
+        after: int,
+        remaining: int,
+    ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse]:
+        urgent_only = message.urgent_only
         loop = asyncio.get_running_loop()
+        feed = self.hub.feed
         while remaining != 0:
+            # Taken before reading: a commit after the read wakes this stream (no lost wake-up).
+            changed = feed.changed()
             # Each page is read (and filtered for the caller) in a worker thread, in its own
             # short transaction: a long run of events the caller may not see never stalls the
             # event loop, and no transaction is held across the yields below.
             cursor, events = await loop.run_in_executor(
-                None, self._feed_page, caller.member_id, after, remaining
+                None, self._feed_page, member_id, after, remaining, urgent_only
             )
-            if not cursor:
-                return
+            if not cursor:  # the end of the feed
+                if not message.follow:
+                    return
+                await feed.wait(changed, FOLLOW_WAKE_SECONDS)
+                if feed.closed:
+                    raise HubError(
+                        grpc.StatusCode.UNAVAILABLE,
+                        "the hub is shutting down; resume after the last cursor received",
+                    )
+                continue
             after = cursor
             if events:  # one message a page: per-message overhead dominated catch-up
+                if message.follow:
+                    self._record_propagation(events)
                 yield exchange_pb2.FetchUpdatesResponse(events=events)
             if remaining > 0:
                 remaining -= len(events)
 
+    def _record_propagation(self, events: list[common_pb2.FeedEvent]) -> None:
+        """Receipt-to-delivery times of live events (older ones are backlog, not latency)."""
+        now = time.time()
+        live = [
+            (now - e.time.seconds - e.time.nanos / 1e9) * 1000
+            for e in events
+            if now - e.time.seconds < LIVE_EVENT_SECONDS
+        ]
+        if live:
+            self.hub.usage.record_propagation(live, now)
+            for ms in live:
+                self.hub.metrics.feed_propagation.observe(ms / 1000)
+
     def _feed_page(
-        self, member_id: str, after: int, remaining: int
+        self, member_id: str, after: int, remaining: int, urgent_only: bool = False
     ) -> tuple[int, list[common_pb2.FeedEvent]]:
         """(cursor to continue after, the caller's events) of one page; cursor 0 at the end."""
         with self.hub.store.read() as view:
@@ -483,6 +578,8 @@ class ExchangeService:
             records = view.feed(after, FEED_PAGE_EVENTS)
             events = []
             for record in records:
+                if urgent_only and not record.event.urgent:
+                    continue
                 event = _event_for(view, record, viewer)
                 if event is not None:
                     events.append(event)

@@ -216,10 +216,12 @@ class CanonicalSignal:
         object.__setattr__(self, "signal_id", signal_id(self.type, self.value))
 
 
-def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[str] = ()) -> bytes:
-    """SHA-256 over the canonical signals of a batch, in order, and its audience. Two
-    submissions of one batch_id are the same batch exactly when their digests are equal,
-    however they were serialised."""
+def batch_content_digest(
+    signals: Iterable[CanonicalSignal], audience: Sequence[str] = (), urgent: bool = False
+) -> bytes:
+    """SHA-256 over the canonical signals of a batch, in order, its audience and (only when
+    set, so that earlier digests stay valid) its urgent flag. Two submissions of one batch_id
+    are the same batch exactly when their digests are equal, however they were serialised."""
     pack = struct.Struct(">I").pack
 
     def chunk(data: bytes) -> bytes:
@@ -237,6 +239,8 @@ def batch_content_digest(signals: Iterable[CanonicalSignal], audience: Sequence[
         parts.append(items(s.labels))
         parts.append(items(s.tags))
         parts.append(chunk(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
+    if urgent:
+        parts.append(chunk(b"urgent"))
     h = hashlib.sha256(b"".join(parts))
     return h.digest()
 

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import os
 import re
 import unicodedata
@@ -223,19 +224,33 @@ def _keyed(name: str) -> Callable[[str], str]:
 # us has one signal id.
 VPDQ_MIN_QUALITY = 50
 """Frames of lower quality are not matched (pytx's VPDQ_QUALITY_THRESHOLD)."""
+_PDQ_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class VpdqFrame:
+    """One hashed frame of a video: its PDQ (64 lowercase hex digits), PDQ quality (0-100;
+    below 50 is unreliable) and time from the start in seconds. Checked when made."""
+
     pdq: str
     quality: int
     timestamp: float
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.pdq, str) or not _PDQ_HEX.fullmatch(self.pdq):
+            raise ValueError(f"pdq {self.pdq!r} is not 64 lowercase hex digits")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int):
+            raise ValueError(f"quality {self.quality!r} is not an integer")
+        if not 0 <= self.quality <= 100:
+            raise ValueError(f"quality {self.quality} is outside 0-100")
+        if isinstance(self.timestamp, bool) or not isinstance(self.timestamp, int | float):
+            raise ValueError(f"timestamp {self.timestamp!r} is not a number")
+        if not (math.isfinite(self.timestamp) and self.timestamp >= 0):
+            raise ValueError(f"timestamp {self.timestamp!r} is not a finite number >= 0")
+
     def __str__(self) -> str:
+        """The frame as pytx writes it: "<pdq>,<quality>,<timestamp to 3 significant digits>"."""
         return f"{self.pdq},{self.quality},{self.timestamp:.3}"
-
-
-_PDQ_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def vpdq_frames(text: str) -> list[VpdqFrame]:
@@ -265,7 +280,7 @@ def vpdq_frames(text: str) -> list[VpdqFrame]:
             raise InvalidValue(f"frame {i}: quality is an integer, timestamp a number") from None
         if not 0 <= quality <= 100:
             raise InvalidValue(f"frame {i}: quality is 0-100, got {quality}")
-        if not 0 <= timestamp < 1e9:  # also refuses NaN and infinities
+        if not (math.isfinite(timestamp) and timestamp >= 0):
             raise InvalidValue(f"frame {i}: the timestamp is seconds from the start, >= 0")
         if frames and timestamp < frames[-1].timestamp:
             raise InvalidValue(f"frame {i}: timestamps must not decrease")

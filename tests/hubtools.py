@@ -184,13 +184,16 @@ def new_hub(tmp: Path, metrics: bool = False) -> HubProcess:
 
 def store_fingerprint(data_dir: Path) -> dict[str, object]:
     """Entry counts, counters and a digest of every key and value in the hub's LMDB store, read
-    directly from disk: equal fingerprints mean nothing was stored."""
+    directly from disk: equal fingerprints mean nothing was stored. Usage statistics (the
+    `stats` database, written every few seconds from counts of earlier calls) are left out."""
     store = Store(lmdb_path(data_dir), readonly=True)
     try:
         out: dict[str, object] = {}
         with store.read() as view:
             h = hashlib.sha256()
             for name, db in sorted(store.dbs.items()):
+                if name == "stats":  # usage counts, flushed every few seconds: not data
+                    continue
                 out[name] = view.entries(name)
                 for key, value in view.txn.cursor(db=db):
                     h.update(bytes(key))

@@ -89,20 +89,22 @@ class Retraction(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signal_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmissionBatch(_message.Message):
-    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience", "validate_only")
+    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience", "validate_only", "urgent")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    URGENT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     batch_id: str
     created_at: _timestamp_pb2.Timestamp
     signals: _containers.RepeatedCompositeFieldContainer[SignalSubmission]
     audience: _containers.RepeatedScalarFieldContainer[str]
     validate_only: bool
-    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    urgent: bool
+    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ..., urgent: _Optional[bool] = ...) -> None: ...
 
 class SignedEnvelope(_message.Message):
     __slots__ = ("payload", "key_id", "signature")
@@ -167,15 +169,17 @@ class Submission(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
-    __slots__ = ("cursor", "kind", "signal", "member_id", "time")
+    __slots__ = ("cursor", "kind", "signal", "member_id", "time", "urgent")
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    URGENT_FIELD_NUMBER: _ClassVar[int]
     cursor: str
     kind: EventKind
     signal: Signal
     member_id: str
     time: _timestamp_pb2.Timestamp
-    def __init__(self, cursor: _Optional[str] = ..., kind: _Optional[_Union[EventKind, str]] = ..., signal: _Optional[_Union[Signal, _Mapping]] = ..., member_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    urgent: bool
+    def __init__(self, cursor: _Optional[str] = ..., kind: _Optional[_Union[EventKind, str]] = ..., signal: _Optional[_Union[Signal, _Mapping]] = ..., member_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ...) -> None: ...

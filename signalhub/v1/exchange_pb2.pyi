@@ -145,12 +145,16 @@ class MatchHashesResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[QueryMatches, _Mapping]]] = ...) -> None: ...
 
 class FetchUpdatesRequest(_message.Message):
-    __slots__ = ("after", "limit")
+    __slots__ = ("after", "limit", "follow", "urgent_only")
     AFTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    URGENT_ONLY_FIELD_NUMBER: _ClassVar[int]
     after: str
     limit: int
-    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    follow: bool
+    urgent_only: bool
+    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ..., follow: _Optional[bool] = ..., urgent_only: _Optional[bool] = ...) -> None: ...
 
 class FetchUpdatesResponse(_message.Message):
     __slots__ = ("event", "events")
