@@ -130,7 +130,7 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
 class HubProcess:
     """`signalhub init` + `signalhub serve` on 127.0.0.1:0, logs to a file."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra: tuple[str, ...] = ()) -> None:
         self.data = tmp / "hub"
         self.log_path = tmp / "hub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALHUB_")}
@@ -145,6 +145,7 @@ class HubProcess:
             [
                 sys.executable, "-m", "signalhub", "serve", "--data-dir", str(self.data),
                 "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--log-format", "text",
+                *extra,
             ],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip

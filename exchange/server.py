@@ -205,7 +205,8 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
             return grpc.unary_stream_rpc_method_handler(
                 stream,
                 request_deserializer=_deserializer(request_cls),
-                response_serializer=lambda m: m.SerializeToString(),
+                # A stream may hand over bytes it serialised once for many subscribers.
+                response_serializer=lambda m: m if isinstance(m, bytes) else m.SerializeToString(),
             )
 
         async def unary(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -321,11 +322,94 @@ def _video_matches(
         )
 
 
+@dataclass
+class _TailPage:
+    cursor: int
+    """The cursor of the page's last record (0: the page is empty)."""
+    items: list[tuple[rec.FeedRecord, tuple[common_pb2.FeedEvent, bytes] | None]]
+    """Each record, with its event and that event framed as field 2 of FetchUpdatesResponse
+    when every member sees it alike (None: computed per caller)."""
+
+    @property
+    def all_shared(self) -> bool:
+        return all(shared is not None for _, shared in self.items)
+
+
+class _TailCache:
+    """Pages of the feed read in the last TAIL_SECONDS, by the cursor they follow. Followers at
+    the head of the feed all ask for the page after the same cursor: it is read from LMDB, and
+    its events shared by everyone built and serialised, once rather than once per subscriber.
+    A cached event shows its signal as it was when the page was read, at most TAIL_SECONDS
+    before (otherwise events show the signal as it is when read)."""
+
+    TAIL_SECONDS = 2.0
+    MAX_PAGES = 256
+
+    def __init__(self) -> None:
+        self._pages: dict[int, tuple[float, _TailPage]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, after: int) -> _TailPage | None:
+        with self._lock:
+            found = self._pages.get(after)
+        if found is None or time.monotonic() - found[0] > self.TAIL_SECONDS:
+            return None
+        return found[1]
+
+    def put(self, after: int, page: _TailPage) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._pages) >= self.MAX_PAGES:
+                self._pages = {
+                    k: v for k, v in self._pages.items() if now - v[0] <= self.TAIL_SECONDS
+                }
+                if len(self._pages) >= self.MAX_PAGES:
+                    self._pages.pop(next(iter(self._pages)))
+            self._pages[after] = (now, page)
+
+
+_EVERYONE = Viewer("", frozenset())
+
+
+def _shared_event(
+    view: StoreView, record: rec.FeedRecord
+) -> tuple[common_pb2.FeedEvent, bytes] | None:
+    """The event of a record every member sees alike (public, about a signal no submission of
+    which is restricted), with its serialised frame; None when views may differ."""
+    if record.target_member or record.private or record.members or record.audience:
+        return None
+    if record.event.kind != common_pb2.EVENT_KIND_SIGNAL_REMOVED:
+        stored = view.signal(record.event.signal.signal_id)
+        if stored is None or stored.restricted:
+            return None
+    event = _event_for(view, record, _EVERYONE)
+    if event is None:
+        return None
+    body = event.SerializeToString()
+    return event, _EVENTS_TAG + _varint(len(body)) + body
+
+
+_EVENTS_TAG = bytes([(2 << 3) | 2])  # FetchUpdatesResponse.events: field 2, length-delimited
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
 class ExchangeService:
     """signalhub.v1.Exchange."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self._tail = _TailCache()
 
     async def SubmitSignals(
         self,
@@ -413,16 +497,19 @@ class ExchangeService:
             if not 0 <= value <= 100  # also refuses NaN
         ]
         canonical: list[tuple[str, str]] = []
+        videos: dict[int, list[VpdqFrame]] = {}  # parsed once: query position -> frames
         frames = 0
         for i, q in enumerate(message.queries):
             try:
-                canonical.append((q.type, domain.canonical_value(q.type, q.value)))
+                if q.type == "vpdq":
+                    videos[i] = vpdq_frames(q.value)
+                    frames += len(videos[i])
+                    canonical.append((q.type, ""))  # matched by its frames, not its text
+                else:
+                    canonical.append((q.type, domain.canonical_value(q.type, q.value)))
             except domain.InvalidValue as e:
                 field = "type" if q.type not in domain.SIGNAL_TYPES else "value"
                 violations.append((f"queries[{i}].{field}", str(e)))
-                continue
-            if q.type == "vpdq":
-                frames += canonical[-1][1].count('"') // 2  # one quoted string a frame
         if frames > domain.MAX_MATCH_FRAMES:
             violations.append(
                 ("queries", f"at most {domain.MAX_MATCH_FRAMES} video frames a call, got {frames}")
@@ -431,7 +518,7 @@ class ExchangeService:
             raise invalid(f"invalid query: {violations[0][0]}: {violations[0][1]}", violations)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            None, self._match, canonical, max_distance, thresholds, caller.member_id
+            None, self._match, canonical, max_distance, thresholds, caller.member_id, videos
         )
 
     def _match(
@@ -440,6 +527,7 @@ class ExchangeService:
         max_distance: int,
         thresholds: VideoThresholds,
         member_id: str,
+        videos: dict[int, list[VpdqFrame]] | None = None,
     ) -> exchange_pb2.MatchHashesResponse:
         response = exchange_pb2.MatchHashesResponse()
         # One batched search for every PDQ query and every retained frame of every video query.
@@ -452,7 +540,7 @@ class ExchangeService:
                 spans[i] = (len(hashes), len(hashes) + 1)
                 hashes.append(bytes.fromhex(value))
             elif how is domain.MatchKind.VIDEO:
-                kept = vpdq_retained(vpdq_frames(value))
+                kept = vpdq_retained(videos[i] if videos else vpdq_frames(value))
                 video_frames[i] = kept
                 spans[i] = (len(hashes), len(hashes) + len(kept))
                 hashes.extend(bytes.fromhex(f.pdq) for f in kept)
@@ -494,7 +582,7 @@ class ExchangeService:
         self,
         request: RawRequest[exchange_pb2.FetchUpdatesRequest],
         metadata: Mapping[str, str | bytes],
-    ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse]:
+    ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse | bytes]:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/FetchUpdates", request, metadata
         )
@@ -525,7 +613,7 @@ class ExchangeService:
         message: exchange_pb2.FetchUpdatesRequest,
         after: int,
         remaining: int,
-    ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse]:
+    ) -> AsyncIterator[exchange_pb2.FetchUpdatesResponse | bytes]:
         urgent_only = message.urgent_only
         loop = asyncio.get_running_loop()
         feed = self.hub.feed
@@ -535,9 +623,15 @@ class ExchangeService:
             # Each page is read (and filtered for the caller) in a worker thread, in its own
             # short transaction: a long run of events the caller may not see never stalls the
             # event loop, and no transaction is held across the yields below.
-            cursor, events = await loop.run_in_executor(
-                None, self._feed_page, member_id, after, remaining, urgent_only
-            )
+            # At the head of the feed the page is usually cached and the same for everyone:
+            # answered here, without a hop to a worker thread (100 followers make 100 hops a
+            # commit otherwise).
+            found = self._shared_tail_page(after, remaining, urgent_only)
+            if found is None:
+                found = await loop.run_in_executor(
+                    None, self._feed_page_shared, member_id, after, remaining, urgent_only
+                )
+            cursor, events, raw = found
             if not cursor:  # the end of the feed
                 if not message.follow:
                     return
@@ -552,17 +646,19 @@ class ExchangeService:
             if events:  # one message a page: per-message overhead dominated catch-up
                 if message.follow:
                     self._record_propagation(events)
-                yield exchange_pb2.FetchUpdatesResponse(events=events)
+                # Bytes already serialised for every subscriber of a shared page.
+                yield raw if raw is not None else exchange_pb2.FetchUpdatesResponse(events=events)
             if remaining > 0:
                 remaining -= len(events)
 
     def _record_propagation(self, events: list[common_pb2.FeedEvent]) -> None:
         """Receipt-to-delivery times of live events (older ones are backlog, not latency)."""
         now = time.time()
+        newest = events[-1].time  # one sample a message: the event that just committed
         live = [
-            (now - e.time.seconds - e.time.nanos / 1e9) * 1000
-            for e in events
-            if now - e.time.seconds < LIVE_EVENT_SECONDS
+            (now - newest.seconds - newest.nanos / 1e9) * 1000
+            for _ in (0,)
+            if now - newest.seconds < LIVE_EVENT_SECONDS
         ]
         if live:
             self.hub.usage.record_propagation(live, now)
@@ -573,19 +669,74 @@ class ExchangeService:
         self, member_id: str, after: int, remaining: int, urgent_only: bool = False
     ) -> tuple[int, list[common_pb2.FeedEvent]]:
         """(cursor to continue after, the caller's events) of one page; cursor 0 at the end."""
-        with self.hub.store.read() as view:
-            viewer = Viewer.load(view, member_id)
-            records = view.feed(after, FEED_PAGE_EVENTS)
-            events = []
-            for record in records:
+        cursor, events, _ = self._feed_page_shared(member_id, after, remaining, urgent_only)
+        return cursor, events
+
+    def _shared_tail_page(
+        self, after: int, remaining: int, urgent_only: bool
+    ) -> tuple[int, list[common_pb2.FeedEvent], bytes | None] | None:
+        """The cached page after `after` when every event in it is shared; else None."""
+        page = self._tail.get(after)
+        if page is None or not page.all_shared:
+            return None
+        events: list[common_pb2.FeedEvent] = []
+        frames: list[bytes] = []
+        for record, shared in page.items:
+            if urgent_only and not record.event.urgent:
+                continue
+            assert shared is not None
+            events.append(shared[0])
+            frames.append(shared[1])
+            if len(events) == remaining:
+                return int(record.event.cursor), events, b"".join(frames)
+        return page.cursor, events, b"".join(frames) if events else None
+
+    def _feed_page_shared(
+        self, member_id: str, after: int, remaining: int, urgent_only: bool
+    ) -> tuple[int, list[common_pb2.FeedEvent], bytes | None]:
+        """The page as `_feed_page` gives it, plus the serialised FetchUpdatesResponse when
+        every event in it is one every member sees alike (then it is built once, however many
+        subscribers read it: see _TailCache)."""
+        page = self._tail.get(after)
+        if page is None:
+            with self.hub.store.read() as view:
+                records = view.feed(after, FEED_PAGE_EVENTS)
+                page = _TailPage(
+                    int(records[-1].event.cursor) if records else 0,
+                    [(r, _shared_event(view, r)) for r in records],
+                )
+            if records:
+                self._tail.put(after, page)
+        events: list[common_pb2.FeedEvent] = []
+        frames: list[bytes] | None = []
+        viewer: Viewer | None = None
+        view_cm = None
+        try:
+            for record, shared in page.items:
                 if urgent_only and not record.event.urgent:
                     continue
-                event = _event_for(view, record, viewer)
+                if shared is not None:
+                    event: common_pb2.FeedEvent | None = shared[0]
+                    if frames is not None:
+                        frames.append(shared[1])
+                else:
+                    frames = None  # this page is the caller's own: built the usual way
+                    if view_cm is None:
+                        view_cm = self.hub.store.read()
+                        view = view_cm.__enter__()
+                        viewer = Viewer.load(view, member_id)
+                    assert viewer is not None
+                    event = _event_for(view, record, viewer)
                 if event is not None:
                     events.append(event)
                     if len(events) == remaining:
-                        return int(record.event.cursor), events
-        return (int(records[-1].event.cursor) if records else 0), events
+                        raw = b"".join(frames) if frames is not None else None
+                        return int(record.event.cursor), events, raw
+        finally:
+            if view_cm is not None:
+                view_cm.__exit__(None, None, None)
+        raw = b"".join(frames) if frames is not None and events else None
+        return page.cursor, events, raw
 
     async def GetSignal(
         self,
