@@ -548,7 +548,9 @@ class Subscription:
             except SignalhubError as e:
                 if self._stopped.is_set():
                     return
-                if e.code not in RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED}:
+                if e.code not in RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED} and not (
+                    e.code == grpc.StatusCode.UNAUTHENTICATED and "window" in str(e)
+                ):  # (a call signed just before a hub restart is re-signed, not given up)
                     self.error = e
                     return
                 self._stopped.wait(delay)  # the hub stays away: keep trying, a little slower
@@ -571,6 +573,8 @@ class Subscription:
             response_deserializer=exchange_pb2.FetchUpdatesResponse.FromString,
         )(raw, metadata=conn.signer.call_metadata(method, raw))
         self._call = call
+        if self._stopped.is_set():  # stop() ran between the check in _run and now
+            call.cancel()
         try:
             for message in call:
                 yield from message.events
