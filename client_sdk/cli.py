@@ -271,6 +271,20 @@ def add_commands(groups: Groups) -> None:
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_export))
 
+    p = sub.add_parser(
+        "report",
+        help="your own contribution and use: your signals' matches at others, your queries",
+        description="What your signals achieved over a period: how often they matched at other "
+        "members (counts by label and week, never who), opinions others gave on them, and your "
+        "own queries. Computed by the hub from its records; see docs/report.md.",
+    )
+    p.add_argument("--from", dest="first", required=True, metavar="DATE", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--to", dest="last", required=True, metavar="DATE",
+                   help="YYYY-MM-DD (UTC, included)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_report))
+
     p = sub.add_parser("get", help="show a signal and who submitted it")
     p.add_argument("signal_id", metavar="SIGNAL_ID")
     p.add_argument("--json", action="store_true")
@@ -881,6 +895,42 @@ def _write_whole(path: Path, write: Callable[[TextIO], interchange.ExportCounts]
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    for flag, text in (("--from", args.first), ("--to", args.last)):
+        try:
+            datetime.strptime(text, "%Y-%m-%d")
+        except ValueError:
+            raise UsageError(f"{flag} {text!r}: a day as YYYY-MM-DD") from None
+    with _client(args) as client:
+        body = client.member_report(args.first, args.last)
+    if args.json:
+        print(json.dumps(body))
+        return 0
+    c = body["contributions"]
+    m = body["matches_of_your_signals_by_others"]
+    q = body["your_queries"]
+    o = body["opinions_of_your_signals_by_others"]
+    period = body["period"]
+    lines = [
+        f"{body['member_id']}: {period['from']} to {period['to']} ({period['days']} days)",
+        f"  contributed {c['signals']} signals ({c['new_signals']} new to the hub), "
+        f"{c['corroborated_by_others']} corroborated by other members",
+        f"  your signals matched {m['matches']} times at other members "
+        f"({m['signals_matched']} distinct signals)",
+    ]
+    lines += [
+        f"    {label}: {row['matches']} matches of {row['signals_matched']} signals"
+        for label, row in m["by_label"].items()
+    ]
+    lines += [
+        f"  opinions of your signals by others: {o['true_positive']} true positive, "
+        f"{o['false_positive']} false positive, {o['disputed']} disputed",
+        f"  your queries: {q['queries']}, {q['queries_with_match']} with a match",
+    ]
+    print("\n".join(lines))
+    return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:

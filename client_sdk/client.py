@@ -5,6 +5,7 @@ large submissions into batches, and iterates the feed, resuming after a dropped 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -392,6 +394,19 @@ class Client:
         subscription = Subscription(self, callback, after, urgent_only)
         subscription.start()
         return subscription
+
+    def member_report(self, first_day: date | str, last_day: date | str) -> dict[str, Any]:
+        """Your own contribution and use from first_day to last_day (UTC, both included): your
+        signals, how often they matched at other members (counts by label and week, never
+        who), your queries, and the opinions others gave on your signals. See docs/report.md."""
+        request = exchange_pb2.GetMemberReportRequest(
+            first_day=str(first_day), last_day=str(last_day)
+        )
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/GetMemberReport", request, exchange_pb2.GetMemberReportResponse
+        )
+        body: dict[str, Any] = json.loads(response.report_json)
+        return body
 
     def get_signal(self, signal_id: str) -> SignalDetail:
         """A signal with every submission of it and the signed envelopes (provenance)."""

@@ -1,6 +1,6 @@
 """The hub side of the `signalhub` command: `init`, `serve`, and the operator commands that
-work on the data directory itself: `audit verify`, `admin issue-cert`, `admin backup` and
-`admin restore`."""
+work on the data directory itself: `audit verify`, `admin issue-cert`, `admin backup`,
+`admin restore` and `admin report`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+
+import lmdb
 
 from signalhub import domain
 
@@ -79,6 +81,28 @@ def add_commands(groups: Groups) -> None:
         help="replace the store of an existing (stopped) data directory",
     )
     p.set_defaults(run=cmd_restore)  # fmt: skip
+
+    p = groups["admin"].add_parser(
+        "report",
+        help="the coalition's transparency report of a period, from the data directory",
+        description="Reads the hub's store read-only (a running hub may go on serving) and "
+        "writes report.json, CSV files and one self-contained report.html. No member is "
+        "named; counts below --min-count are shown as <N. See docs/report.md.",
+    )
+    _data_dir_flag(p)
+    p.add_argument("--from", dest="first", required=True, metavar="DATE",
+                   help="first day of the period, YYYY-MM-DD (UTC)")  # fmt: skip
+    p.add_argument("--to", dest="last", required=True, metavar="DATE",
+                   help="last day of the period, YYYY-MM-DD (UTC, included)")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="directory for the report's files (created if missing)")  # fmt: skip
+    p.add_argument("--format", default="html,json,csv", metavar="LIST",
+                   help="comma-separated formats: html, json, csv (default all three)")  # fmt: skip
+    p.add_argument("--min-count", type=int, default=10, metavar="N",
+                   help="counts below N are shown as <N (default 10)")  # fmt: skip
+    p.add_argument("--trend", default="auto", choices=("auto", "day", "week"),
+                   help="trend per day or per ISO week (auto: per day up to 31 days)")  # fmt: skip
+    p.set_defaults(run=cmd_report)
 
     p = groups["audit"].add_parser(
         "verify", help="check the audit chain, signed heads and state of a data directory"
@@ -224,6 +248,40 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"audit FAILED: {problem}", file=sys.stderr)
     return 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report  # matplotlib is loaded only for this command
+
+    def fail(message: str) -> int:
+        print(f"signalhub: error: {message}", file=sys.stderr)
+        return 1
+
+    if not (lmdb_path(args.data_dir) / "data.mdb").exists():
+        return fail(f"{args.data_dir} is not a signalhub data directory")
+    try:
+        first, last = report.parse_date(args.first), report.parse_date(args.last)
+        report.Period(first, last)
+    except ValueError as e:
+        return fail(str(e))
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in report.FORMATS]
+    if unknown or not formats:
+        return fail(f"--format takes {', '.join(report.FORMATS)}, not {args.format!r}")
+    if args.min_count < 1:
+        return fail("--min-count is 1 or more")
+    try:
+        store = Store(lmdb_path(args.data_dir), readonly=True)
+    except lmdb.Error as e:  # e.g. a store older than the usage statistics: serve it once
+        return fail(f"cannot open the store of {args.data_dir} read-only: {e}")
+    try:
+        data = report.coalition_report(store, first, last, args.min_count, args.trend)
+    finally:
+        store.close()
+    written = report.write_report(data, args.out, formats)
+    print(f"report of {first} to {last} (through log entry {data['through_log_entry']}): "
+          + ", ".join(str(p) for p in written))  # fmt: skip
+    return 0
 
 
 def cmd_issue_cert(args: argparse.Namespace) -> int:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Generic, TypeVar
 
 import grpc
@@ -844,6 +846,26 @@ class ExchangeService:
         _same_member(caller, getattr(payload, "member_id"))  # noqa: B009
         return envelope
 
+    async def GetMemberReport(
+        self,
+        request: RawRequest[exchange_pb2.GetMemberReportRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> exchange_pb2.GetMemberReportResponse:
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/GetMemberReport", request, metadata
+        )
+        first, last = _report_period(message)
+
+        def build() -> str:
+            from . import report  # replays the log: read in a worker thread
+
+            with self.hub.store.read() as view:
+                body = report.member_report(view, caller.member_id, first, last)
+            return json.dumps(body, sort_keys=True)
+
+        text = await asyncio.get_running_loop().run_in_executor(None, build)
+        return exchange_pb2.GetMemberReportResponse(report_json=text)
+
     async def GetAuditHead(
         self,
         request: RawRequest[exchange_pb2.GetAuditHeadRequest],
@@ -853,6 +875,31 @@ class ExchangeService:
         with self.hub.store.read() as view:
             head = view.latest_audit_head()
         return exchange_pb2.GetAuditHeadResponse(head=head)
+
+
+MAX_REPORT_DAYS = 366
+
+
+def _report_period(message: exchange_pb2.GetMemberReportRequest) -> tuple[date, date]:
+    days: list[date] = []
+    violations: list[tuple[str, str]] = []
+    for name in ("first_day", "last_day"):
+        text = getattr(message, name)
+        try:
+            if len(text) != 10:
+                raise ValueError
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            violations.append((name, f"a day as YYYY-MM-DD is required, got {text[:40]!r}"))
+    if not violations:
+        first, last = days
+        if last < first:
+            violations.append(("last_day", "the period ends before it starts"))
+        elif (last - first).days >= MAX_REPORT_DAYS:
+            violations.append(("last_day", f"a report covers at most {MAX_REPORT_DAYS} days"))
+    if violations:
+        raise invalid(f"invalid period: {violations[0][0]}: {violations[0][1]}", violations)
+    return days[0], days[1]
 
 
 def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:

@@ -26,7 +26,7 @@ from signalhub.v1 import admin_pb2 as signalhub_dot_v1_dot_admin__pb2
 from signalhub.v1 import common_pb2 as signalhub_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsignalhub/v1/exchange.proto\x12\x0csignalhub.v1\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\"C\n\x11SetOpinionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"L\n\x12SetOpinionResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"J\n\x18RetractSubmissionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"3\n\rRetractResult\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"[\n\x19RetractSubmissionResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.signalhub.v1.RetractResult\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\x15\n\x13GetAuditHeadRequest\"=\n\x14GetAuditHeadResponse\x12%\n\x04head\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.AuditHead\"L\n\x14SubmitSignalsRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelopeJ\x04\x08\x02\x10\x03\"\\\n\x0cSubmitResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.signalhub.v1.SubmitStatus\"x\n\x15SubmitSignalsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.signalhub.v1.SubmitResult\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08\")\n\nMatchQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xf5\x01\n\x12MatchHashesRequest\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.signalhub.v1.MatchQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12$\n\x17min_query_match_percent\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\'\n\x1amin_compared_match_percent\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_max_distanceB\x1a\n\x18_min_query_match_percentB\x1d\n\x1b_min_compared_match_percent\"\xeb\x01\n\x05Match\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08\x64istance\x18\x02 \x01(\x05\x12 \n\x13query_match_percent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12#\n\x16\x63ompared_match_percent\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x66rame_timestamp\x18\x05 \x01(\x01H\x02\x88\x01\x01\x42\x16\n\x14_query_match_percentB\x19\n\x17_compared_match_percentB\x12\n\x10_frame_timestamp\"\\\n\x0cQueryMatches\x12\x13\n\x0bquery_index\x18\x01 \x01(\x05\x12$\n\x07matches\x18\x02 \x03(\x0b\x32\x13.signalhub.v1.Match\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"B\n\x13MatchHashesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.signalhub.v1.QueryMatches\"X\n\x13\x46\x65tchUpdatesRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x13\n\x0burgent_only\x18\x04 \x01(\x08\"k\n\x14\x46\x65tchUpdatesResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEventB\x02\x18\x01\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.signalhub.v1.FeedEvent\"L\n\x10GetSignalRequest\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x81\x01\n\x11GetSignalResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12-\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x18.signalhub.v1.Submission\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t*\x81\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11SUBMIT_STATUS_NEW\x10\x01\x12\x1e\n\x1aSUBMIT_STATUS_CORROBORATED\x10\x02\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x03\x32\xed\x04\n\x08\x45xchange\x12X\n\rSubmitSignals\x12\".signalhub.v1.SubmitSignalsRequest\x1a#.signalhub.v1.SubmitSignalsResponse\x12R\n\x0bMatchHashes\x12 .signalhub.v1.MatchHashesRequest\x1a!.signalhub.v1.MatchHashesResponse\x12W\n\x0c\x46\x65tchUpdates\x12!.signalhub.v1.FetchUpdatesRequest\x1a\".signalhub.v1.FetchUpdatesResponse0\x01\x12L\n\tGetSignal\x12\x1e.signalhub.v1.GetSignalRequest\x1a\x1f.signalhub.v1.GetSignalResponse\x12U\n\x0cGetAuditHead\x12!.signalhub.v1.GetAuditHeadRequest\x1a\".signalhub.v1.GetAuditHeadResponse\x12O\n\nSetOpinion\x12\x1f.signalhub.v1.SetOpinionRequest\x1a .signalhub.v1.SetOpinionResponse\x12\x64\n\x11RetractSubmission\x12&.signalhub.v1.RetractSubmissionRequest\x1a\'.signalhub.v1.RetractSubmissionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsignalhub/v1/exchange.proto\x12\x0csignalhub.v1\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\"C\n\x11SetOpinionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"L\n\x12SetOpinionResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"J\n\x18RetractSubmissionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"3\n\rRetractResult\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"[\n\x19RetractSubmissionResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.signalhub.v1.RetractResult\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\x15\n\x13GetAuditHeadRequest\"=\n\x16GetMemberReportRequest\x12\x11\n\tfirst_day\x18\x01 \x01(\t\x12\x10\n\x08last_day\x18\x02 \x01(\t\".\n\x17GetMemberReportResponse\x12\x13\n\x0breport_json\x18\x01 \x01(\t\"=\n\x14GetAuditHeadResponse\x12%\n\x04head\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.AuditHead\"L\n\x14SubmitSignalsRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelopeJ\x04\x08\x02\x10\x03\"\\\n\x0cSubmitResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.signalhub.v1.SubmitStatus\"x\n\x15SubmitSignalsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.signalhub.v1.SubmitResult\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08\")\n\nMatchQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xf5\x01\n\x12MatchHashesRequest\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.signalhub.v1.MatchQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12$\n\x17min_query_match_percent\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\'\n\x1amin_compared_match_percent\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_max_distanceB\x1a\n\x18_min_query_match_percentB\x1d\n\x1b_min_compared_match_percent\"\xeb\x01\n\x05Match\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08\x64istance\x18\x02 \x01(\x05\x12 \n\x13query_match_percent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12#\n\x16\x63ompared_match_percent\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x66rame_timestamp\x18\x05 \x01(\x01H\x02\x88\x01\x01\x42\x16\n\x14_query_match_percentB\x19\n\x17_compared_match_percentB\x12\n\x10_frame_timestamp\"\\\n\x0cQueryMatches\x12\x13\n\x0bquery_index\x18\x01 \x01(\x05\x12$\n\x07matches\x18\x02 \x03(\x0b\x32\x13.signalhub.v1.Match\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"B\n\x13MatchHashesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.signalhub.v1.QueryMatches\"X\n\x13\x46\x65tchUpdatesRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x13\n\x0burgent_only\x18\x04 \x01(\x08\"k\n\x14\x46\x65tchUpdatesResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEventB\x02\x18\x01\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.signalhub.v1.FeedEvent\"L\n\x10GetSignalRequest\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x81\x01\n\x11GetSignalResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12-\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x18.signalhub.v1.Submission\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t*\x81\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11SUBMIT_STATUS_NEW\x10\x01\x12\x1e\n\x1aSUBMIT_STATUS_CORROBORATED\x10\x02\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x03\x32\xcd\x05\n\x08\x45xchange\x12X\n\rSubmitSignals\x12\".signalhub.v1.SubmitSignalsRequest\x1a#.signalhub.v1.SubmitSignalsResponse\x12R\n\x0bMatchHashes\x12 .signalhub.v1.MatchHashesRequest\x1a!.signalhub.v1.MatchHashesResponse\x12W\n\x0c\x46\x65tchUpdates\x12!.signalhub.v1.FetchUpdatesRequest\x1a\".signalhub.v1.FetchUpdatesResponse0\x01\x12L\n\tGetSignal\x12\x1e.signalhub.v1.GetSignalRequest\x1a\x1f.signalhub.v1.GetSignalResponse\x12U\n\x0cGetAuditHead\x12!.signalhub.v1.GetAuditHeadRequest\x1a\".signalhub.v1.GetAuditHeadResponse\x12^\n\x0fGetMemberReport\x12$.signalhub.v1.GetMemberReportRequest\x1a%.signalhub.v1.GetMemberReportResponse\x12O\n\nSetOpinion\x12\x1f.signalhub.v1.SetOpinionRequest\x1a .signalhub.v1.SetOpinionResponse\x12\x64\n\x11RetractSubmission\x12&.signalhub.v1.RetractSubmissionRequest\x1a\'.signalhub.v1.RetractSubmissionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FETCHUPDATESRESPONSE'].fields_by_name['event']._loaded_options = None
   _globals['_FETCHUPDATESRESPONSE'].fields_by_name['event']._serialized_options = b'\030\001'
-  _globals['_SUBMITSTATUS']._serialized_start=1948
-  _globals['_SUBMITSTATUS']._serialized_end=2077
+  _globals['_SUBMITSTATUS']._serialized_start=2059
+  _globals['_SUBMITSTATUS']._serialized_end=2188
   _globals['_SETOPINIONREQUEST']._serialized_start=98
   _globals['_SETOPINIONREQUEST']._serialized_end=165
   _globals['_SETOPINIONRESPONSE']._serialized_start=167
@@ -49,32 +49,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRACTSUBMISSIONRESPONSE']._serialized_end=465
   _globals['_GETAUDITHEADREQUEST']._serialized_start=467
   _globals['_GETAUDITHEADREQUEST']._serialized_end=488
-  _globals['_GETAUDITHEADRESPONSE']._serialized_start=490
-  _globals['_GETAUDITHEADRESPONSE']._serialized_end=551
-  _globals['_SUBMITSIGNALSREQUEST']._serialized_start=553
-  _globals['_SUBMITSIGNALSREQUEST']._serialized_end=629
-  _globals['_SUBMITRESULT']._serialized_start=631
-  _globals['_SUBMITRESULT']._serialized_end=723
-  _globals['_SUBMITSIGNALSRESPONSE']._serialized_start=725
-  _globals['_SUBMITSIGNALSRESPONSE']._serialized_end=845
-  _globals['_MATCHQUERY']._serialized_start=847
-  _globals['_MATCHQUERY']._serialized_end=888
-  _globals['_MATCHHASHESREQUEST']._serialized_start=891
-  _globals['_MATCHHASHESREQUEST']._serialized_end=1136
-  _globals['_MATCH']._serialized_start=1139
-  _globals['_MATCH']._serialized_end=1374
-  _globals['_QUERYMATCHES']._serialized_start=1376
-  _globals['_QUERYMATCHES']._serialized_end=1468
-  _globals['_MATCHHASHESRESPONSE']._serialized_start=1470
-  _globals['_MATCHHASHESRESPONSE']._serialized_end=1536
-  _globals['_FETCHUPDATESREQUEST']._serialized_start=1538
-  _globals['_FETCHUPDATESREQUEST']._serialized_end=1626
-  _globals['_FETCHUPDATESRESPONSE']._serialized_start=1628
-  _globals['_FETCHUPDATESRESPONSE']._serialized_end=1735
-  _globals['_GETSIGNALREQUEST']._serialized_start=1737
-  _globals['_GETSIGNALREQUEST']._serialized_end=1813
-  _globals['_GETSIGNALRESPONSE']._serialized_start=1816
-  _globals['_GETSIGNALRESPONSE']._serialized_end=1945
-  _globals['_EXCHANGE']._serialized_start=2080
-  _globals['_EXCHANGE']._serialized_end=2701
+  _globals['_GETMEMBERREPORTREQUEST']._serialized_start=490
+  _globals['_GETMEMBERREPORTREQUEST']._serialized_end=551
+  _globals['_GETMEMBERREPORTRESPONSE']._serialized_start=553
+  _globals['_GETMEMBERREPORTRESPONSE']._serialized_end=599
+  _globals['_GETAUDITHEADRESPONSE']._serialized_start=601
+  _globals['_GETAUDITHEADRESPONSE']._serialized_end=662
+  _globals['_SUBMITSIGNALSREQUEST']._serialized_start=664
+  _globals['_SUBMITSIGNALSREQUEST']._serialized_end=740
+  _globals['_SUBMITRESULT']._serialized_start=742
+  _globals['_SUBMITRESULT']._serialized_end=834
+  _globals['_SUBMITSIGNALSRESPONSE']._serialized_start=836
+  _globals['_SUBMITSIGNALSRESPONSE']._serialized_end=956
+  _globals['_MATCHQUERY']._serialized_start=958
+  _globals['_MATCHQUERY']._serialized_end=999
+  _globals['_MATCHHASHESREQUEST']._serialized_start=1002
+  _globals['_MATCHHASHESREQUEST']._serialized_end=1247
+  _globals['_MATCH']._serialized_start=1250
+  _globals['_MATCH']._serialized_end=1485
+  _globals['_QUERYMATCHES']._serialized_start=1487
+  _globals['_QUERYMATCHES']._serialized_end=1579
+  _globals['_MATCHHASHESRESPONSE']._serialized_start=1581
+  _globals['_MATCHHASHESRESPONSE']._serialized_end=1647
+  _globals['_FETCHUPDATESREQUEST']._serialized_start=1649
+  _globals['_FETCHUPDATESREQUEST']._serialized_end=1737
+  _globals['_FETCHUPDATESRESPONSE']._serialized_start=1739
+  _globals['_FETCHUPDATESRESPONSE']._serialized_end=1846
+  _globals['_GETSIGNALREQUEST']._serialized_start=1848
+  _globals['_GETSIGNALREQUEST']._serialized_end=1924
+  _globals['_GETSIGNALRESPONSE']._serialized_start=1927
+  _globals['_GETSIGNALRESPONSE']._serialized_end=2056
+  _globals['_EXCHANGE']._serialized_start=2191
+  _globals['_EXCHANGE']._serialized_end=2908
 # @@protoc_insertion_point(module_scope)

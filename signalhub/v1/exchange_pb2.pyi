@@ -60,6 +60,20 @@ class GetAuditHeadRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetMemberReportRequest(_message.Message):
+    __slots__ = ("first_day", "last_day")
+    FIRST_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAY_FIELD_NUMBER: _ClassVar[int]
+    first_day: str
+    last_day: str
+    def __init__(self, first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
+
+class GetMemberReportResponse(_message.Message):
+    __slots__ = ("report_json",)
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    report_json: str
+    def __init__(self, report_json: _Optional[str] = ...) -> None: ...
+
 class GetAuditHeadResponse(_message.Message):
     __slots__ = ("head",)
     HEAD_FIELD_NUMBER: _ClassVar[int]

@@ -61,6 +61,11 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
                 _registered_method=True)
+        self.GetMemberReport = channel.unary_unary(
+                '/signalhub.v1.Exchange/GetMemberReport',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetMemberReportRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetMemberReportResponse.FromString,
+                _registered_method=True)
         self.SetOpinion = channel.unary_unary(
                 '/signalhub.v1.Exchange/SetOpinion',
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.SetOpinionRequest.SerializeToString,
@@ -116,6 +121,15 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMemberReport(self, request, context):
+        """The caller's own contribution and use over a period (`signalhub report`): its signals,
+        how often they matched at other members, its queries and the opinions others gave, as
+        counts; nothing names another member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetOpinion(self, request, context):
         """Sets (or clears) the caller's opinion of a signal it may see. Signed envelope over an
         OpinionChange; idempotent by (member, request_id).
@@ -160,6 +174,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetAuditHead,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.SerializeToString,
+            ),
+            'GetMemberReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemberReport,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetMemberReportRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetMemberReportResponse.SerializeToString,
             ),
             'SetOpinion': grpc.unary_unary_rpc_method_handler(
                     servicer.SetOpinion,
@@ -309,6 +328,33 @@ class Exchange:
             '/signalhub.v1.Exchange/GetAuditHead',
             signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.GetAuditHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemberReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/GetMemberReport',
+            signalhub_dot_v1_dot_exchange__pb2.GetMemberReportRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.GetMemberReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
