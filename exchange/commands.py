@@ -197,6 +197,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_concurrent_rpcs=settings["max_concurrent_rpcs"],
         keepalive_seconds=settings["keepalive_seconds"],
         follow_stall_seconds=settings["follow_stall_seconds"],
+        cluster=settings["cluster"],
+        cluster_replicas=settings["cluster_replicas"],
     )
 
     async def ready(hub: HubServer) -> None:

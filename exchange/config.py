@@ -73,6 +73,18 @@ def _non_negative(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse
 
 
+def _nats_servers(value: Any) -> list[str]:
+    """nats://host:port[,nats://host:port...] (an empty value: single-node mode)."""
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    servers = [v.strip() for v in str(value).split(",") if v.strip()]
+    for server in servers:
+        scheme, sep, rest = server.partition("://")
+        if scheme not in ("nats", "tls") or not sep or ":" not in rest:
+            raise ValueError(f"{server!r} is not nats://HOST:PORT")
+    return servers
+
+
 def _log_format(value: Any) -> str:
     if value not in ("json", "text"):
         raise ValueError("json or text")
@@ -111,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
             "interval of HTTP/2 keepalive pings to idle clients"),
     Setting("follow_stall_seconds", "SIGNALHUB_FOLLOW_STALL_SECONDS", _positive(float), 30.0,
             "a feed subscriber that reads nothing this long is disconnected (and resumes)"),
+    Setting("cluster", "SIGNALHUB_CLUSTER", _nats_servers, [],
+            "NATS servers of a cluster (nats://HOST:PORT,...): the log is a JetStream stream"),
+    Setting("cluster_replicas", "SIGNALHUB_CLUSTER_REPLICAS", _positive(int), 3,
+            "JetStream replicas of the log stream (cluster mode)"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 

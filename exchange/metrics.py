@@ -81,6 +81,11 @@ class HubMetrics:
             "FetchUpdates streams following the feed now.",
             registry=self.registry,
         )
+        self.cluster_apply_lag = Gauge(
+            "signalhub_cluster_apply_lag",
+            "Entries of the cluster's log stream this node has not applied yet (cluster mode).",
+            registry=self.registry,
+        )
         self.follower_disconnects = Counter(
             "signalhub_feed_follower_disconnects",
             "Following subscribers disconnected for not reading (they resume from their cursor).",

@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from signalhub.v1 import admin_pb2, exchange_pb2
 
 from .auth import CallVerifier
 from .backup import serve_lock
+from .cluster import ClusterLog
 from .errors import HubError
 from .index import SignalIndex
 from .ledger import Applied
@@ -76,6 +77,10 @@ class ServerConfig:
     keepalive_seconds: float = 60.0
     follow_stall_seconds: float = 30.0
     """A stream whose subscriber reads nothing this long is ended (RESOURCE_EXHAUSTED)."""
+    cluster: list[str] = field(default_factory=list)
+    """NATS servers: the command log is a JetStream stream shared by the hub nodes (empty:
+    single node, the log in LMDB only)."""
+    cluster_replicas: int = 3
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -248,6 +253,7 @@ class HubServer:
         self._head_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
+        self.cluster: ClusterLog | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -341,6 +347,20 @@ class HubServer:
         self.metrics.watch_store(store)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         self.writer.start()
+        if self.config.cluster:
+            cluster = ClusterLog(
+                self.config.cluster, store, self.writer, self.config.cluster_replicas,
+                name=f"signalhub@{self.config.listen}",
+            )  # fmt: skip
+            await cluster.start()
+            self.cluster = cluster
+            hub.log_sink = cluster
+            # Reads stay unavailable (NOT_SERVING) until this node has applied the stream as
+            # far as it stood when the node started.
+            started = time.perf_counter()
+            await cluster.caught_up.wait()
+            log.info("caught up with the cluster's log at %d in %.2f s",
+                     cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
         hub.ready = True
         self.metrics.ready.set(1)
         for service in ("", exchange_desc.full_name):
@@ -376,7 +396,7 @@ class HubServer:
                 now = now_timestamp()
                 if first is not None and first <= now.ToMilliseconds():
                     entry = rec.LogEntry(received_at=now, expire_tick=rec.ExpireTick())
-                    await hub.writer.execute(entry)
+                    await hub.log.execute(entry)
                     self.metrics.index_signals.labels("pdq").set(len(hub.index))
             except Exception:
                 log.exception("expiring submissions failed")
@@ -385,6 +405,11 @@ class HubServer:
         while True:
             await asyncio.sleep(STATS_FLUSH_SECONDS)
             await flush_stats(hub)
+            if self.cluster is not None:
+                try:
+                    self.metrics.cluster_apply_lag.set(await self.cluster.lag())
+                except Exception:
+                    log.warning("could not read the cluster log's state", exc_info=True)
 
     async def _sign_heads_periodically(self, hub: Hub) -> None:
         while True:
@@ -412,6 +437,8 @@ class HubServer:
                 await self.hub.sign_audit_head()
             except Exception:
                 log.exception("signing the final audit head failed")
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
         if self.store is not None:

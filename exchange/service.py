@@ -26,6 +26,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
+from .cluster import CommandLog, LocalLog
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import PreparedBatch, key_message
@@ -126,6 +127,12 @@ class Hub:
     """Matches, queries and feed latency, written to the store every few seconds."""
     feed: FeedNotifier = field(default_factory=lambda: FeedNotifier())
     """Wakes following FetchUpdates streams when events commit."""
+    log_sink: CommandLog | None = None
+    """Where log entries go: the cluster's stream (exchange.cluster); None: the local writer."""
+
+    @property
+    def log(self) -> CommandLog:
+        return self.log_sink if self.log_sink is not None else LocalLog(self.writer)
 
     async def sign_audit_head(self) -> admin_pb2.AuditHead | None:
         """Signs the audit chain's current head with the hub key and stores it (unless the
@@ -422,7 +429,7 @@ class ExchangeService:
         # Signature checks and validating thousands of values are CPU work: off the loop.
         envelope, prepared = await loop.run_in_executor(None, self._precheck, request, metadata)
         entry = self.hub.log_entry(submit=rec.SubmitCommand(envelope=envelope))
-        applied = await self.hub.writer.execute(entry, prepared)
+        applied = await self.hub.log.execute(entry, prepared)
         response = applied.response
         assert isinstance(response, exchange_pb2.SubmitSignalsResponse)
         if applied.stored:
@@ -809,7 +816,7 @@ class ExchangeService:
             domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange,
         )  # fmt: skip
         entry = self.hub.log_entry(set_opinion=rec.SignedCommand(envelope=envelope))
-        applied = await self.hub.writer.execute(entry)
+        applied = await self.hub.log.execute(entry)
         assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
         return applied.response
 
@@ -823,7 +830,7 @@ class ExchangeService:
             domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction,
         )  # fmt: skip
         entry = self.hub.log_entry(retract=rec.SignedCommand(envelope=envelope))
-        applied = await self.hub.writer.execute(entry)
+        applied = await self.hub.log.execute(entry)
         assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
         if applied.stored:
             self.hub.metrics.index_signals.labels("pdq").set(len(self.hub.index))
@@ -1008,7 +1015,7 @@ class AdminService:
         return response
 
     async def _command(self, entry: rec.LogEntry, response_cls: type[R]) -> R:
-        applied = await self.hub.writer.execute(entry)
+        applied = await self.hub.log.execute(entry)
         assert isinstance(applied.response, response_cls)
         return applied.response
 

@@ -25,7 +25,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError
 from .ledger import Applied, PreparedBatch, append_and_apply
-from .store import Store, StoreFull, StoreTxn
+from .store import Store, StoreFull, StoreTxn, u64
 
 MAX_GROUP_COMMANDS = 256
 MAX_GROUP_BYTES = 16 * 1024 * 1024
@@ -42,6 +42,9 @@ class _Pending:
     """Instead of a log entry: a write outside the log (e.g. storing a signed audit head)."""
     hint: PreparedBatch | None = None
     """A submission's payload as the precheck validated it (saves validating it twice)."""
+    stream_seq: int = 0
+    """Cluster mode: the entry's sequence in the replicated stream, recorded in the same
+    transaction as its effects (so each stream entry is applied exactly once)."""
 
     @property
     def size(self) -> int:
@@ -65,12 +68,14 @@ class Writer:
         self._queue.put(None)
         self._thread.join()
 
-    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
+    async def execute(
+        self, entry: rec.LogEntry, hint: PreparedBatch | None = None, stream_seq: int = 0
+    ) -> Applied:
         """Appends `entry` to the log and applies it; returns once committed. Raises HubError
-        when apply refuses it (then nothing was stored)."""
+        when apply refuses it (then nothing was stored, but a stream_seq is still recorded)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Applied] = loop.create_future()
-        self._queue.put(_Pending(entry, future, loop, hint=hint))
+        self._queue.put(_Pending(entry, future, loop, hint=hint, stream_seq=stream_seq))
         return await future
 
     async def run(self, job: Callable[[StoreTxn], T]) -> T:
@@ -164,7 +169,13 @@ def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Any]:
         except Exception:
             log.exception("applying a log entry failed")
             outcomes.append(HubError(grpc.StatusCode.INTERNAL, "internal error"))
+        if pending.stream_seq:  # consumed, whatever apply decided
+            tx.set_meta(STREAM_SEQ, u64(pending.stream_seq))
     return outcomes
+
+
+STREAM_SEQ = "stream_seq"
+"""Meta key: the last entry of the replicated stream this store applied (cluster mode)."""
 
 
 def now_timestamp() -> Timestamp:

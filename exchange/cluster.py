@@ -1,0 +1,265 @@
+"""Cluster mode: the command log is a NATS JetStream stream, and every hub node materialises
+the same LMDB state by applying it in order with the same deterministic `ledger.apply_entry`.
+
+- A node verifies a request as in single-node mode, then publishes its log entry to the stream
+  (`Nats-Msg-Id` = what makes it unique: member + batch_id for a submission, so a batch sent to
+  two nodes is stored once) and answers only after JetStream stored it on a quorum *and* this
+  node applied it (a member reads its own writes on the node it wrote to).
+- Every node applies the stream in order from the entry after the last one its store recorded
+  (`stream_seq` in the store's meta, written in the same transaction as the entry's effects):
+  state-dependent checks (a key revoked meanwhile, a batch_id used) are decided at the entry's
+  place in the stream, identically everywhere. The feed, its cursors and the audit chain are
+  therefore identical on every node.
+- A node reports NOT_SERVING until it has applied the stream as far as it stood at start.
+
+The embedded default (`make run`) does not use any of this: it is `LocalLog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+
+from signalhub.storage.v1 import records_pb2 as rec
+
+from .errors import HubError
+from .ledger import Applied, PreparedBatch, apply_entry, parse_batch
+from .store import Store, StoreTxn
+from .writer import STREAM_SEQ, Writer
+
+log = logging.getLogger("signalhub.cluster")
+
+STREAM = "SIGNALHUB_LOG"
+SUBJECT = "signalhub.log"
+DUPLICATE_WINDOW_SECONDS = 120
+"""JetStream drops a second publish with the same Nats-Msg-Id within this window; a later
+replay is caught by apply itself (the batch record), as in single-node mode."""
+OUTCOMES_KEPT = 10_000
+"""Outcomes of recently applied entries, for the publisher waiting on them."""
+
+
+class CommandLog(Protocol):
+    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
+        """Appends `entry` to the log and applies it; the outcome once it is durable."""
+        ...
+
+
+@dataclass
+class LocalLog:
+    """Single node: the writer appends to the LMDB log and applies in one transaction."""
+
+    writer: Writer
+
+    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
+        return await self.writer.execute(entry, hint)
+
+
+class _Undo(Exception):
+    def __init__(self, applied: Applied) -> None:
+        self.applied = applied
+
+
+def preview(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    """What applying `entry` now would answer, with everything it wrote undone: the answer to
+    a request JetStream dropped as a duplicate (apply decides replays itself), without this node
+    storing anything the others do not."""
+    try:
+        with tx.savepoint() as child:
+            sequence = child.append_log(entry)
+            raise _Undo(apply_entry(child, sequence, entry))
+    except _Undo as undo:
+        undo.applied.stored = False
+        return undo.applied
+
+
+def message_id(entry: rec.LogEntry) -> str:
+    """What makes a log entry unique for JetStream's de-duplication."""
+    which = entry.WhichOneof("command")
+    if which == "submit":
+        try:
+            batch = parse_batch(entry.submit.envelope.payload)
+        except HubError:
+            batch = None
+        if batch is not None and batch.batch_id:
+            return f"submit:{batch.member_id}:{batch.batch_id}"
+    if which == "expire_tick":  # one tick a minute, whichever node sends it first
+        return f"tick:{entry.received_at.seconds // 60}"
+    command = entry.__getattribute__(which).SerializeToString() if which else b""
+    return f"{which}:{hashlib.sha256(command).hexdigest()[:32]}"
+
+
+@dataclass
+class ClusterLog:
+    """The command log in JetStream; see the module's docstring."""
+
+    servers: list[str]
+    store: Store
+    writer: Writer
+    replicas: int = 3
+    name: str = "signalhub"
+    _nc: Any = None
+    _js: Any = None
+    _sub: Any = None
+    _task: asyncio.Task[None] | None = None
+    _applied_seq: int = 0
+    _waiters: dict[int, list[asyncio.Future[Applied]]] = field(default_factory=dict)
+    _outcomes: dict[int, Applied | HubError] = field(default_factory=dict)
+    _progress: asyncio.Condition | None = None
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    async def start(self) -> None:
+        import nats
+        from nats.js.api import StreamConfig
+
+        self._progress = asyncio.Condition()
+        self._nc = await nats.connect(
+            servers=self.servers, name=self.name, max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )  # fmt: skip
+        self._js = self._nc.jetstream()
+        config = StreamConfig(
+            name=STREAM,
+            subjects=[SUBJECT],
+            num_replicas=self.replicas,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        )
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:  # a new cluster elects its JetStream leader first: wait for it
+            try:
+                await self._js.stream_info(STREAM)
+                break
+            except Exception:
+                try:
+                    await self._js.add_stream(config)
+                    break
+                except Exception as e:
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise SystemExit(f"cannot create the cluster's log stream: {e}") from e
+                    await asyncio.sleep(0.5)
+        with self.store.read() as view:
+            raw = view.meta(STREAM_SEQ)
+        self._applied_seq = struct.unpack(">Q", raw)[0] if raw else 0
+        info = await self._js.stream_info(STREAM)
+        target = int(info.state.last_seq)
+        log.info("stream at %d, this store at %d", target, self._applied_seq)
+        if self._applied_seq >= target:
+            self.caught_up.set()
+        self._task = asyncio.create_task(self._apply_forever(target))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+
+    async def lag(self) -> int:
+        """Entries of the stream this node has not applied yet."""
+        info = await self._js.stream_info(STREAM)
+        return max(0, int(info.state.last_seq) - self._applied_seq)
+
+    async def _apply_forever(self, caught_up_at: int) -> None:
+        from nats.js.api import ConsumerConfig, DeliverPolicy
+
+        while True:
+            try:
+                start = self._applied_seq + 1
+                sub = await self._js.subscribe(
+                    SUBJECT,
+                    ordered_consumer=True,
+                    config=ConsumerConfig(
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+                    ),
+                )
+                self._sub = sub
+                async for msg in sub.messages:
+                    seq = int(msg.metadata.sequence.stream)
+                    if seq <= self._applied_seq:
+                        continue  # already applied (a resubscription starts a little early)
+                    await self._apply(seq, msg.data)
+                    if not self.caught_up.is_set() and seq >= caught_up_at:
+                        self.caught_up.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("following the stream failed; resubscribing")
+                await asyncio.sleep(0.5)
+
+    async def _apply(self, seq: int, data: bytes) -> None:
+        """Applies stream entry `seq` exactly once, retrying while the store refuses writes."""
+        entry = rec.LogEntry.FromString(data)
+        while True:
+            outcome: Applied | HubError
+            try:
+                outcome = await self.writer.execute(entry, None, stream_seq=seq)
+            except HubError as e:
+                outcome = e
+            with self.store.read() as view:
+                raw = view.meta(STREAM_SEQ)
+            if raw is not None and struct.unpack(">Q", raw)[0] >= seq:
+                break
+            log.error("stream entry %d was not applied (%s); retrying", seq, outcome)
+            await asyncio.sleep(1.0)
+        self._applied_seq = seq
+        self._outcomes[seq] = outcome
+        if len(self._outcomes) > OUTCOMES_KEPT:
+            for old in sorted(self._outcomes)[: len(self._outcomes) - OUTCOMES_KEPT]:
+                del self._outcomes[old]
+        for future in self._waiters.pop(seq, []):
+            if not future.done():
+                future.set_result(outcome)  # type: ignore[arg-type]
+        assert self._progress is not None
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _wait_applied(self, seq: int) -> None:
+        assert self._progress is not None
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._applied_seq >= seq)
+
+    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
+        """Publishes `entry` and returns its outcome once this node applied it."""
+        from nats.errors import Error as NatsError
+
+        try:
+            ack = await self._js.publish(
+                SUBJECT, entry.SerializeToString(), headers={"Nats-Msg-Id": message_id(entry)},
+                timeout=10,
+            )  # fmt: skip
+        except (NatsError, TimeoutError) as e:
+            raise HubError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the cluster's log did not take the request ({type(e).__name__}); retry",
+                retry_after_seconds=1,
+            ) from None
+        seq = int(ack.seq)
+        if getattr(ack, "duplicate", False):
+            # The same message id was published before: wait for that entry, then let apply
+            # answer this one as the replay it is (the stored first answer, ALREADY_EXISTS for
+            # other content), storing nothing.
+            await self._wait_applied(seq)
+            return await self.writer.run(lambda tx: preview(tx, entry))
+        if seq <= self._applied_seq:
+            outcome = self._outcomes.get(seq)
+            if outcome is None:
+                return await self.writer.run(lambda tx: preview(tx, entry))
+        else:
+            future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(seq, []).append(future)
+            outcome = await future
+        if isinstance(outcome, HubError):
+            raise outcome
+        return outcome
