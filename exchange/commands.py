@@ -199,6 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         follow_stall_seconds=settings["follow_stall_seconds"],
         cluster=settings["cluster"],
         cluster_replicas=settings["cluster_replicas"],
+        shard=settings["shard"],
     )
 
     async def ready(hub: HubServer) -> None:

@@ -85,6 +85,20 @@ def _nats_servers(value: Any) -> list[str]:
     return servers
 
 
+def _shard(value: Any) -> tuple[int, int] | None:
+    """I/K: this node indexes shard I of K (0 <= I < K); empty: the whole index."""
+    text = str(value).strip()
+    if not text:
+        return None
+    first, sep, second = text.partition("/")
+    if not (sep and first.isdigit() and second.isdigit()):
+        raise ValueError("I/K expected, e.g. 0/3")
+    i, k = int(first), int(second)
+    if not 0 <= i < k or k > 1024:
+        raise ValueError("0 <= I < K <= 1024 required")
+    return i, k
+
+
 def _log_format(value: Any) -> str:
     if value not in ("json", "text"):
         raise ValueError("json or text")
@@ -127,6 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
             "NATS servers of a cluster (nats://HOST:PORT,...): the log is a JetStream stream"),
     Setting("cluster_replicas", "SIGNALHUB_CLUSTER_REPLICAS", _positive(int), 3,
             "JetStream replicas of the log stream (cluster mode)"),
+    Setting("shard", "SIGNALHUB_SHARD", _shard, None,
+            "I/K: index only shard I of K and answer matches by asking every shard (cluster)"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 

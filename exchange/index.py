@@ -25,9 +25,12 @@ SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 class SignalIndex:
     """Thread-safe wrapper: the writer thread adds rows while search runs in worker threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, shard: tuple[int, int] | None = None) -> None:
         self._pdq = PDQIndex()
         self._lock = threading.Lock()
+        self.shard = shard
+        """(I, K): this node indexes only the rows whose number is I modulo K (cluster mode
+        with sharded matching; row numbers are assigned by apply, so equal on every node)."""
         self._pool = (
             ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="signalhub-search")
             if SEARCH_THREADS > 1
@@ -38,6 +41,9 @@ class SignalIndex:
         """Loads every PDQ row from the store; returns how many."""
         with store.read() as view:
             rows, hashes = view.pdq_table()
+        if self.shard is not None:
+            mine = rows % np.uint64(self.shard[1]) == np.uint64(self.shard[0])
+            rows, hashes = rows[mine], hashes[mine]
         with self._lock:
             self._pdq = PDQIndex()
             if len(rows):
@@ -48,9 +54,13 @@ class SignalIndex:
         """Applies the PDQ rows that freshly committed entries added and removed, in order."""
         with self._lock:
             for a in applied:
-                if a.pdq_rows:
-                    ids = np.array([r for r, _ in a.pdq_rows], dtype=np.uint64)
-                    hashes = np.frombuffer(b"".join(h for _, h in a.pdq_rows), dtype=np.uint8)
+                added = a.pdq_rows
+                if added and self.shard is not None:
+                    i, k = self.shard
+                    added = [(r, h) for r, h in added if r % k == i]
+                if added:
+                    ids = np.array([r for r, _ in added], dtype=np.uint64)
+                    hashes = np.frombuffer(b"".join(h for _, h in added), dtype=np.uint8)
                     self._pdq.add(ids, hashes.reshape(-1, 32))
                 if a.pdq_removed:
                     self._pdq.remove(np.array(a.pdq_removed, dtype=np.uint64))

@@ -33,7 +33,7 @@ from signalhub.v1 import admin_pb2, exchange_pb2
 
 from .auth import CallVerifier
 from .backup import serve_lock
-from .cluster import ClusterLog
+from .cluster import ClusterLog, ShardRouter
 from .errors import HubError
 from .index import SignalIndex
 from .ledger import Applied
@@ -81,6 +81,8 @@ class ServerConfig:
     """NATS servers: the command log is a JetStream stream shared by the hub nodes (empty:
     single node, the log in LMDB only)."""
     cluster_replicas: int = 3
+    shard: tuple[int, int] | None = None
+    """(I, K): index only shard I of K; matches ask every shard over NATS (cluster mode)."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -254,6 +256,7 @@ class HubServer:
         self._expiry_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self.cluster: ClusterLog | None = None
+        self.exchange: ExchangeService | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
 
@@ -273,13 +276,20 @@ class HubServer:
         with store.read() as view:
             if view.meta("operator_public_key") is None:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
-        index = SignalIndex()
+        if self.config.shard is not None and not self.config.cluster:
+            raise SystemExit("--shard needs --cluster: the other shards are reached over NATS")
+        index = SignalIndex(self.config.shard)
         feed = FeedNotifier()
         feed.bind(asyncio.get_running_loop())
 
+        tail: list[ExchangeService] = []  # set once the servicer exists
+
         def committed(applied: list[Applied]) -> None:
             index.add_committed(applied)
-            feed.notify()
+            if tail:
+                tail[0].committed()  # reads the new records, then wakes the followers
+            else:
+                feed.notify()
 
         self.writer = Writer(store, committed)
         hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
@@ -309,13 +319,16 @@ class HubServer:
         self.server = grpc.aio.server(
             options=options, maximum_concurrent_rpcs=self.config.max_concurrent_rpcs or None
         )
+        exchange = ExchangeService(hub)
+        self.exchange = exchange
+        tail.append(exchange)
         exchange_desc = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"]
         admin_desc = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
         self.server.add_generic_rpc_handlers(
             (
                 _Handlers(
                     self.metrics,
-                    [(exchange_desc, ExchangeService(hub)), (admin_desc, AdminService(hub))],
+                    [(exchange_desc, exchange), (admin_desc, AdminService(hub))],
                     self.config.follow_stall_seconds,
                 ),
             )
@@ -346,6 +359,7 @@ class HubServer:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
         self.metrics.watch_store(store)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
+        exchange.start_tail()
         self.writer.start()
         if self.config.cluster:
             cluster = ClusterLog(
@@ -361,6 +375,12 @@ class HubServer:
             await cluster.caught_up.wait()
             log.info("caught up with the cluster's log at %d in %.2f s",
                      cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
+            if self.config.shard is not None:
+                shard, shards = self.config.shard
+                router = ShardRouter(cluster, index, shards)
+                await router.serve_shard(shard)  # only now: its answers are complete
+                hub.search = router.search
+                log.info("matching shard %d of %d", shard, shards)
         hub.ready = True
         self.metrics.ready.set(1)
         for service in ("", exchange_desc.full_name):
@@ -439,6 +459,8 @@ class HubServer:
                 log.exception("signing the final audit head failed")
         if self.cluster is not None:
             await self.cluster.stop()
+        if self.exchange is not None:
+            self.exchange.stop_tail()
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
         if self.store is not None:

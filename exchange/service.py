@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, TypeVar
@@ -19,6 +20,7 @@ import grpc
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
+from numpy.typing import NDArray
 
 from signalhub import domain
 from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
@@ -37,6 +39,7 @@ from .usage import UsageCounter
 from .visibility import Viewer, event_visible, signal_view, view_from
 from .writer import Writer, now_timestamp
 
+log = logging.getLogger("signalhub.service")
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=Message)
 FEED_PAGE_EVENTS = 512
@@ -59,6 +62,8 @@ class RawRequest(Generic[M]):
     message: M | None
 
 
+FOLLOW_LINGER_SECONDS = 0.0
+"""How long a woken following stream waits for more commits before it reads."""
 FOLLOW_WAKE_SECONDS = 15.0
 """A following stream re-reads the feed at least this often even without a wake-up."""
 LIVE_EVENT_SECONDS = 60
@@ -127,6 +132,14 @@ class Hub:
     """Matches, queries and feed latency, written to the store every few seconds."""
     feed: FeedNotifier = field(default_factory=lambda: FeedNotifier())
     """Wakes following FetchUpdates streams when events commit."""
+    search: (
+        Callable[
+            [NDArray[np.uint8], int],
+            tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]],
+        ]
+        | None
+    ) = None
+    """PDQ search for matches: the local index, or the cluster's shards (ShardRouter)."""
     log_sink: CommandLog | None = None
     """Where log entries go: the cluster's stream (exchange.cluster); None: the local writer."""
 
@@ -345,36 +358,47 @@ class _TailPage:
 
 
 class _TailCache:
-    """Pages of the feed read in the last TAIL_SECONDS, by the cursor they follow. Followers at
-    the head of the feed all ask for the page after the same cursor: it is read from LMDB, and
-    its events shared by everyone built and serialised, once rather than once per subscriber.
-    A cached event shows its signal as it was when the page was read, at most TAIL_SECONDS
-    before (otherwise events show the signal as it is when read)."""
+    """Feed records read in the last TAIL_SECONDS, by sequence, with their shared events.
+    Followers near the head of the feed all need the same few records, each from its own
+    cursor: they are read from LMDB, and their events shared by everyone built and serialised,
+    once rather than once per subscriber. A cached event shows its signal as it was when the
+    record was read, at most TAIL_SECONDS before (otherwise events show the signal as it is
+    when read)."""
 
     TAIL_SECONDS = 2.0
-    MAX_PAGES = 256
+    MAX_RECORDS = 50_000
 
     def __init__(self) -> None:
-        self._pages: dict[int, tuple[float, _TailPage]] = {}
+        self._items: dict[
+            int, tuple[float, rec.FeedRecord, tuple[common_pb2.FeedEvent, bytes] | None]
+        ] = {}
         self._lock = threading.Lock()
 
     def get(self, after: int) -> _TailPage | None:
+        """The cached records right after `after`, as far as they run contiguously (a page of
+        at most FEED_PAGE_EVENTS), or None when the next one is not cached."""
+        now = time.monotonic()
+        items: list[tuple[rec.FeedRecord, tuple[common_pb2.FeedEvent, bytes] | None]] = []
+        seq = after + 1
         with self._lock:
-            found = self._pages.get(after)
-        if found is None or time.monotonic() - found[0] > self.TAIL_SECONDS:
+            while len(items) < FEED_PAGE_EVENTS:
+                found = self._items.get(seq)
+                if found is None or now - found[0] > self.TAIL_SECONDS:
+                    break
+                items.append((found[1], found[2]))
+                seq += 1
+        if not items:
             return None
-        return found[1]
+        return _TailPage(seq - 1, items)
 
     def put(self, after: int, page: _TailPage) -> None:
         now = time.monotonic()
         with self._lock:
-            if len(self._pages) >= self.MAX_PAGES:
-                self._pages = {
-                    k: v for k, v in self._pages.items() if now - v[0] <= self.TAIL_SECONDS
-                }
-                if len(self._pages) >= self.MAX_PAGES:
-                    self._pages.pop(next(iter(self._pages)))
-            self._pages[after] = (now, page)
+            for record, shared in page.items:
+                self._items[int(record.event.cursor)] = (now, record, shared)
+            if len(self._items) > self.MAX_RECORDS:
+                for seq in sorted(self._items)[: len(self._items) - self.MAX_RECORDS // 2]:
+                    del self._items[seq]
 
 
 _EVERYONE = Viewer("", frozenset())
@@ -419,6 +443,57 @@ class ExchangeService:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._tail = _TailCache()
+        self._tail_fill = threading.Lock()
+        self._kick = threading.Event()
+        self._stopping = False
+        self._filled = 0
+        self._filler: threading.Thread | None = None
+
+    def start_tail(self) -> None:
+        """Starts the thread that, after each commit, reads the new feed records into the tail
+        cache and only then wakes the following streams: they find the records ready instead
+        of each hopping to a worker thread to read them."""
+        with self.hub.store.read() as view:
+            self._filled = view.counter("feed_seq")
+        self._filler = threading.Thread(target=self._fill_tail, name="signalhub-feed-tail",
+                                        daemon=True)  # fmt: skip
+        self._filler.start()
+
+    def stop_tail(self) -> None:
+        self._stopping = True
+        self._kick.set()
+        if self._filler is not None:
+            self._filler.join(5)
+
+    def committed(self) -> None:
+        """Called by the writer thread after a commit."""
+        if self._filler is None:
+            self.hub.feed.notify()
+        else:
+            self._kick.set()
+
+    def _fill_tail(self) -> None:
+        while True:
+            self._kick.wait()
+            self._kick.clear()
+            if self._stopping:
+                return
+            try:
+                with self._tail_fill:
+                    while True:
+                        with self.hub.store.read() as view:
+                            records = view.feed(self._filled, FEED_PAGE_EVENTS)
+                            if not records:
+                                break
+                            page = _TailPage(
+                                int(records[-1].event.cursor),
+                                [(r, _shared_event(view, r)) for r in records],
+                            )
+                        self._tail.put(self._filled, page)
+                        self._filled = page.cursor
+            except Exception:
+                log.exception("reading the feed's new records failed")
+            self.hub.feed.notify()
 
     async def SubmitSignals(
         self,
@@ -556,7 +631,8 @@ class ExchangeService:
         hits: list[list[tuple[int, int]]] = []  # per search row: [(table row, distance)]
         if hashes:
             array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
-            lims, rows, distances = self.hub.index.search(array, max_distance)
+            search = self.hub.search or self.hub.index.search
+            lims, rows, distances = search(array, max_distance)
             hits = [
                 list(zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True))
                 for lo, hi in zip(lims[:-1].tolist(), lims[1:].tolist(), strict=True)
@@ -645,6 +721,11 @@ class ExchangeService:
                 if not message.follow:
                     return
                 await feed.wait(changed, FOLLOW_WAKE_SECONDS)
+                if changed.is_set():
+                    # Let a few more commits land: one message (and one wake-up of this
+                    # stream) then carries all of them. With 100 followers, waking each on
+                    # every commit cost the hub more than the ingest itself.
+                    await asyncio.sleep(FOLLOW_LINGER_SECONDS)
                 if feed.closed:
                     raise HubError(
                         grpc.StatusCode.UNAVAILABLE,
@@ -708,14 +789,19 @@ class ExchangeService:
         subscribers read it: see _TailCache)."""
         page = self._tail.get(after)
         if page is None:
-            with self.hub.store.read() as view:
-                records = view.feed(after, FEED_PAGE_EVENTS)
-                page = _TailPage(
-                    int(records[-1].event.cursor) if records else 0,
-                    [(r, _shared_event(view, r)) for r in records],
-                )
-            if records:
-                self._tail.put(after, page)
+            # One reader at a time fills the cache: followers woken by the same commit would
+            # otherwise all read and build the same new records (a thundering herd).
+            with self._tail_fill:
+                page = self._tail.get(after)
+                if page is None:
+                    with self.hub.store.read() as view:
+                        records = view.feed(after, FEED_PAGE_EVENTS)
+                        page = _TailPage(
+                            int(records[-1].event.cursor) if records else 0,
+                            [(r, _shared_event(view, r)) for r in records],
+                        )
+                    if records:
+                        self._tail.put(after, page)
         events: list[common_pb2.FeedEvent] = []
         frames: list[bytes] | None = []
         viewer: Viewer | None = None

