@@ -200,6 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cluster=settings["cluster"],
         cluster_replicas=settings["cluster_replicas"],
         shard=settings["shard"],
+        snapshot_interval_seconds=settings["snapshot_interval"],
     )
 
     async def ready(hub: HubServer) -> None:

@@ -141,6 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
             "NATS servers of a cluster (nats://HOST:PORT,...): the log is a JetStream stream"),
     Setting("cluster_replicas", "SIGNALHUB_CLUSTER_REPLICAS", _positive(int), 3,
             "JetStream replicas of the log stream (cluster mode)"),
+    Setting("snapshot_interval", "SIGNALHUB_SNAPSHOT_INTERVAL", _non_negative(float), 3600.0,
+            "seconds between snapshots of the store for new nodes (cluster mode; 0 = never)"),
     Setting("shard", "SIGNALHUB_SHARD", _shard, None,
             "I/K: index only shard I of K and answer matches by asking every shard (cluster)"),
 )  # fmt: skip

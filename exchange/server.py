@@ -33,7 +33,7 @@ from signalhub.v1 import admin_pb2, exchange_pb2
 
 from .auth import CallVerifier
 from .backup import serve_lock
-from .cluster import ClusterLog, ShardRouter
+from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import HubError
 from .index import SignalIndex
 from .ledger import Applied
@@ -81,6 +81,8 @@ class ServerConfig:
     """NATS servers: the command log is a JetStream stream shared by the hub nodes (empty:
     single node, the log in LMDB only)."""
     cluster_replicas: int = 3
+    snapshot_interval_seconds: float = 3600.0
+    """Cluster mode: how often a node uploads a snapshot of its store (0: never)."""
     shard: tuple[int, int] | None = None
     """(I, K): index only shard I of K; matches ask every shard over NATS (cluster mode)."""
 
@@ -255,6 +257,7 @@ class HubServer:
         self._head_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
         self.cluster: ClusterLog | None = None
         self.exchange: ExchangeService | None = None
         self.port = 0
@@ -272,6 +275,8 @@ class HubServer:
         self._lock = serve_lock(self.config.data_dir)
         if not self._lock.__enter__():
             raise SystemExit(f"another hub is serving {self.config.data_dir}")
+        if self.config.cluster:  # a new node starts from the cluster's latest snapshot
+            await restore_snapshot(self.config.cluster, path)
         self.store = store = Store(path, max_map_bytes=self.config.max_store_bytes)
         with store.read() as view:
             if view.meta("operator_public_key") is None:
@@ -388,6 +393,16 @@ class HubServer:
         self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
         self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
         self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
+        if self.cluster is not None and self.config.snapshot_interval_seconds > 0:
+            self._snapshot_task = asyncio.create_task(self._snapshot_periodically(self.cluster))
+
+    async def _snapshot_periodically(self, cluster: ClusterLog) -> None:
+        while True:
+            await asyncio.sleep(self.config.snapshot_interval_seconds)
+            try:
+                await write_snapshot(cluster)
+            except Exception:
+                log.exception("writing a snapshot failed")
 
     def _add_port(self, server: grpc.aio.Server) -> int:
         c = self.config
@@ -448,7 +463,7 @@ class HubServer:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
-        for task in (self._head_task, self._expiry_task, self._stats_task):
+        for task in (self._head_task, self._expiry_task, self._stats_task, self._snapshot_task):
             if task is not None:
                 task.cancel()
         if self.hub is not None and self.hub.ready:

@@ -562,6 +562,12 @@ class Store:
                     raise StoreFull("the disk under the store is full") from e
                 raise
 
+    def copy_to(self, directory: Path) -> None:
+        """A compacted copy of the environment into `directory` (from one read transaction,
+        so consistent while writes go on)."""
+        with self._gate.shared():
+            self.env.copy(str(directory), compact=True)
+
     def disk_free_bytes(self) -> int:
         return shutil.disk_usage(self.path).free
 

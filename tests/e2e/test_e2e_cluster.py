@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -185,3 +186,33 @@ def test_no_acknowledged_batch_is_lost_when_a_nats_server_and_a_hub_node_die(
     assert feed == list(range(1, len(feed) + 1))  # the hub's feed has no gap
     for node in (nodes[0], nodes[1]):
         node.start()
+
+
+def test_a_new_node_starts_from_a_snapshot_and_replays_only_the_rest(
+    cluster: tuple[NatsCluster, list[HubProcess], Path], member: Path
+) -> None:
+    nats, nodes, tmp = cluster
+    nodes[0].stop()
+    nodes[0].start(extra=("--cluster", nats.urls, "--snapshot-interval", "1"))
+    marker = nodes[0].log_path.stat().st_size
+    with nodes[0].client("clustered", member) as a:
+        a.submit([Signal("pdq", _pdq(random.Random(500 + i))) for i in range(30)])
+    _wait(lambda: "wrote a snapshot" in nodes[0].log_path.read_bytes()[marker:].decode(), 30)
+    with nodes[0].client("clustered", member) as a:  # after the snapshot: replayed from the stream
+        a.submit([Signal("pdq", _pdq(random.Random(600)))])
+        head = list(a.fetch())[-1].cursor
+    fresh = new_node(tmp, "from-snapshot", nats)
+    try:
+        found = re.search(r"restored a snapshot covering the stream up to (\d+)",
+                          fresh.log_path.read_text())  # fmt: skip
+        assert found is not None and int(found.group(1)) > 0
+        with fresh.client("clustered", member) as late:
+            assert list(late.fetch())[-1].cursor == head
+        fresh.stop()
+        nodes[0].stop()
+        assert state_digest(fresh.data_dir) == state_digest(nodes[0].data_dir)
+    finally:
+        if fresh.proc is not None and fresh.proc.poll() is None:
+            fresh.stop()
+        if nodes[0].proc is None or nodes[0].proc.poll() is not None:
+            nodes[0].start(extra=("--cluster", nats.urls))
