@@ -130,15 +130,16 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
 class HubProcess:
     """`signalhub init` + `signalhub serve` on 127.0.0.1:0, logs to a file."""
 
-    def __init__(self, tmp: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmp: Path, extra: tuple[str, ...] = (), init: bool = True) -> None:
         self.data = tmp / "hub"
         self.log_path = tmp / "hub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALHUB_")}
         self.env = env
-        subprocess.run(
-            [sys.executable, "-m", "signalhub", "init", "--data-dir", str(self.data)],
-            check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        if init:  # (cluster nodes get a copy of one initialised directory instead)
+            subprocess.run(
+                [sys.executable, "-m", "signalhub", "init", "--data-dir", str(self.data)],
+                check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
         self.proc = subprocess.Popen(
