@@ -453,6 +453,8 @@ class ShardRouter:
     cluster: ClusterLog
     index: SignalIndex
     shards: int
+    metrics: Any = None
+    """HubMetrics: scatter time and shard coverage."""
     loop: asyncio.AbstractEventLoop | None = None
     _sub: Any = None
 
@@ -502,5 +504,14 @@ class ShardRouter:
                 ) from None
             return bytes(reply.data)
 
-        replies = await asyncio.gather(*(ask(s) for s in range(self.shards)))
-        return merge_answers([decode_answer(r) for r in replies], hashes.shape[0])
+        started = asyncio.get_running_loop().time()
+        replies = await asyncio.gather(*(ask(s) for s in range(self.shards)),
+                                       return_exceptions=True)  # fmt: skip
+        answered = [r for r in replies if isinstance(r, bytes)]
+        if self.metrics is not None:
+            self.metrics.shards_answering.set(len(answered) / self.shards)
+            self.metrics.shard_scatter.observe(asyncio.get_running_loop().time() - started)
+        for r in replies:
+            if isinstance(r, BaseException):
+                raise r
+        return merge_answers([decode_answer(r) for r in answered], hashes.shape[0])

@@ -86,6 +86,17 @@ class HubMetrics:
             "Entries of the cluster's log stream this node has not applied yet (cluster mode).",
             registry=self.registry,
         )
+        self.shard_scatter = Histogram(
+            "signalhub_shard_scatter_seconds",
+            "Time to ask every match shard and gather their answers (sharded cluster mode).",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.shards_answering = Gauge(
+            "signalhub_shards_answering_ratio",
+            "Share of match shards that answered the last scatter (1 = full coverage).",
+            registry=self.registry,
+        )
         self.follower_disconnects = Counter(
             "signalhub_feed_follower_disconnects",
             "Following subscribers disconnected for not reading (they resume from their cursor).",

@@ -382,7 +382,7 @@ class HubServer:
                      cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
             if self.config.shard is not None:
                 shard, shards = self.config.shard
-                router = ShardRouter(cluster, index, shards)
+                router = ShardRouter(cluster, index, shards, self.metrics)
                 await router.serve_shard(shard)  # only now: its answers are complete
                 hub.search = router.search
                 log.info("matching shard %d of %d", shard, shards)

@@ -372,6 +372,7 @@ class _TailCache:
         self._items: dict[
             int, tuple[float, rec.FeedRecord, tuple[common_pb2.FeedEvent, bytes] | None]
         ] = {}
+        self._by_signal: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
     def get(self, after: int) -> _TailPage | None:
@@ -392,13 +393,28 @@ class _TailCache:
         return _TailPage(seq - 1, items)
 
     def put(self, after: int, page: _TailPage) -> None:
+        """Caches the page's records. A record about a signal also drops the cached earlier
+        records about it: their events were built from the signal as it was before this
+        change, and a reader must see them as the signal is now (the feed's contract: replaying
+        it from any cursor ends with exactly what the caller may see)."""
         now = time.monotonic()
         with self._lock:
             for record, shared in page.items:
-                self._items[int(record.event.cursor)] = (now, record, shared)
+                seq = int(record.event.cursor)
+                sid = record.event.signal.signal_id
+                for earlier in self._by_signal.get(sid, ()):
+                    if earlier < seq:
+                        self._items.pop(earlier, None)
+                self._by_signal[sid] = [seq]
+                self._items[seq] = (now, record, shared)
             if len(self._items) > self.MAX_RECORDS:
                 for seq in sorted(self._items)[: len(self._items) - self.MAX_RECORDS // 2]:
                     del self._items[seq]
+                self._by_signal = {
+                    sid: kept
+                    for sid, seqs in self._by_signal.items()
+                    if (kept := [q for q in seqs if q in self._items])
+                }
 
 
 _EVERYONE = Viewer("", frozenset())

@@ -38,6 +38,7 @@ ALERTS = {
     "SignalhubAuthFailureSpike",
     "SignalhubLmdbMapNearlyFull",
     "SignalhubNotReady",
+    "SignalhubClusterApplyLag",
 }
 NO_PROMTOOL = "promtool not found: install Debian's prometheus package; .ci/run does"
 
@@ -180,6 +181,7 @@ def test_alert_unit_tests_cover_firing_and_quiet_cases() -> None:
         "SignalhubIngestStopped",
         "SignalhubLmdbMapNearlyFull",
         "SignalhubAuthFailureSpike",
+        "SignalhubClusterApplyLag",
     }
     assert required <= firing & quiet
 
