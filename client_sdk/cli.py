@@ -722,8 +722,6 @@ def _match_queries(args: argparse.Namespace) -> list[_Query]:
         if is_video(path):
             from .video import frames_to_text
 
-            if args.local:
-                raise UsageError(f"{path}: videos are matched at the hub, not in a local replica")
             try:
                 frames = _video_frames(path, args)
             except (HashingError, ValueError) as e:
@@ -749,8 +747,13 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.local:
         if not (args.local / "data.mdb").exists():
             raise UsageError(f"{args.local} is not a replica; run: signalhub sync --local DIR")
+        thresholds: dict[str, float] = {}
+        if args.min_query_percent is not None:
+            thresholds["min_query_match_percent"] = args.min_query_percent
+        if args.min_compared_percent is not None:
+            thresholds["min_compared_match_percent"] = args.min_compared_percent
         with LocalReplica(args.local) as replica:
-            results = replica.match(pairs, args.max_distance)
+            results = replica.match(pairs, args.max_distance, **thresholds)
     else:
         with _client(args) as client:
             results = client.match(

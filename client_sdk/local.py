@@ -18,6 +18,7 @@ import numpy as np
 
 from matcher import PDQIndex
 from signalhub import domain
+from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.v1 import common_pb2
 
 from .errors import SignalhubError
@@ -108,36 +109,91 @@ class LocalReplica:
         return None if raw is None else SignalInfo.from_wire(common_pb2.Signal.FromString(raw))
 
     def match(
-        self, queries: Sequence[tuple[str, str]], max_distance: int = 31
+        self,
+        queries: Sequence[tuple[str, str]],
+        max_distance: int = 31,
+        *,
+        min_query_match_percent: float = domain.VPDQ_QUERY_MATCH_PERCENT,
+        min_compared_match_percent: float = 0.0,
     ) -> list[MatchResult]:
-        """Matches (type, wire value) queries locally, as the hub's MatchHashes does."""
-        pdq = [s for s in self.signals() if s.type == "pdq"]
+        """Matches (type, wire value) queries locally, as the hub's MatchHashes does: PDQ
+        hashes against photos and the frames of videos (with the frame's time), vpdq videos
+        frame by frame (with the query's and the video's matched shares), other types exactly."""
+        rows: list[tuple[SignalInfo, float | None]] = []  # index row -> (signal, frame time)
+        hashes: list[bytes] = []
+        frames_of: dict[str, int] = {}  # video signal id -> retained frames
+        for s in self.signals():
+            if s.type == "pdq":
+                rows.append((s, None))
+                hashes.append(bytes.fromhex(s.value))
+            elif s.type == "vpdq":
+                kept = vpdq_retained(vpdq_frames(s.value))
+                frames_of[s.signal_id] = len(kept)
+                for f in kept:
+                    rows.append((s, f.timestamp))
+                    hashes.append(bytes.fromhex(f.pdq))
         index = PDQIndex()
-        if pdq:
-            hashes = np.frombuffer(b"".join(bytes.fromhex(s.value) for s in pdq), dtype=np.uint8)
-            index.add(np.arange(len(pdq), dtype=np.uint64), hashes.reshape(-1, 32))
+        if rows:
+            index.add(np.arange(len(rows), dtype=np.uint64),
+                      np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32))  # fmt: skip
         out: list[MatchResult] = []
-        hamming = [
-            q for q in queries if domain.SIGNAL_TYPES[q[0]].match is domain.MatchKind.HAMMING
-        ]
-        found: dict[str, list[Match]] = {}
-        if hamming:
-            q = np.frombuffer(b"".join(bytes.fromhex(v) for _, v in hamming), dtype=np.uint8)
-            lims, ids, dists = index.search(q.reshape(-1, 32), max_distance=max_distance)
-            for j, (_, value) in enumerate(hamming):
-                lo, hi = int(lims[j]), int(lims[j + 1])
-                found[value] = [
-                    Match(pdq[int(i)], int(d))
-                    for i, d in zip(ids[lo:hi], dists[lo:hi], strict=True)
-                ]
         for type_name, value in queries:
-            if _is_hamming(type_name):
-                matches = found.get(value, [])
+            how = domain.signal_type(type_name).match
+            if how is domain.MatchKind.HAMMING:
+                hits = _search(index, [value], max_distance)[0]
+                best: dict[str, Match] = {}
+                for row, distance in sorted(hits, key=lambda h: (h[1], h[0])):
+                    signal, when = rows[row]
+                    if signal.signal_id not in best:
+                        best[signal.signal_id] = Match(signal, distance, frame_timestamp=when)
+                matches = tuple(best.values())
+            elif how is domain.MatchKind.VIDEO:
+                kept = vpdq_retained(vpdq_frames(value))
+                per_frame = _search(index, [f.pdq for f in kept], max_distance)
+                found_frames: dict[str, set[int]] = {}
+                found_rows: dict[str, set[int]] = {}
+                nearest: dict[str, int] = {}
+                for position, hits in enumerate(per_frame):
+                    for row, distance in hits:
+                        signal = rows[row][0]
+                        if signal.type != "vpdq":
+                            continue
+                        sid = signal.signal_id
+                        found_frames.setdefault(sid, set()).add(position)
+                        found_rows.setdefault(sid, set()).add(row)
+                        nearest[sid] = min(distance, nearest.get(sid, distance))
+                scored = []
+                for sid, positions in found_frames.items():
+                    q = 100.0 * len(positions) / len(kept)
+                    c = 100.0 * len(found_rows[sid]) / frames_of[sid]
+                    if q >= min_query_match_percent and c >= min_compared_match_percent:
+                        scored.append((-q, -c, nearest[sid], sid))
+                by_id = {signal.signal_id: signal for signal, _ in rows}
+                matches = tuple(
+                    Match(by_id[sid], d, query_match_percent=-nq, compared_match_percent=-nc)
+                    for nq, nc, d, sid in sorted(scored)
+                )
             else:
                 hit = self.get(domain.signal_id(type_name, value))
-                matches = [Match(hit, 0)] if hit else []
-            out.append(MatchResult(type_name, value, tuple(matches)))
+                matches = (Match(hit, 0),) if hit else ()
+            out.append(MatchResult(type_name, value, matches))
         return out
+
+
+def _search(
+    index: PDQIndex, values: Sequence[str], max_distance: int
+) -> list[list[tuple[int, int]]]:
+    """(row, distance) hits of each hex hash."""
+    if not values or len(index) == 0:
+        return [[] for _ in values]
+    q = np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, 32)
+    lims, ids, dists = index.search(q, max_distance=max_distance)
+    return [
+        list(zip(np.asarray(ids[lo:hi]).tolist(), np.asarray(dists[lo:hi]).tolist(), strict=True))
+        for lo, hi in zip(
+            np.asarray(lims[:-1]).tolist(), np.asarray(lims[1:]).tolist(), strict=True
+        )
+    ]
 
 
 def _is_hamming(type_name: str) -> bool:

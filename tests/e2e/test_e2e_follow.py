@@ -99,6 +99,9 @@ def test_a_subscription_resumes_across_a_restart_without_loss_or_repeat(
             client.submit(_pdqs(3, 4))
             wait_for(4)
             own.restart()  # the stream drops; the subscription reconnects after its cursor
+            # The channel's own reconnection backoff can outlast the SDK's retries of one call:
+            # submit once the channel is connected again.
+            grpc.channel_ready_future(client._conn.channel).result(timeout=30)
             client.submit(_pdqs(4, 4))
             wait_for(8)
             time.sleep(0.5)  # anything delivered twice would arrive now

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -252,3 +253,32 @@ def test_frames_are_matched_after_a_restart(hub: HubProcess, members: dict[str, 
         (100.0, 30.0)
     ]
     assert ("vpdq", 77.0) in [(m.signal.type, m.frame_timestamp) for m in by_image.matches]
+
+
+def test_a_synced_replica_matches_videos_offline_as_the_hub_does(
+    hub: HubProcess, members: dict[str, Path], tmp_path: Path
+) -> None:
+    """Local sync behaves for videos as for photos: the replica answers clip, image and
+    threshold queries with the hub's answers."""
+    from client_sdk.local import LocalReplica
+
+    clip = vpdq_text(edited(STORED[20:50], seed=61))
+    unrelated = [VpdqFrame(f.pdq, f.quality, f.timestamp + 50) for f in video(seed=63, frames=50)]
+    half = vpdq_text(edited(STORED[:50], seed=62) + unrelated)
+    near_frame = _flip(STORED[33].pdq, 4, random.Random(64))
+    queries = [("vpdq", clip), ("vpdq", half), ("pdq", near_frame), ("vpdq", vpdq_text(OTHER))]
+
+    def shape(results: list[Any]) -> list[list[tuple[Any, ...]]]:
+        return [
+            [(m.signal.signal_id, m.distance, m.query_match_percent, m.compared_match_percent,
+              m.frame_timestamp) for m in r.matches]
+            for r in results
+        ]  # fmt: skip
+
+    with _client(hub, members) as client:
+        at_hub = client.match(queries, min_query_match_percent=40)
+        with LocalReplica(tmp_path / "replica") as replica:
+            replica.sync(client)
+            local = replica.match(queries, min_query_match_percent=40)
+    assert shape(local) == shape(at_hub)
+    assert [len(r.matches) for r in local] == [1, 1, 1, 1]  # clip, half (40 %), frame, itself
