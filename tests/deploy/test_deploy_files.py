@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from deploytools import rel, yaml_docs, yaml_one
 
 from exchange.config import read_config_file, resolve
 from exchange.metrics import HubMetrics
@@ -41,19 +41,6 @@ ALERTS = {
     "SignalhubClusterApplyLag",
 }
 NO_PROMTOOL = "promtool not found: install Debian's prometheus package; .ci/run does"
-
-
-def _rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
-
-
-def _yaml_docs(path: Path) -> list[Any]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def _yaml(path: Path) -> Any:
-    (doc,) = _yaml_docs(path)
-    return doc
 
 
 def _promtool(*args: str, cwd: Path = ROOT) -> str:
@@ -94,12 +81,12 @@ def test_the_deploy_directory_has_the_expected_files() -> None:
     assert not missing
 
 
-@pytest.mark.parametrize("path", YAML_FILES, ids=_rel)
+@pytest.mark.parametrize("path", YAML_FILES, ids=rel)
 def test_yaml_file_parses(path: Path) -> None:
-    assert _yaml_docs(path), f"{_rel(path)} is empty"
+    assert yaml_docs(path), f"{rel(path)} is empty"
 
 
-@pytest.mark.parametrize("path", JSON_FILES, ids=_rel)
+@pytest.mark.parametrize("path", JSON_FILES, ids=rel)
 def test_json_file_parses(path: Path) -> None:
     assert json.loads(path.read_text())
 
@@ -124,7 +111,7 @@ def test_systemd_example_config_is_valid() -> None:
 
 
 def test_k8s_configmap_config_is_valid(tmp_path: Path) -> None:
-    (config_map,) = _yaml_docs(K8S / "configmap.yaml")
+    (config_map,) = yaml_docs(K8S / "configmap.yaml")
     path = tmp_path / "signalhub.toml"
     path.write_text(config_map["data"]["signalhub.toml"])
     settings = _check_hub_config(path)
@@ -136,15 +123,15 @@ def test_k8s_configmap_config_is_valid(tmp_path: Path) -> None:
 
 
 def test_promtool_check_rules() -> None:
-    assert "SUCCESS" in _promtool("check", "rules", _rel(PROM / "alerts.yml"))
+    assert "SUCCESS" in _promtool("check", "rules", rel(PROM / "alerts.yml"))
 
 
 def test_promtool_test_rules() -> None:
-    assert "SUCCESS" in _promtool("test", "rules", _rel(PROM / "alerts_test.yml"))
+    assert "SUCCESS" in _promtool("test", "rules", rel(PROM / "alerts_test.yml"))
 
 
 def test_promtool_check_config() -> None:
-    assert "SUCCESS" in _promtool("check", "config", _rel(PROM / "prometheus.yml"))
+    assert "SUCCESS" in _promtool("check", "config", rel(PROM / "prometheus.yml"))
 
 
 def test_promtool_check_compose_prometheus_config(tmp_path: Path) -> None:
@@ -155,7 +142,7 @@ def test_promtool_check_compose_prometheus_config(tmp_path: Path) -> None:
 
 
 def _rules() -> list[dict[str, Any]]:
-    return [rule for group in _yaml(PROM / "alerts.yml")["groups"] for rule in group["rules"]]
+    return [rule for group in yaml_one(PROM / "alerts.yml")["groups"] for rule in group["rules"]]
 
 
 def test_alerts_are_complete() -> None:
@@ -173,7 +160,7 @@ def test_alerts_are_complete() -> None:
 def test_alert_unit_tests_cover_firing_and_quiet_cases() -> None:
     firing: set[str] = set()
     quiet: set[str] = set()
-    for case in _yaml(PROM / "alerts_test.yml")["tests"]:
+    for case in yaml_one(PROM / "alerts_test.yml")["tests"]:
         for check in case.get("alert_rule_test", []):
             (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
     required = {
@@ -187,7 +174,7 @@ def test_alert_unit_tests_cover_firing_and_quiet_cases() -> None:
 
 
 def test_prometheus_scrapes_the_hub() -> None:
-    config = _yaml(PROM / "prometheus.yml")
+    config = yaml_one(PROM / "prometheus.yml")
     assert config["rule_files"] == ["alerts.yml"]
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "signalhub"]
     assert job["static_configs"][0]["targets"] == [f"localhost:{METRICS_PORT}"]
@@ -246,7 +233,7 @@ def test_alerts_use_only_metrics_the_hub_exports() -> None:
 
 def test_alert_tests_use_only_metrics_the_hub_exports() -> None:
     known = _hub_metric_names()
-    for case in _yaml(PROM / "alerts_test.yml")["tests"]:
+    for case in yaml_one(PROM / "alerts_test.yml")["tests"]:
         for series in case["input_series"]:
             name = series["series"].partition("{")[0]
             assert name in known, f"{case['name']}: unknown metric {name}"
@@ -297,11 +284,11 @@ def test_dashboard_is_provisioning_ready() -> None:
 
 
 def test_grafana_provisioning_matches_compose_mounts() -> None:
-    provider = _yaml(DEPLOY / "grafana" / "provisioning" / "dashboards.yml")["providers"][0]
-    (grafana,) = [_yaml(DOCKER / "docker-compose.yml")["services"]["grafana"]]
+    provider = yaml_one(DEPLOY / "grafana" / "provisioning" / "dashboards.yml")["providers"][0]
+    (grafana,) = [yaml_one(DOCKER / "docker-compose.yml")["services"]["grafana"]]
     targets = {v.split(":")[1] for v in grafana["volumes"]}
     assert provider["options"]["path"] in targets
-    datasource = _yaml(DEPLOY / "grafana" / "provisioning" / "datasources.yml")
+    datasource = yaml_one(DEPLOY / "grafana" / "provisioning" / "datasources.yml")
     assert datasource["datasources"][0]["type"] == "prometheus"
 
 
@@ -405,7 +392,7 @@ def test_dockerignore_files_agree_and_keep_secrets_out() -> None:
 
 
 def test_compose_file() -> None:
-    compose = _yaml(DOCKER / "docker-compose.yml")
+    compose = yaml_one(DOCKER / "docker-compose.yml")
     services = compose["services"]
     assert {"hub", "prometheus", "grafana"} <= set(services)
     for name, service in services.items():
@@ -429,17 +416,17 @@ def test_compose_file() -> None:
 
 
 def _statefulset() -> dict[str, Any]:
-    (sts,) = _yaml_docs(K8S / "statefulset.yaml")
+    (sts,) = yaml_docs(K8S / "statefulset.yaml")
     assert sts["kind"] == "StatefulSet"
     return dict(sts)
 
 
 def test_k8s_manifests_share_a_namespace() -> None:
     for path in sorted(K8S.glob("*.yaml")):
-        for doc in _yaml_docs(path):
-            assert doc["apiVersion"] and doc["kind"], _rel(path)
+        for doc in yaml_docs(path):
+            assert doc["apiVersion"] and doc["kind"], rel(path)
             if doc["kind"] != "Namespace":
-                assert doc["metadata"]["namespace"] == "signalhub", _rel(path)
+                assert doc["metadata"]["namespace"] == "signalhub", rel(path)
 
 
 def test_statefulset_probes() -> None:
@@ -466,7 +453,7 @@ def test_statefulset_data_volume_and_init(tmp_path: Path) -> None:
     pod = sts["spec"]["template"]["spec"]
     (hub,) = pod["containers"]
     (claim,) = sts["spec"]["volumeClaimTemplates"]
-    (config_map,) = _yaml_docs(K8S / "configmap.yaml")
+    (config_map,) = yaml_docs(K8S / "configmap.yaml")
     config = tmp_path / "signalhub.toml"
     config.write_text(config_map["data"]["signalhub.toml"])
     data_dir = resolve({}, {}, read_config_file(config))["data_dir"]
@@ -505,7 +492,7 @@ def test_statefulset_runs_as_non_root() -> None:
 
 
 def test_service_ports_and_scrape_annotations() -> None:
-    services = {d["metadata"]["name"]: d for d in _yaml_docs(K8S / "service.yaml")}
+    services = {d["metadata"]["name"]: d for d in yaml_docs(K8S / "service.yaml")}
     service = services["signalhub"]
     assert {p["port"] for p in service["spec"]["ports"]} == {GRPC_PORT, METRICS_PORT}
     annotations = service["metadata"]["annotations"]
