@@ -1,0 +1,56 @@
+"""The cluster-mode settings: good values parse, bad ones are refused naming the setting, and a
+hub given a bad one refuses to start without touching its store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hubtools import run_cli, store_fingerprint
+
+from exchange.commands import init_data_dir
+from exchange.config import ConfigError, resolve
+
+
+def test_good_cluster_settings_parse() -> None:
+    settings = resolve(
+        {"data_dir": "/d", "cluster": "nats://a:4222, nats://b:4222", "shard": "1/3"},
+        {"SIGNALHUB_SNAPSHOT_INTERVAL": "0", "SIGNALHUB_FOLLOW_STALL_SECONDS": "2.5"},
+        {"cluster_replicas": 5},
+    )
+    assert settings["cluster"] == ["nats://a:4222", "nats://b:4222"]
+    assert settings["shard"] == (1, 3) and settings["cluster_replicas"] == 5
+    assert settings["snapshot_interval"] == 0.0 and settings["follow_stall_seconds"] == 2.5
+    defaults = resolve({"data_dir": "/d"}, {}, {})
+    assert defaults["shard"] is None and defaults["cluster"] == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "name"),
+    [
+        ({"cluster": "http://a:4222"}, "cluster"),
+        ({"cluster": "nats://no-port"}, "cluster"),
+        ({"shard": "3/3"}, "shard"),
+        ({"shard": "1-3"}, "shard"),
+        ({"snapshot_interval": "-1"}, "snapshot_interval"),
+        ({"follow_stall_seconds": "0"}, "follow_stall_seconds"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_naming_the_setting(
+    flags: dict[str, str], name: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({"data_dir": "/d", **flags}, {}, {})
+    assert name in str(info.value)
+
+
+def test_a_shard_without_a_cluster_is_refused_and_the_store_untouched(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    init_data_dir(data_dir)
+    before = store_fingerprint(data_dir)
+    result = run_cli("serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
+                     "--metrics-listen", "off", "--shard", "0/2", timeout=60)  # fmt: skip
+    assert result.returncode != 0 and "--shard needs --cluster" in result.stderr + result.stdout
+    bad = run_cli("serve", "--data-dir", str(data_dir), "--cluster", "ftp://x:1", timeout=60)
+    assert bad.returncode != 0 and "cluster" in bad.stderr
+    assert store_fingerprint(data_dir) == before
