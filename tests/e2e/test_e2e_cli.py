@@ -142,3 +142,10 @@ def test_bulk_submit_is_quiet_on_stderr_when_piped(env: dict[str, str], tmp_path
     result = run_cli("submit", str(path), "--type", "pdq", "--json", env=env, check=True)
     assert result.stderr == ""
     assert json.loads(result.stdout)["batches"] == 3
+
+
+def test_fetch_with_a_negative_limit_is_refused(hub: HubProcess, env: dict[str, str]) -> None:
+    before = store_fingerprint(hub.data_dir)
+    result = run_cli("fetch", "--limit", "-1", env=env)
+    assert result.returncode == 1 and "--limit is 0 (all) or more" in result.stderr
+    assert store_fingerprint(hub.data_dir) == before

@@ -216,3 +216,21 @@ def test_a_new_node_starts_from_a_snapshot_and_replays_only_the_rest(
             fresh.stop()
         if nodes[0].proc is None or nodes[0].proc.poll() is not None:
             nodes[0].start(extra=("--cluster", nats.urls))
+
+
+def test_a_batch_too_large_for_the_clusters_log_is_refused_and_nothing_stored(
+    cluster: tuple[NatsCluster, list[HubProcess], Path], member: Path
+) -> None:
+    """NATS takes messages of at most 1 MB by default; the hub takes 16 MiB. A larger batch is
+    refused for good (INVALID_ARGUMENT), not retried, and no node stores anything."""
+
+    from client_sdk.errors import SignalhubError
+
+    _, nodes, _ = cluster
+    big = [Signal("url", f"https://example.com/{i}/" + "x" * 3900) for i in range(400)]
+    before = [state_digest(node.data_dir) for node in nodes]  # (heads are signed on a timer)
+    with nodes[0].client("clustered", member) as a, pytest.raises(SignalhubError) as info:
+        a.submit(big)
+    assert info.value.code.name == "INVALID_ARGUMENT"
+    assert "larger than the cluster's log takes" in str(info.value)
+    assert [state_digest(node.data_dir) for node in nodes] == before
