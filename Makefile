@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml matcher/_core/pdqcore.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml matcher/_core/pdqcore.c | $(BIN)/python
+# The TLSH example plug-in is installed too: the suite proves a type can be added from outside.
+$(VENV)/.installed-dev: pyproject.toml matcher/_core/pdqcore.c \
+                        examples/plugins/signalhub-tlsh/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,pytx]'
+	$(BIN)/pip install --quiet -e examples/plugins/signalhub-tlsh
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -40,6 +43,7 @@ lint: $(VENV)/.installed-dev
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/plugins/signalhub-tlsh/signalhub_tlsh
 
 ## make proto: regenerate signalhub/v1 and signalhub/storage/v1 from proto/.
 proto: $(VENV)/.installed-dev

@@ -39,7 +39,7 @@ from .client import (
 from .errors import SignalhubError
 from .hashing import HashingError, pdq_dihedral, pdq_from_image
 from .local import LocalReplica
-from .models import FeedEvent, MatchResult, Signal, SubmitResult
+from .models import FeedEvent, MatchResult, Signal, SignalTypeInfo, SubmitResult
 from .progress import Progress
 from .provenance import check_provenance
 
@@ -149,8 +149,18 @@ def add_commands(groups: Groups) -> None:
                    help="video frames hashed a second (default 1; 0: every frame)")  # fmt: skip
     p.add_argument("--prune-distance", type=int, default=None, metavar="BITS",
                    help="drop a video frame within BITS of the last one kept")  # fmt: skip
+    p.add_argument("--type", default=None, metavar="TYPE",
+                   help="hash files as this type (a plug-in's, e.g. tlsh for documents); "
+                        "default: PDQ of images, vPDQ of videos")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(run=_guarded(cmd_hash))
+
+    p = sub.add_parser("types", help="the signal types the hub accepts, and how it matches them")
+    p.add_argument("--local", action="store_true",
+                   help="list this installation's registry instead of asking the hub")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_types))
 
     p = sub.add_parser("submit", help="submit signals from a file (or - for stdin) or videos")
     p.add_argument(
@@ -186,6 +196,11 @@ def add_commands(groups: Groups) -> None:
     )
     p.add_argument("--industry", default="", help="industry classification for every record")
     p.add_argument("--confidence", type=int, default=0, help="1-100 for every record")
+    p.add_argument("--classifier", default=None, metavar="NAME",
+                   help="the classifier that flagged every record (with --score)")  # fmt: skip
+    p.add_argument("--score", type=float, default=None, help="the classifier's score, 0-1")
+    p.add_argument("--human-reviewed", action="store_true",
+                   help="a human confirmed the classifier's finding")  # fmt: skip
     p.add_argument(
         "--expires-at",
         default=None,
@@ -234,6 +249,11 @@ def add_commands(groups: Groups) -> None:
     )
     _consortium_flag(p)
     p.add_argument("--max-distance", type=int, default=domain.DEFAULT_PDQ_MAX_DISTANCE)
+    p.add_argument("--distance", action="append", default=[], metavar="TYPE=N",
+                   help="largest distance for a type matched by its own index, e.g. tlsh=50 "
+                        "(default: the type's; see `signalhub types`)")  # fmt: skip
+    p.add_argument("--min-score", type=float, default=None, metavar="S",
+                   help="only signals a classifier scored at least S (0-1)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per query")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_match))
@@ -246,6 +266,9 @@ def add_commands(groups: Groups) -> None:
         help="after the backlog, print each new event as it commits (until Ctrl-C)",
     )  # fmt: skip
     p.add_argument("--urgent-only", action="store_true", help="only events of urgent submissions")
+    p.add_argument("--min-score", type=float, default=None, metavar="S",
+                   help="only signals a classifier scored at least S (0-1); removals always "
+                        "shown")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_fetch))
@@ -449,7 +472,67 @@ def _video_frames(path: Path, args: argparse.Namespace) -> list[Any]:
         raise
 
 
+def cmd_types(args: argparse.Namespace) -> int:
+    if args.local:
+        types = [
+            SignalTypeInfo(
+                t.name,
+                t.description,
+                t.match.value,
+                t.bits,
+                t.default_threshold,
+                t.max_threshold,
+                t.personal,
+                t.origin,
+                t.pytx_name or "",
+            )
+            for t in (domain.SIGNAL_TYPES[n] for n in sorted(domain.SIGNAL_TYPES))
+        ]
+    else:
+        with _client(args) as client:
+            types = client.signal_types()
+    for t in types:
+        if args.json:
+            print(json.dumps(t.to_json()))
+            continue
+        how = t.match
+        if t.match in ("distance", "hamming"):
+            how += f" (default {t.default_threshold}, at most {t.max_threshold})"
+        local = "" if args.local or t.name in domain.SIGNAL_TYPES else "  [not installed here]"
+        print(f"{t.name:<12} {how:<34} {t.origin:<24} {t.description}{local}")
+    return 0
+
+
+def _hash_as_type(args: argparse.Namespace) -> int:
+    spec = domain.SIGNAL_TYPES.get(args.type)
+    if spec is None or spec.hash_content is None:
+        hashable = sorted(n for n, t in domain.SIGNAL_TYPES.items() if t.hash_content) or ["none"]
+        raise UsageError(
+            f"--type {args.type!r}: not a type that hashes files (installed: "
+            f"{', '.join(hashable)}; PDQ and vPDQ need no --type)"
+        )
+    failures = 0
+    for path in args.images:
+        try:
+            value = spec.hash_content(path.read_bytes())
+        except OSError as e:
+            print(f"signalhub: error: {path}: {e.strerror}", file=sys.stderr)
+            failures += 1
+            continue
+        except domain.InvalidValue as e:
+            print(f"signalhub: error: {path}: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"path": str(path), "type": spec.name, "value": value}))
+        else:
+            print(f"{value}  {spec.name}  {path}")
+    return 1 if failures else 0
+
+
 def cmd_hash(args: argparse.Namespace) -> int:
+    if args.type is not None:
+        return _hash_as_type(args)
     failures = 0
     for path in args.images:
         if is_video(path):
@@ -483,9 +566,12 @@ def cmd_hash(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.batch_size > domain.MAX_BATCH_SIGNALS:
         raise UsageError(f"--batch-size is 1-{domain.MAX_BATCH_SIGNALS}")
+    if (args.classifier is None) != (args.score is None):
+        raise UsageError("--classifier and --score go together")
     defaults = RecordDefaults(
         args.type, tuple(args.label), tuple(args.tag), args.industry, args.confidence,
-        args.expires_at, _consortium_key(args),
+        args.expires_at, _consortium_key(args), args.classifier, args.score,
+        args.human_reviewed,
     )  # fmt: skip
     if args.from_video:
         signals = _video_signals([Path(f) for f in args.files], args, defaults)
@@ -581,6 +667,9 @@ class RecordDefaults:
     confidence: int = 0
     expires_at: str | None = None
     consortium_key: ConsortiumKey | None = None
+    classifier: str | None = None
+    score: float | None = None
+    human_reviewed: bool = False
 
 
 def read_signals(name: str, fmt: str, defaults: RecordDefaults) -> list[Signal]:
@@ -625,6 +714,9 @@ def _csv_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         raise UsageError('a CSV file needs a header with a "value" column')
     for row in reader:
         record: dict[str, Any] = {"value": row.get("value")}
+        for field in ("classifier", "score", "human_reviewed"):
+            if row.get(field):
+                record[field] = row[field]
         for field in ("type", "labels", "tags"):
             if row.get(field):
                 text = row[field] or ""
@@ -666,13 +758,35 @@ def _signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) -
             type_name, wire, labels, tags, industry=str(record.get("industry", d.industry)),
             confidence=confidence,
             expires_at_ms=int(expires_at.timestamp() * 1000) if expires_at else 0,
+            verdict=_record_verdict(record, d),
         )  # fmt: skip
-    except (domain.InvalidValue, ValueError) as e:
+    except (domain.InvalidValue, ValueError, TypeError) as e:
         raise UsageError(f"{where}: {e}") from None
     return Signal(
         canonical.type, canonical.value, canonical.labels, canonical.tags,
-        canonical.industry, canonical.confidence, expires_at,
+        canonical.industry, canonical.confidence, expires_at, canonical.verdict,
     )  # fmt: skip
+
+
+def _record_verdict(record: dict[str, Any], d: RecordDefaults) -> domain.Verdict | None:
+    """A record's classifier verdict: a "classifier" object ({"classifier", "score",
+    "human_reviewed"}, as `fetch --json` prints them in "classifiers"), or "classifier",
+    "score" and "human_reviewed" fields (CSV columns), else the flags'."""
+    given = record.get("classifier", d.classifier)
+    if isinstance(given, dict):
+        name, score, reviewed = given.get("classifier"), given.get("score"), given.get(
+            "human_reviewed", False)  # fmt: skip
+    else:
+        name = given
+        score = record.get("score", d.score)
+        reviewed = record.get("human_reviewed", d.human_reviewed)
+    if name in (None, "") and score in (None, ""):
+        return None
+    if name in (None, "") or score in (None, ""):
+        raise ValueError("a classifier verdict needs both the classifier and its score")
+    if isinstance(reviewed, str):
+        reviewed = reviewed.strip().lower() in ("1", "true", "yes")
+    return domain.validate_verdict(str(name), float(score), bool(reviewed))
 
 
 def _parse_time(text: str) -> datetime:
@@ -741,19 +855,45 @@ def _match_queries(args: argparse.Namespace) -> list[_Query]:
     return queries
 
 
+def _type_distances(items: list[str]) -> dict[str, int]:
+    """`--distance TYPE=N` flags as {type: N}, for types matched by their own index."""
+    out: dict[str, int] = {}
+    for item in items:
+        name, eq, number = item.partition("=")
+        spec = domain.SIGNAL_TYPES.get(name.strip())
+        if not eq or spec is None or not number.strip().isdigit():
+            raise UsageError(f"--distance {item!r}: TYPE=N, e.g. tlsh=50")
+        if not spec.indexed:
+            raise UsageError(f"--distance {item!r}: {name} is not matched by a distance of its "
+                             "own (PDQ takes --max-distance)")  # fmt: skip
+        out[spec.name] = int(number)
+    return out
+
+
+def _check_score(score: float | None) -> None:
+    if score is not None and not 0 <= score <= 1:
+        raise UsageError("--min-score is 0-1")
+
+
 def cmd_match(args: argparse.Namespace) -> int:
+    _check_score(args.min_score)
+    distances = _type_distances(args.distance)
     queries = _match_queries(args)
     pairs = [(q.type, q.value) for q in queries]
     if args.local:
         if not (args.local / "data.mdb").exists():
             raise UsageError(f"{args.local} is not a replica; run: signalhub sync --local DIR")
-        thresholds: dict[str, float] = {}
-        if args.min_query_percent is not None:
-            thresholds["min_query_match_percent"] = args.min_query_percent
-        if args.min_compared_percent is not None:
-            thresholds["min_compared_match_percent"] = args.min_compared_percent
         with LocalReplica(args.local) as replica:
-            results = replica.match(pairs, args.max_distance, **thresholds)
+            results = replica.match(
+                pairs,
+                args.max_distance,
+                min_query_match_percent=domain.VPDQ_QUERY_MATCH_PERCENT
+                if args.min_query_percent is None
+                else args.min_query_percent,
+                min_compared_match_percent=args.min_compared_percent or 0.0,
+                thresholds=distances,
+                min_score=args.min_score,
+            )
     else:
         with _client(args) as client:
             results = client.match(
@@ -761,6 +901,8 @@ def cmd_match(args: argparse.Namespace) -> int:
                 args.max_distance,
                 min_query_match_percent=args.min_query_percent,
                 min_compared_match_percent=args.min_compared_percent,
+                thresholds=distances,
+                min_score=args.min_score,
             )
     grouped: dict[str, list[tuple[_Query, MatchResult]]] = {}
     for q, r in zip(queries, results, strict=True):
@@ -812,6 +954,7 @@ def _print_match(args: argparse.Namespace, q: _Query, matches: list[dict[str, An
 def cmd_fetch(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise UsageError("--limit is 0 (all) or more")
+    _check_score(args.min_score)
     with _client(args) as client:
         events = (
             FeedEvent.from_wire(e)
@@ -821,6 +964,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         )
         try:
             for event in events:
+                if (
+                    args.min_score is not None
+                    and event.event != "signal_removed"
+                    and not event.signal.scored_at_least(args.min_score)
+                ):
+                    continue
                 if args.json:
                     line = json.dumps(event.to_json())
                 else:

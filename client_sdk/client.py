@@ -11,7 +11,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,7 +27,16 @@ from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .errors import SignalhubError, error_from_rpc
-from .models import FeedEvent, Match, MatchResult, Signal, SignalDetail, SignalInfo, SubmitResult
+from .models import (
+    FeedEvent,
+    Match,
+    MatchResult,
+    Signal,
+    SignalDetail,
+    SignalInfo,
+    SignalTypeInfo,
+    SubmitResult,
+)
 from .signing import Signer
 
 if TYPE_CHECKING:
@@ -283,11 +292,22 @@ class Client:
         *,
         min_query_match_percent: float | None = None,
         min_compared_match_percent: float | None = None,
+        thresholds: Mapping[str, int] | None = None,
+        min_score: float | None = None,
     ) -> list[MatchResult]:
         """Matches (type, value) queries; one MatchResult per query, in order. The percentages
-        apply to vpdq (video) queries; unset, the hub uses 80 and 0 as pytx does."""
+        apply to vpdq (video) queries; unset, the hub uses 80 and 0 as pytx does.
+        `thresholds` gives the largest distance per type for types matched by their own index
+        (plug-ins such as tlsh; `signal_types()` lists their defaults). `min_score` keeps only
+        signals a classifier scored at least that high."""
+        thresholds = thresholds or {}
         request = exchange_pb2.MatchHashesRequest(
-            queries=[exchange_pb2.MatchQuery(type=t, value=v) for t, v in queries],
+            queries=[
+                exchange_pb2.MatchQuery(type=t, value=v, max_distance=thresholds[t])
+                if t in thresholds
+                else exchange_pb2.MatchQuery(type=t, value=v)
+                for t, v in queries
+            ],
             max_distance=max_distance,
         )
         if min_query_match_percent is not None:
@@ -300,8 +320,19 @@ class Client:
         out = []
         for (t, v), result in zip(queries, response.results, strict=True):
             matches = tuple(Match.from_wire(m) for m in result.matches)
+            if min_score is not None:
+                matches = tuple(m for m in matches if m.signal.scored_at_least(min_score))
             out.append(MatchResult(t, v, matches))
         return out
+
+    def signal_types(self) -> list[SignalTypeInfo]:
+        """The signal types the hub accepts (built-ins and its plug-ins), sorted by name."""
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/ListSignalTypes",
+            exchange_pb2.ListSignalTypesRequest(),
+            exchange_pb2.ListSignalTypesResponse,
+        )
+        return [SignalTypeInfo.from_wire(t) for t in response.types]
 
     def match_video(
         self,

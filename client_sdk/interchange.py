@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from signalhub.signal_types import SIGNAL_TYPES
+
 from .models import SignalInfo
 
 FORMATS = ("csv", "jsonl", "pytx")
@@ -27,7 +29,21 @@ HUB_TO_PYTX = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256", "url"
 MD5 and SHA-256 digests only as video digests; a digest of any file is the same value, so the
 hub's content digests map onto them (a pytx user matching photos by digest will not look there).
 """
-PYTX_TO_HUB = {v: k for k, v in HUB_TO_PYTX.items()}
+
+
+def hub_to_pytx() -> dict[str, str]:
+    """HUB_TO_PYTX plus every registered type (plug-ins) that names its pytx signal type."""
+    out = dict(HUB_TO_PYTX)
+    for t in SIGNAL_TYPES.values():
+        if t.pytx_name and t.name not in out:
+            out[t.name] = t.pytx_name
+    return out
+
+
+def pytx_to_hub() -> dict[str, str]:
+    """The pytx signal type names the hub takes, and the hub type of each."""
+    return {v: k for k, v in hub_to_pytx().items()}
+
 
 CSV_FIELDS = (
     "type", "value", "labels", "tags", "signal_id", "corroboration", "first_seen", "last_seen",
@@ -56,8 +72,9 @@ def write(signals: Iterable[SignalInfo], fmt: str, out: TextIO) -> ExportCounts:
             out.write(json.dumps(s.to_json(), sort_keys=True) + "\n")
             counts.written += 1
     elif fmt == "pytx":
+        names = hub_to_pytx()
         for s in signals:
-            name = HUB_TO_PYTX.get(s.type)
+            name = names.get(s.type)
             if name is None:
                 counts.skipped += 1
                 continue
@@ -94,6 +111,7 @@ class FormatError(ValueError):
 
 def pytx_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
     """Records of a pytx signal list (`<pytx type> <value>` a line; blank lines skipped)."""
+    to_hub = pytx_to_hub()
     for line, text in enumerate(stream, 1):
         text = text.strip()
         if not text:
@@ -102,8 +120,8 @@ def pytx_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         value = value.strip()
         if not value:
             raise FormatError(line, 'a pytx line is "<signal type> <value>"')
-        hub_type = PYTX_TO_HUB.get(name)
+        hub_type = to_hub.get(name)
         if hub_type is None:
-            known = ", ".join(sorted(PYTX_TO_HUB))
+            known = ", ".join(sorted(to_hub))
             raise FormatError(line, f"pytx signal type {name!r} has no hub type; known: {known}")
         yield line, {"type": hub_type, "value": value}

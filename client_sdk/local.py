@@ -9,7 +9,7 @@ with the same matcher as the hub — for platforms that cannot send their users'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from matcher import PDQIndex
 from signalhub import domain
-from signalhub.signal_types import vpdq_frames, vpdq_retained
+from signalhub.signal_types import DistanceIndex, vpdq_frames, vpdq_retained
 from signalhub.v1 import common_pb2
 
 from .errors import SignalhubError
@@ -115,15 +115,24 @@ class LocalReplica:
         *,
         min_query_match_percent: float = domain.VPDQ_QUERY_MATCH_PERCENT,
         min_compared_match_percent: float = 0.0,
+        thresholds: Mapping[str, int] | None = None,
+        min_score: float | None = None,
     ) -> list[MatchResult]:
         """Matches (type, wire value) queries locally, as the hub's MatchHashes does: PDQ
         hashes against photos and the frames of videos (with the frame's time), vpdq videos
-        frame by frame (with the query's and the video's matched shares), other types exactly."""
+        frame by frame (with the query's and the video's matched shares), types with their own
+        index (plug-ins) within `thresholds[type]` (default: the type's), other types exactly.
+        `min_score` keeps only signals a classifier scored at least that high."""
         rows: list[tuple[SignalInfo, float | None]] = []  # index row -> (signal, frame time)
         hashes: list[bytes] = []
         frames_of: dict[str, int] = {}  # video signal id -> retained frames
+        indexes: dict[str, DistanceIndex] = {}  # types matched by their own index (plug-ins)
+        by_type: dict[str, list[tuple[str, str]]] = {}
         for s in self.signals():
-            if s.type == "pdq":
+            spec = domain.SIGNAL_TYPES.get(s.type)
+            if spec is not None and spec.indexed:
+                by_type.setdefault(s.type, []).append((s.signal_id, s.value))
+            elif s.type == "pdq":
                 rows.append((s, None))
                 hashes.append(bytes.fromhex(s.value))
             elif s.type == "vpdq":
@@ -136,10 +145,26 @@ class LocalReplica:
         if rows:
             index.add(np.arange(len(rows), dtype=np.uint64),
                       np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32))  # fmt: skip
+        for type_name, items in by_type.items():
+            make = domain.SIGNAL_TYPES[type_name].index
+            assert make is not None
+            indexes[type_name] = make()
+            indexes[type_name].add(items)
         out: list[MatchResult] = []
         for type_name, value in queries:
-            how = domain.signal_type(type_name).match
-            if how is domain.MatchKind.HAMMING:
+            spec = domain.signal_type(type_name)
+            how = spec.match
+            if spec.indexed:
+                limit = (thresholds or {}).get(type_name, spec.default_threshold)
+                found: list[tuple[str, int]] = []
+                if type_name in indexes:
+                    found = indexes[type_name].search(value, limit)
+                matches = tuple(
+                    Match(hit, distance)
+                    for sid, distance in sorted(found, key=lambda h: (h[1], h[0]))
+                    if (hit := self.get(sid)) is not None
+                )
+            elif how is domain.MatchKind.HAMMING:
                 hits = _search(index, [value], max_distance)[0]
                 best: dict[str, Match] = {}
                 for row, distance in sorted(hits, key=lambda h: (h[1], h[0])):
@@ -176,6 +201,8 @@ class LocalReplica:
             else:
                 hit = self.get(domain.signal_id(type_name, value))
                 matches = (Match(hit, 0),) if hit else ()
+            if min_score is not None:
+                matches = tuple(m for m in matches if m.signal.scored_at_least(min_score))
             out.append(MatchResult(type_name, value, matches))
         return out
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from signalhub.domain import Verdict
 from signalhub.signal_types import ConsortiumKey, wire_value
 from signalhub.v1 import common_pb2, exchange_pb2
 
@@ -25,6 +26,8 @@ class Signal:
     confidence: int = 0
     """1-100; 0 = not said."""
     expires_at: datetime | None = None
+    classifier: Verdict | None = None
+    """The classifier that flagged the content (its name, score 0-1, human review)."""
 
     @classmethod
     def of(
@@ -50,6 +53,11 @@ class Signal:
         )
         if self.expires_at is not None:
             out.expires_at.FromDatetime(self.expires_at)
+        if self.classifier is not None:
+            v = self.classifier
+            out.classifier.classifier = v.classifier
+            out.classifier.score = v.score
+            out.classifier.human_reviewed = v.human_reviewed
         return out
 
 
@@ -73,6 +81,18 @@ class SignalInfo:
     last_seen: str | None
     opinions: dict[str, int] = field(default_factory=dict, compare=False)
     """Members' opinions: true_positive, false_positive, disputed."""
+    classifiers: tuple[Verdict, ...] = ()
+    """Classifier verdicts (one per classifier, its highest score), sorted by classifier."""
+
+    @property
+    def score(self) -> float | None:
+        """The highest classifier score, or None when no classifier scored it."""
+        return max((v.score for v in self.classifiers), default=None)
+
+    def scored_at_least(self, min_score: float) -> bool:
+        """A classifier scored it at least `min_score` (a signal no classifier scored: no)."""
+        best = self.score
+        return best is not None and best >= min_score
 
     @classmethod
     def from_wire(cls, s: common_pb2.Signal) -> SignalInfo:
@@ -90,12 +110,14 @@ class SignalInfo:
                 "false_positive": s.opinions.false_positive,
                 "disputed": s.opinions.disputed,
             },
+            tuple(Verdict(v.classifier, v.score, v.human_reviewed) for v in s.classifiers),
         )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["labels"] = list(self.labels)
         out["tags"] = list(self.tags)
+        out["classifiers"] = [asdict(v) for v in self.classifiers]
         return out
 
 
@@ -266,6 +288,31 @@ class SignalDetail:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.signal.to_json(), "submissions": [s.to_json() for s in self.submissions]}
+
+
+@dataclass(frozen=True)
+class SignalTypeInfo:
+    """A signal type the hub accepts, and how it matches it (ListSignalTypes)."""
+
+    name: str
+    description: str
+    match: str
+    bits: int
+    default_threshold: int
+    max_threshold: int
+    personal: bool
+    origin: str
+    pytx_name: str
+
+    @classmethod
+    def from_wire(cls, t: exchange_pb2.SignalTypeInfo) -> SignalTypeInfo:
+        return cls(
+            t.name, t.description, t.match, t.bits, t.default_threshold, t.max_threshold,
+            t.personal, t.origin, t.pytx_name,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def utc_now() -> datetime:

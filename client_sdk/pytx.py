@@ -36,7 +36,7 @@ from signalhub.v1 import common_pb2
 
 from .client import Client, TlsConfig
 from .errors import NotFound, PermissionDenied, SignalhubError, Unauthenticated
-from .interchange import HUB_TO_PYTX, PYTX_TO_HUB
+from .interchange import hub_to_pytx, pytx_to_hub
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class SignalhubSignalExchangeAPI(
         """The member's feed after the checkpoint's cursor, one FetchDelta a page of at most
         `page_events` events; returns when the feed is exhausted."""
         wanted = {st.get_name() for st in supported_signal_types}
-        types = {hub: name for hub, name in HUB_TO_PYTX.items() if name in wanted}
+        types = {hub: name for hub, name in hub_to_pytx().items() if name in wanted}
         cursor = checkpoint.cursor if checkpoint else ""
         progress = checkpoint.progress_ts if checkpoint else 0
         while True:
@@ -328,7 +328,7 @@ class SignalhubSignalExchangeAPI(
         The signal is the hub's (type, canonical value). A PDQ hash the hub does not hold
         exactly applies to every PDQ signal it matches (distance <= 31): labelling content
         labels the signals that content matched."""
-        hub_type = PYTX_TO_HUB.get(s_type.get_name())
+        hub_type = pytx_to_hub().get(s_type.get_name())
         if hub_type is None:
             raise NotImplementedError(f"signalhub has no signal type for {s_type.get_name()}")
         choice, note = _hub_opinion(opinion)

@@ -1,5 +1,6 @@
-"""The hub's in-memory PDQ index: matcher.PDQIndex over rows of the packed `pdq` table,
-loaded from LMDB at start and updated after every commit."""
+"""The hub's in-memory indexes, loaded from LMDB at start and updated after every commit:
+matcher.PDQIndex over rows of the packed `pdq` table (photos and video frames), and one
+`DistanceIndex` per type that brings its own (plug-ins; Hamming types other than PDQ)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matcher import PDQIndex
+from signalhub import domain
+from signalhub.signal_types import DistanceIndex
 
 from .ledger import Applied
 from .store import Store
@@ -27,6 +30,7 @@ class SignalIndex:
 
     def __init__(self, shard: tuple[int, int] | None = None) -> None:
         self._pdq = PDQIndex()
+        self._typed: dict[str, DistanceIndex] = {}
         self._lock = threading.Lock()
         self.shard = shard
         """(I, K): this node indexes only the rows whose number is I modulo K (cluster mode
@@ -44,11 +48,19 @@ class SignalIndex:
         if self.shard is not None:
             mine = rows % np.uint64(self.shard[1]) == np.uint64(self.shard[0])
             rows, hashes = rows[mine], hashes[mine]
+        typed: dict[str, DistanceIndex] = {}
+        for spec in domain.SIGNAL_TYPES.values():
+            if spec.indexed and spec.index is not None:
+                typed[spec.name] = spec.index()
+                with store.read() as view:
+                    items = list(view.typed_values(spec.name))
+                typed[spec.name].add(items)
         with self._lock:
             self._pdq = PDQIndex()
             if len(rows):
                 self._pdq.add(rows, hashes)
-        return len(rows)
+            self._typed = typed
+        return len(rows) + sum(len(index) for index in typed.values())
 
     def add_committed(self, applied: list[Applied]) -> None:
         """Applies the PDQ rows that freshly committed entries added and removed, in order."""
@@ -64,6 +76,21 @@ class SignalIndex:
                     self._pdq.add(ids, hashes.reshape(-1, 32))
                 if a.pdq_removed:
                     self._pdq.remove(np.array(a.pdq_removed, dtype=np.uint64))
+                for type_name, index in self._typed.items():
+                    added_here = [(sid, v) for t, sid, v in a.typed_added if t == type_name]
+                    if added_here:
+                        index.add(added_here)
+                    removed_here = [sid for t, sid in a.typed_removed if t == type_name]
+                    if removed_here:
+                        index.remove(removed_here)
+
+    def search_typed(self, type_name: str, value: str, max_distance: int) -> list[tuple[str, int]]:
+        """(signal_id, distance) of every stored signal of an index-matched type within
+        `max_distance` of `value`, nearest first."""
+        with self._lock:
+            index = self._typed.get(type_name)
+            found = [] if index is None else index.search(value, max_distance)
+        return sorted(found, key=lambda hit: (hit[1], hit[0]))
 
     def search(
         self, queries: NDArray[np.uint8], max_distance: int

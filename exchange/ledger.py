@@ -23,7 +23,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .store import StoreTxn, StoreView, submission_key
-from .visibility import Viewer, signal_view
+from .visibility import Viewer, merge_verdicts, signal_view
 
 M = TypeVar("M", bound=Message)
 
@@ -39,6 +39,10 @@ class Applied:
     """(row, 32-byte hash) of PDQ signals this entry added, for the in-memory index."""
     pdq_removed: list[int] = field(default_factory=list)
     """Rows of PDQ signals this entry removed."""
+    typed_added: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, signal_id, value) of signals of index-matched types (plug-ins) it added."""
+    typed_removed: list[tuple[str, str]] = field(default_factory=list)
+    """(type, signal_id) of those it removed."""
     signals: dict[str, int] = field(default_factory=dict)
     """Results by status name, for metrics."""
 
@@ -108,6 +112,13 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
                         industry=s.industry,
                         confidence=s.confidence,
                         expires_at_ms=_millis(s.expires_at) if s.HasField("expires_at") else 0,
+                        verdict=domain.validate_verdict(
+                            s.classifier.classifier,
+                            s.classifier.score,
+                            s.classifier.human_reviewed,
+                        )
+                        if s.HasField("classifier")
+                        else None,
                     )
                 )
             except domain.InvalidValue as e:
@@ -291,6 +302,11 @@ def _apply_submit(
                 submission.industry = signal.industry
             if signal.confidence:
                 submission.confidence = signal.confidence
+            if signal.verdict is not None:
+                v = signal.verdict
+                submission.classifier.classifier = v.classifier
+                submission.classifier.score = v.score
+                submission.classifier.human_reviewed = v.human_reviewed
             if signal.expires_at_ms:
                 if signal.expires_at_ms <= received_ms:
                     raise invalid(
@@ -346,10 +362,17 @@ def _record_submission(
         if signal.tags:
             sig.tags.extend(signal.tags)
         sig.corroboration = 1
+        if submission.HasField("classifier"):
+            sig.classifiers.append(submission.classifier)
         sig.first_seen.CopyFrom(submission.received_at)
         sig.last_seen.CopyFrom(submission.received_at)
-        how = domain.SIGNAL_TYPES[signal.type].match
-        if how is domain.MatchKind.HAMMING:
+        spec = domain.SIGNAL_TYPES[signal.type]
+        how = spec.match
+        if spec.indexed or spec.replaceable_matching:
+            # Filed by type, so a type's own index (or one plugged in later) loads it.
+            tx.put_typed(signal.type, sid, signal.value)
+            applied.typed_added.append((signal.type, sid, signal.value))
+        elif how is domain.MatchKind.HAMMING:
             row = tx.next_counter("pdq_rows")
             hash32 = bytes.fromhex(signal.value)
             tx.put_pdq_row(row, hash32, sid)
@@ -389,6 +412,10 @@ def _record_submission(
         sig.tags.extend(tags)
         sig.corroboration = len(members)
         sig.last_seen.CopyFrom(submission.received_at)
+        if submission.HasField("classifier"):
+            merged = merge_verdicts([*sig.classifiers, submission.classifier])
+            del sig.classifiers[:]
+            sig.classifiers.extend(merged)
     if submission.audience:
         record.restricted = True
         for group in submission.audience:
@@ -584,6 +611,8 @@ def _rebuild(record: rec.SignalRecord, subs: list[rec.SubmissionRecord]) -> None
         del target[:]
         target.extend(sorted(values))
     sig.corroboration = len(members)
+    del sig.classifiers[:]
+    sig.classifiers.extend(merge_verdicts(s.classifier for s in subs if s.HasField("classifier")))
     first = min(subs, key=lambda s: s.received_at.ToMilliseconds())
     last = max(subs, key=lambda s: s.received_at.ToMilliseconds())
     sig.first_seen.CopyFrom(first.received_at)
@@ -643,6 +672,7 @@ def _remove_submissions(
         if record.pdq_row:
             applied.pdq_removed.append(record.pdq_row)
         applied.pdq_removed.extend(record.frame_rows)
+        applied.typed_removed.append((record.signal.type, sid))
         bare = common_pb2.Signal(signal_id=sid, type=record.signal.type, value=record.signal.value)
         _append_event(tx, visibility, common_pb2.EVENT_KIND_SIGNAL_REMOVED, bare, member_id, when)
         return True

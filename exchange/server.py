@@ -10,6 +10,7 @@ instead of gRPC's INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import time
@@ -28,6 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from signalhub import domain
+from signalhub.signal_types import PluginError
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
@@ -243,6 +245,30 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         )
 
 
+def check_registry(store: Store) -> None:
+    """Refuses to serve when a signal type this store was served with is no longer registered
+    (its plug-in uninstalled or broken): its stored signals could be neither validated nor
+    matched. Records the types (and where they came from) in the store's meta otherwise."""
+    try:
+        current = {name: domain.SIGNAL_TYPES[name].origin for name in domain.SIGNAL_TYPES}
+    except PluginError as e:
+        raise SystemExit(f"cannot load the signal types: {e}") from None
+    with store.read() as view:
+        raw = view.meta("signal_types")
+    recorded: dict[str, str] = json.loads(raw) if raw else {}
+    missing = sorted(set(recorded) - set(current))
+    if missing:
+        listed = ", ".join(f"{name} (from {recorded[name]})" for name in missing)
+        raise SystemExit(
+            f"this store was served with signal types that are not installed now: {listed}; "
+            "its signals of those types could be neither validated nor matched: install the "
+            "plug-ins again (docs/plugins.md)"
+        )
+    if recorded != current:
+        store.write(lambda tx: tx.set_meta("signal_types", json.dumps(current, sort_keys=True)
+                                           .encode()))  # fmt: skip
+
+
 class HubServer:
     """One hub process: store, writer, index, gRPC server and metrics endpoint."""
 
@@ -283,6 +309,7 @@ class HubServer:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
         if self.config.shard is not None and not self.config.cluster:
             raise SystemExit("--shard needs --cluster: the other shards are reached over NATS")
+        check_registry(store)
         index = SignalIndex(self.config.shard)
         feed = FeedNotifier()
         feed.bind(asyncio.get_running_loop())

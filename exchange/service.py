@@ -597,6 +597,7 @@ class ExchangeService:
             if not 0 <= value <= 100  # also refuses NaN
         ]
         canonical: list[tuple[str, str]] = []
+        typed_limits: dict[int, int] = {}  # query position -> its max_distance (indexed types)
         videos: dict[int, list[VpdqFrame]] = {}  # parsed once: query position -> frames
         frames = 0
         for i, q in enumerate(message.queries):
@@ -607,6 +608,23 @@ class ExchangeService:
                     canonical.append((q.type, ""))  # matched by its frames, not its text
                 else:
                     canonical.append((q.type, domain.canonical_value(q.type, q.value)))
+                    spec = domain.SIGNAL_TYPES[q.type]
+                    if spec.indexed:
+                        limit = (
+                            q.max_distance if q.HasField("max_distance")
+                            else spec.default_threshold
+                        )  # fmt: skip
+                        if not 0 <= limit <= spec.max_threshold:
+                            violations.append((
+                                f"queries[{i}].max_distance",
+                                f"0-{spec.max_threshold} for {q.type}, got {limit}",
+                            ))  # fmt: skip
+                        typed_limits[i] = limit
+                    elif q.HasField("max_distance"):
+                        violations.append((
+                            f"queries[{i}].max_distance",
+                            f"{q.type} is not matched by a distance of its own",
+                        ))  # fmt: skip
             except domain.InvalidValue as e:
                 field = "type" if q.type not in domain.SIGNAL_TYPES else "value"
                 violations.append((f"queries[{i}].{field}", str(e)))
@@ -618,7 +636,14 @@ class ExchangeService:
             raise invalid(f"invalid query: {violations[0][0]}: {violations[0][1]}", violations)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            None, self._match, canonical, max_distance, thresholds, caller.member_id, videos
+            None,
+            self._match,
+            canonical,
+            max_distance,
+            thresholds,
+            caller.member_id,
+            videos,
+            typed_limits,
         )
 
     def _match(
@@ -628,8 +653,10 @@ class ExchangeService:
         thresholds: VideoThresholds,
         member_id: str,
         videos: dict[int, list[VpdqFrame]] | None = None,
+        typed_limits: dict[int, int] | None = None,
     ) -> exchange_pb2.MatchHashesResponse:
         response = exchange_pb2.MatchHashesResponse()
+        typed_limits = typed_limits or {}
         # One batched search for every PDQ query and every retained frame of every video query.
         hashes: list[bytes] = []
         spans: dict[int, tuple[int, int]] = {}  # query position -> its range of search rows
@@ -667,6 +694,16 @@ class ExchangeService:
                         _video_matches(result, lookup, hits[lo:hi], thresholds, limit)
                     elif i in spans:
                         _pdq_matches(result, lookup, hits[spans[i][0]], limit)
+                    elif i in typed_limits:
+                        found = self.hub.index.search_typed(type_name, value, typed_limits[i])
+                        for sid, distance in found:
+                            signal = lookup.visible(sid)
+                            if signal is None:
+                                continue
+                            if len(result.matches) == limit:
+                                result.truncated = True
+                                break
+                            result.matches.add(signal=signal, distance=distance)
                     else:
                         signal = lookup.visible(domain.signal_id(type_name, value))
                         if signal is not None:
@@ -984,6 +1021,34 @@ class ExchangeService:
         with self.hub.store.read() as view:
             head = view.latest_audit_head()
         return exchange_pb2.GetAuditHeadResponse(head=head)
+
+    async def ListSignalTypes(
+        self,
+        request: RawRequest[exchange_pb2.ListSignalTypesRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> exchange_pb2.ListSignalTypesResponse:
+        self.hub.authenticate("/signalhub.v1.Exchange/ListSignalTypes", request, metadata)
+        return signal_types_response()
+
+
+def signal_types_response() -> exchange_pb2.ListSignalTypesResponse:
+    """The registry as ListSignalTypes answers it."""
+    registry = domain.SIGNAL_TYPES
+    response = exchange_pb2.ListSignalTypesResponse(fingerprint=registry.fingerprint())
+    for name in sorted(registry):
+        t = registry[name]
+        response.types.add(
+            name=t.name,
+            description=t.description,
+            match=t.match.value,
+            bits=t.bits,
+            default_threshold=t.default_threshold,
+            max_threshold=t.max_threshold,
+            personal=t.personal,
+            origin=t.origin,
+            pytx_name=t.pytx_name or "",
+        )
+    return response
 
 
 MAX_REPORT_DAYS = 366

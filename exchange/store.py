@@ -76,7 +76,9 @@ _DATABASES = (
     "requests",
     "expiries",
     "stats",
+    "typed",
 )
+_LATER_DATABASES = ("typed",)
 STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads", "stats"))
 """Everything apply writes: replaying the log must reproduce these exactly."""
 
@@ -297,6 +299,20 @@ class StoreView:
         packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, PDQ_ROW_BYTES)
         return rows, np.ascontiguousarray(packed[:, :32])
 
+    def typed_values(self, type_name: str) -> Iterator[tuple[str, str]]:
+        """(signal_id, canonical value) of every signal of a type matched by its own index."""
+        if "typed" not in self.dbs:
+            return
+        prefix = type_name.encode() + b"\x00"
+        cur = self.txn.cursor(db=self.dbs["typed"])
+        if not cur.set_range(prefix):
+            return
+        for key, value in cur:
+            key = bytes(key)
+            if not key.startswith(prefix):
+                return
+            yield key[len(prefix) :].hex(), bytes(value).decode()
+
     def stats(self, kind: bytes, first_day: int, last_day: int) -> Iterator[tuple[bytes, bytes]]:
         """Usage counts of one kind (exchange.usage) for days first_day..last_day, in key
         order."""
@@ -430,6 +446,7 @@ class StoreTxn(StoreView):
             self.txn.delete(u64(record.pdq_row), db=self.dbs["pdq"])
         for row in record.frame_rows:
             self.txn.delete(u64(row), db=self.dbs["pdq"])
+        self.txn.delete(_typed_key(record.signal.type, sid), db=self.dbs["typed"])
         for group in groups:
             self.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid),
                             db=self.dbs["group_signals"])  # fmt: skip
@@ -457,8 +474,16 @@ class StoreTxn(StoreView):
             self.txn.put(key, usage.merge(key, None if old is None else bytes(old), counts[key]),
                          db=db)  # fmt: skip
 
+    def put_typed(self, type_name: str, signal_id: str, value: str) -> None:
+        """Files a signal under its type, for a type matched by its own index."""
+        self.txn.put(_typed_key(type_name, signal_id), value.encode(), db=self.dbs["typed"])
+
     def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
         self.txn.put(u64(row), hash32 + bytes.fromhex(signal_id), db=self.dbs["pdq"])
+
+
+def _typed_key(type_name: str, signal_id: str) -> bytes:
+    return type_name.encode() + b"\x00" + bytes.fromhex(signal_id)
 
 
 class StoreFull(Exception):
@@ -531,7 +556,11 @@ class Store:
         self.dbs: dict[str, lmdb._Database] = {}
         if readonly:
             for name in _DATABASES:
-                self.dbs[name] = self.env.open_db(name.encode(), create=False)
+                try:
+                    self.dbs[name] = self.env.open_db(name.encode(), create=False)
+                except lmdb.NotFoundError:  # a store written before this table existed
+                    if name not in _LATER_DATABASES:
+                        raise
         else:
             with self.env.begin(write=True) as txn:
                 for name in _DATABASES:

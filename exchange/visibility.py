@@ -67,7 +67,27 @@ def view_from(
     out.first_seen.CopyFrom(first.received_at)
     out.last_seen.CopyFrom(last.received_at)
     out.opinions.CopyFrom(signal.opinions)
+    verdicts = merge_verdicts(s.classifier for s in subs if s.HasField("classifier"))
+    if verdicts:
+        out.classifiers.extend(verdicts)
     return out
+
+
+def merge_verdicts(
+    verdicts: Iterable[common_pb2.ClassifierVerdict],
+) -> list[common_pb2.ClassifierVerdict]:
+    """One verdict per classifier: its highest score, human_reviewed when any was; sorted."""
+    best: dict[str, common_pb2.ClassifierVerdict] = {}
+    for v in verdicts:
+        held = best.get(v.classifier)
+        if held is None:
+            best[v.classifier] = common_pb2.ClassifierVerdict(
+                classifier=v.classifier, score=v.score, human_reviewed=v.human_reviewed
+            )
+        else:
+            held.score = max(held.score, v.score)
+            held.human_reviewed = held.human_reviewed or v.human_reviewed
+    return [best[name] for name in sorted(best)]
 
 
 def event_visible(record: rec.FeedRecord, viewer: Viewer) -> bool:

@@ -8,6 +8,7 @@ batch. Pure functions over plain values: no gRPC, no LMDB, no files.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import struct
@@ -195,6 +196,31 @@ def _length_prefixed(data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + data
 
 
+_CLASSIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A classifier's verdict on a signal's content: which classifier, its score (0-1) and
+    whether a human confirmed it."""
+
+    classifier: str
+    score: float
+    human_reviewed: bool = False
+
+
+def validate_verdict(classifier: str, score: float, human_reviewed: bool) -> Verdict:
+    """A checked Verdict, or InvalidFieldValue naming `classifier.classifier` or `.score`."""
+    if not _CLASSIFIER.fullmatch(classifier):
+        raise InvalidFieldValue(
+            "classifier.classifier",
+            "a classifier is named by a lowercase slug (a-z, 0-9, '.', '_', '-'; at most 64)",
+        )
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise InvalidFieldValue("classifier.score", f"a score is 0-1, got {score}")
+    return Verdict(classifier, float(score), bool(human_reviewed))
+
+
 @dataclass(frozen=True)
 class CanonicalSignal:
     """A validated signal of a batch, in canonical form."""
@@ -208,6 +234,8 @@ class CanonicalSignal:
     """1-100, 0 = not said."""
     expires_at_ms: int = 0
     """0 = never."""
+    verdict: Verdict | None = None
+    """The classifier that flagged it, when one did."""
 
     signal_id: str = field(init=False, repr=False, compare=False)
     """Computed once, here: ingest reads it several times a signal."""
@@ -239,6 +267,10 @@ def batch_content_digest(
         parts.append(items(s.labels))
         parts.append(items(s.tags))
         parts.append(chunk(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
+        if s.verdict is not None:  # only when present, so that earlier digests stay valid
+            v = s.verdict
+            parts.append(chunk(f"verdict\x00{v.classifier}\x00{v.score!r}\x00{v.human_reviewed:d}"
+                               .encode()))  # fmt: skip
     if urgent:
         parts.append(chunk(b"urgent"))
     h = hashlib.sha256(b"".join(parts))
@@ -257,6 +289,7 @@ def canonical_signal(
     industry: str = "",
     confidence: int = 0,
     expires_at_ms: int = 0,
+    verdict: Verdict | None = None,
 ) -> CanonicalSignal:
     """Validates one submitted signal and returns its canonical form (labels and tags sorted
     and de-duplicated). Raises InvalidValue naming what is wrong."""
@@ -279,6 +312,7 @@ def canonical_signal(
         industry,
         confidence,
         expires_at_ms,
+        verdict,
     )
 
 

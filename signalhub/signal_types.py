@@ -11,10 +11,17 @@ Two kinds of values travel:
 Normalisation rules (docs/normalisation.md, with test vectors checked by the tests) are applied
 by the member before keying; `canonical` is what the hub applies to the wire value. Both are
 idempotent.
+
+**Plug-ins** (docs/plugins.md): a package declares more types under the `signalhub.signal_types`
+entry point, each a `SignalType` (or a list of them), or a `TypeMatcher` that gives an existing
+type (`photodna`) a distance matcher. The built-in types are registered the same way (this
+package's own entry point), and the hub, SDK, CLI and local matching all read `SIGNAL_TYPES`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -23,10 +30,12 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 
@@ -41,6 +50,29 @@ class MatchKind(Enum):
     EXACT = "exact"
     VIDEO = "video"
     """Frames of PDQ, matched frame by frame (vPDQ): see `vpdq_frames`."""
+    DISTANCE = "distance"
+    """A distance function with its own index class (`SignalType.index`)."""
+
+
+class DistanceIndex(Protocol):
+    """What a plug-in's index does: holds (signal id, canonical value) pairs and finds those
+    within a distance of a value. It must be exact (every stored value within `max_distance`,
+    as its type's `distance` computes it): the hub's tests compare it to brute force. The hub
+    serialises calls (one lock), so an index needs no locking of its own."""
+
+    def add(self, items: Sequence[tuple[str, str]]) -> None:
+        """Adds (signal_id, canonical value) pairs; a signal id already held is replaced (the
+        last wins when a batch names one twice)."""
+
+    def remove(self, signal_ids: Sequence[str]) -> None:
+        """Drops these signal ids (ids not held are ignored)."""
+
+    def search(self, value: str, max_distance: int) -> list[tuple[str, int]]:
+        """(signal_id, distance) of every held value within `max_distance` of `value`, in any
+        order (the hub sorts)."""
+
+    def __len__(self) -> int:
+        """How many values it holds."""
 
 
 _HEX = re.compile(r"[0-9a-f]*")
@@ -309,9 +341,56 @@ def _canonical_vpdq(value: str) -> str:
     return vpdq_text(vpdq_frames(value))
 
 
+def _photodna_bytes(value: str) -> bytes:
+    text = value.strip()
+    if len(text) > 2048:
+        raise InvalidValue("a photodna hash is 144 bytes; the value is far too long")
+    if "," in text:  # 144 decimal byte values, as several tools print them
+        try:
+            numbers = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise InvalidValue("comma-separated photodna bytes are numbers 0-255") from None
+        if any(not 0 <= n <= 255 for n in numbers):
+            raise InvalidValue("comma-separated photodna bytes are numbers 0-255")
+        raw = bytes(numbers)
+    elif len(text) == 2 * PHOTODNA_BYTES or (_HEX.fullmatch(text.lower()) and len(text) != 192):
+        if not _HEX.fullmatch(text.lower()) or len(text) % 2:
+            raise InvalidValue("a hex photodna hash is 288 hex digits (0-9, a-f)")
+        raw = bytes.fromhex(text)
+    else:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidValue(
+                "a photodna hash is 288 hex digits, base64 (192 characters) or 144 "
+                "comma-separated byte values"
+            ) from None
+    if len(raw) != PHOTODNA_BYTES:
+        raise InvalidValue(f"a photodna hash is {PHOTODNA_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+PHOTODNA_BYTES = 144
+
+
+def canonical_photodna(value: str) -> str:
+    """A PhotoDNA hash (144 bytes) as 288 lowercase hex digits. Accepts hex, base64 or 144
+    comma-separated byte values, the forms hash lists carry it in."""
+    return _photodna_bytes(value).hex()
+
+
+def _hamming_hex(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
 @dataclass(frozen=True)
 class SignalType:
-    """One signal type."""
+    """One signal type: its name, wire form and validation, normalisation and matching.
+
+    A plug-in makes one of these. Matching is one of: EXACT (nothing more to say); HAMMING over
+    `bits` bits of hex with `default_threshold` (served by the matcher package's multi-index
+    search); DISTANCE with a `distance` function and an `index` class (`DistanceIndex`).
+    """
 
     name: str
     match: MatchKind
@@ -326,6 +405,69 @@ class SignalType:
     """Hash length in bits (Hamming types)."""
     max_chars: int = MAX_VALUE_CHARS
     """Longest wire value accepted."""
+    default_threshold: int = 0
+    """HAMMING and DISTANCE: the largest distance that matches when a query gives none."""
+    max_threshold: int = 0
+    """HAMMING and DISTANCE: the largest threshold a query may ask for (0 = `bits` for
+    HAMMING)."""
+    distance: Callable[[str, str], int] | None = None
+    """DISTANCE (and HAMMING, filled in): distance between two canonical values."""
+    index: Callable[[], DistanceIndex] | None = None
+    """DISTANCE: makes an empty index (HAMMING types other than pdq get the matcher's)."""
+    pytx_name: str | None = None
+    """The python-threatexchange signal type of the same values, when there is one."""
+    origin: str = "signalhub"
+    """The distribution that registered it (set by the registry)."""
+    hash_content: Callable[[bytes], str] | None = None
+    """Computes the wire value from a file's bytes (`signalhub hash --type NAME FILE`);
+    None when the type is not a hash of content, or the CLI hashes it itself (pdq, vpdq)."""
+    replaceable_matching: bool = False
+    """A `TypeMatcher` from a plug-in may give this type a distance matcher (photodna)."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", self.name):
+            raise ValueError(f"signal type name {self.name!r}: lowercase a-z, 0-9, _ (<= 32)")
+        if self.match is MatchKind.HAMMING and self.name != "pdq":
+            if not 0 < self.bits <= 256 or self.bits % 4:
+                raise ValueError(f"{self.name}: a Hamming type has 4-256 bits, a multiple of 4")
+            if self.distance is None:
+                object.__setattr__(self, "distance", _hamming_hex)
+            if self.index is None:
+                object.__setattr__(self, "index", _hamming_index(self.bits))
+        if self.match in (MatchKind.HAMMING, MatchKind.DISTANCE):
+            if self.max_threshold == 0:
+                object.__setattr__(self, "max_threshold", self.bits or self.default_threshold)
+            if not 0 <= self.default_threshold <= self.max_threshold:
+                raise ValueError(f"{self.name}: default_threshold is 0-max_threshold")
+        if self.match is MatchKind.DISTANCE and (self.distance is None or self.index is None):
+            raise ValueError(f"{self.name}: a DISTANCE type needs `distance` and `index`")
+
+    @property
+    def indexed(self) -> bool:
+        """Matched by a per-type `DistanceIndex` (not the shared PDQ table, not exact)."""
+        return self.index is not None and self.name not in ("pdq", "vpdq")
+
+
+@dataclass(frozen=True)
+class TypeMatcher:
+    """A plug-in's distance matcher for an existing type whose built-in matching is exact
+    (photodna): a licensee registers this, and the hub matches by distance with no code
+    change. The type's wire form and validation stay the built-in's."""
+
+    type_name: str
+    distance: Callable[[str, str], int]
+    index: Callable[[], DistanceIndex]
+    default_threshold: int
+    max_threshold: int
+
+
+def _hamming_index(bits: int) -> Callable[[], DistanceIndex]:
+    def make() -> DistanceIndex:
+        from matcher.hamming_index import HammingIndex  # numpy only where it is used
+
+        return HammingIndex(bits)
+
+    return make
 
 
 _TYPES = [
@@ -350,10 +492,111 @@ _TYPES = [
                _keyed("account_id"), normalize_account_id, personal=True),
     SignalType("ip", MatchKind.EXACT, "IP address (keyed)", _keyed("ip"), normalize_ip,
                personal=True),
+    SignalType("photodna", MatchKind.EXACT,
+               "PhotoDNA hash, 144 bytes (exact without a licensed matcher plug-in)",
+               canonical_photodna, canonical_photodna, max_chars=2048,
+               replaceable_matching=True),
 ]  # fmt: skip
+BUILTIN_TYPES: tuple[SignalType, ...] = tuple(_TYPES)
+"""The built-in types; this package's own `signalhub.signal_types` entry point names them."""
 
-SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in _TYPES}
-"""The registry of signal types, by lowercase name."""
+ENTRY_POINT_GROUP = "signalhub.signal_types"
+
+
+class PluginError(RuntimeError):
+    """A plug-in that cannot be registered (bad object, a name clash); says which."""
+
+
+@dataclass
+class Registry(Mapping[str, SignalType]):
+    """The signal types by name, loaded from the entry points on first use."""
+
+    _types: dict[str, SignalType] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def _loaded(self) -> dict[str, SignalType]:
+        if self._types is None:
+            self._types = load_types(metadata.entry_points(group=ENTRY_POINT_GROUP))
+        return self._types
+
+    def __getitem__(self, name: str) -> SignalType:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def reload(self) -> None:
+        """Reads the entry points again (tests; a long-lived process after installing)."""
+        self._types = None
+
+    def fingerprint(self) -> str:
+        """Names, match kinds, bits and origins: two processes with equal fingerprints validate
+        and match alike. Recorded by the hub, so a node cannot silently lose a type."""
+        text = "\n".join(
+            f"{t.name}:{t.match.value}:{t.bits}:{t.origin}" for t in sorted(
+                self._loaded().values(), key=lambda t: t.name)
+        )  # fmt: skip
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def load_types(
+    entry_points: Sequence[metadata.EntryPoint] | metadata.EntryPoints,
+) -> dict[str, SignalType]:
+    """The registry built from entry points: built-ins first (this package's own entry point,
+    or `BUILTIN_TYPES` when running from a source tree that is not installed), then plug-ins
+    in name order. Raises PluginError on an object that is not a type or matcher, or on two
+    registrations of one name."""
+    points = sorted(entry_points, key=lambda ep: (ep.dist.name if ep.dist else "", ep.name))
+    own = [ep for ep in points if ep.value.startswith("signalhub.signal_types:")]
+    types: dict[str, SignalType] = {}
+    if not own:
+        types = {t.name: t for t in BUILTIN_TYPES}
+    matchers: list[tuple[str, TypeMatcher]] = []
+    for ep in own + [ep for ep in points if ep not in own]:
+        origin = f"{ep.dist.name} {ep.dist.version}" if ep.dist else ep.value
+        is_builtin = ep in own
+        try:
+            loaded = ep.load()
+        except Exception as e:  # a broken plug-in must say which it is
+            raise PluginError(f"plug-in {ep.name} ({origin}): cannot load {ep.value}: {e}") from e
+        items = loaded if isinstance(loaded, list | tuple) else [loaded]
+        for item in items:
+            if isinstance(item, TypeMatcher):
+                matchers.append((origin, item))
+                continue
+            if not isinstance(item, SignalType):
+                raise PluginError(
+                    f"plug-in {ep.name} ({origin}): {ep.value} is not a SignalType or "
+                    "TypeMatcher (nor a list of them)"
+                )
+            if item.name in types:
+                raise PluginError(
+                    f"plug-in {ep.name} ({origin}): signal type {item.name!r} is already "
+                    f"registered by {types[item.name].origin}"
+                )
+            types[item.name] = item if is_builtin else replace(item, origin=origin)
+    for origin, m in matchers:
+        base = types.get(m.type_name)
+        if base is None or not base.replaceable_matching:
+            raise PluginError(
+                f"{origin}: a matcher for {m.type_name!r}, which is not a type whose matching "
+                "a plug-in may replace"
+            )
+        if base.match is MatchKind.DISTANCE:
+            raise PluginError(f"{origin}: {m.type_name!r} already has a matcher ({base.origin})")
+        types[m.type_name] = replace(
+            base, match=MatchKind.DISTANCE, distance=m.distance, index=m.index,
+            default_threshold=m.default_threshold, max_threshold=m.max_threshold,
+            origin=f"{base.origin}; matcher {origin}",
+        )  # fmt: skip
+    return types
+
+
+SIGNAL_TYPES: Registry = Registry()
+"""The registry of signal types, by lowercase name (built-ins plus installed plug-ins)."""
 
 
 # --- the consortium key ---------------------------------------------------------------------

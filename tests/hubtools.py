@@ -66,6 +66,8 @@ class HubProcess:
 
     metrics_port: int = 0
     extra: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment added to the hub's (e.g. PYTHONPATH with a plug-in)."""
     _handles: list[IO[bytes]] = field(default_factory=list)
     _log_offset: int = 0
 
@@ -103,6 +105,7 @@ class HubProcess:
             # full pipe would block the hub.
             stdout=self._log_file(),
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env} if self.env else None,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

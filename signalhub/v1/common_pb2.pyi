@@ -32,8 +32,18 @@ EVENT_KIND_SIGNAL_ADDED: EventKind
 EVENT_KIND_SIGNAL_UPDATED: EventKind
 EVENT_KIND_SIGNAL_REMOVED: EventKind
 
+class ClassifierVerdict(_message.Message):
+    __slots__ = ("classifier", "score", "human_reviewed")
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    HUMAN_REVIEWED_FIELD_NUMBER: _ClassVar[int]
+    classifier: str
+    score: float
+    human_reviewed: bool
+    def __init__(self, classifier: _Optional[str] = ..., score: _Optional[float] = ..., human_reviewed: _Optional[bool] = ...) -> None: ...
+
 class SignalSubmission(_message.Message):
-    __slots__ = ("type", "value", "labels", "tags", "industry", "confidence", "expires_at")
+    __slots__ = ("type", "value", "labels", "tags", "industry", "confidence", "expires_at", "classifier")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +51,7 @@ class SignalSubmission(_message.Message):
     INDUSTRY_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
     labels: _containers.RepeatedScalarFieldContainer[str]
@@ -48,7 +59,8 @@ class SignalSubmission(_message.Message):
     industry: str
     confidence: int
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    classifier: ClassifierVerdict
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ...) -> None: ...
 
 class OpinionCounts(_message.Message):
     __slots__ = ("true_positive", "false_positive", "disputed")
@@ -117,7 +129,7 @@ class SignedEnvelope(_message.Message):
     def __init__(self, payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Signal(_message.Message):
-    __slots__ = ("signal_id", "type", "value", "labels", "tags", "corroboration", "first_seen", "last_seen", "opinions")
+    __slots__ = ("signal_id", "type", "value", "labels", "tags", "corroboration", "first_seen", "last_seen", "opinions", "classifiers")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +139,7 @@ class Signal(_message.Message):
     FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     OPINIONS_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIERS_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
     type: str
     value: str
@@ -136,10 +149,11 @@ class Signal(_message.Message):
     first_seen: _timestamp_pb2.Timestamp
     last_seen: _timestamp_pb2.Timestamp
     opinions: OpinionCounts
-    def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ...) -> None: ...
+    classifiers: _containers.RepeatedCompositeFieldContainer[ClassifierVerdict]
+    def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ..., classifiers: _Optional[_Iterable[_Union[ClassifierVerdict, _Mapping]]] = ...) -> None: ...
 
 class Submission(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +167,7 @@ class Submission(_message.Message):
     INDUSTRY_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -166,7 +181,8 @@ class Submission(_message.Message):
     industry: str
     confidence: int
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    classifier: ClassifierVerdict
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
     __slots__ = ("cursor", "kind", "signal", "member_id", "time", "urgent")

@@ -20,6 +20,40 @@ SUBMIT_STATUS_NEW: SubmitStatus
 SUBMIT_STATUS_CORROBORATED: SubmitStatus
 SUBMIT_STATUS_DUPLICATE: SubmitStatus
 
+class ListSignalTypesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SignalTypeInfo(_message.Message):
+    __slots__ = ("name", "description", "match", "bits", "default_threshold", "max_threshold", "personal", "origin", "pytx_name")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    BITS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MAX_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    PYTX_NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    match: str
+    bits: int
+    default_threshold: int
+    max_threshold: int
+    personal: bool
+    origin: str
+    pytx_name: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., match: _Optional[str] = ..., bits: _Optional[int] = ..., default_threshold: _Optional[int] = ..., max_threshold: _Optional[int] = ..., personal: _Optional[bool] = ..., origin: _Optional[str] = ..., pytx_name: _Optional[str] = ...) -> None: ...
+
+class ListSignalTypesResponse(_message.Message):
+    __slots__ = ("types", "fingerprint")
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    types: _containers.RepeatedCompositeFieldContainer[SignalTypeInfo]
+    fingerprint: str
+    def __init__(self, types: _Optional[_Iterable[_Union[SignalTypeInfo, _Mapping]]] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
 class SetOpinionRequest(_message.Message):
     __slots__ = ("envelope",)
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
@@ -109,12 +143,14 @@ class SubmitSignalsResponse(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SubmitResult, _Mapping]]] = ..., cursor: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class MatchQuery(_message.Message):
-    __slots__ = ("type", "value")
+    __slots__ = ("type", "value", "max_distance")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    max_distance: int
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., max_distance: _Optional[int] = ...) -> None: ...
 
 class MatchHashesRequest(_message.Message):
     __slots__ = ("queries", "max_distance", "min_query_match_percent", "min_compared_match_percent")

@@ -76,6 +76,11 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.FromString,
                 _registered_method=True)
+        self.ListSignalTypes = channel.unary_unary(
+                '/signalhub.v1.Exchange/ListSignalTypes',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -147,6 +152,14 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSignalTypes(self, request, context):
+        """The signal types the hub accepts (built-ins and installed plug-ins) and how it matches
+        each. A submission or query of any other type gets INVALID_ARGUMENT naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +202,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.RetractSubmission,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.SerializeToString,
+            ),
+            'ListSignalTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSignalTypes,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -409,6 +427,33 @@ class Exchange:
             '/signalhub.v1.Exchange/RetractSubmission',
             signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.RetractSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSignalTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/ListSignalTypes',
+            signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,
