@@ -149,7 +149,10 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         for descriptor, servicer in services:
             for method in descriptor.methods:
                 full = f"/{descriptor.full_name}/{method.name}"
-                self._methods[full] = self._handler(full, method, getattr(servicer, method.name))
+                fn = getattr(servicer, method.name, None)
+                if fn is None:  # not served: gRPC answers UNIMPLEMENTED
+                    continue
+                self._methods[full] = self._handler(full, method, fn)
 
     def service(
         self, handler_call_details: grpc.HandlerCallDetails

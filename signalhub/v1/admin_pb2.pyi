@@ -2,12 +2,138 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class OffboardSubmissions(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OFFBOARD_SUBMISSIONS_UNSPECIFIED: _ClassVar[OffboardSubmissions]
+    OFFBOARD_SUBMISSIONS_KEEP: _ClassVar[OffboardSubmissions]
+    OFFBOARD_SUBMISSIONS_RETRACT: _ClassVar[OffboardSubmissions]
+    OFFBOARD_SUBMISSIONS_ERASE: _ClassVar[OffboardSubmissions]
+OFFBOARD_SUBMISSIONS_UNSPECIFIED: OffboardSubmissions
+OFFBOARD_SUBMISSIONS_KEEP: OffboardSubmissions
+OFFBOARD_SUBMISSIONS_RETRACT: OffboardSubmissions
+OFFBOARD_SUBMISSIONS_ERASE: OffboardSubmissions
+
+class MemberContact(_message.Message):
+    __slots__ = ("name", "email", "phone", "notes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    email: str
+    phone: str
+    notes: str
+    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., notes: _Optional[str] = ...) -> None: ...
+
+class SetMemberContactRequest(_message.Message):
+    __slots__ = ("member_id", "contact")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    contact: MemberContact
+    def __init__(self, member_id: _Optional[str] = ..., contact: _Optional[_Union[MemberContact, _Mapping]] = ...) -> None: ...
+
+class SetMemberContactResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: Member
+    def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
+
+class GetMemberUsageRequest(_message.Message):
+    __slots__ = ("member_id", "first_day", "last_day")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    first_day: str
+    last_day: str
+    def __init__(self, member_id: _Optional[str] = ..., first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
+
+class MemberUsage(_message.Message):
+    __slots__ = ("member_id", "signals_submitted", "batches", "queries", "queries_with_match", "last_seen", "live_submissions")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_WITH_MATCH_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LIVE_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    signals_submitted: int
+    batches: int
+    queries: int
+    queries_with_match: int
+    last_seen: _timestamp_pb2.Timestamp
+    live_submissions: int
+    def __init__(self, member_id: _Optional[str] = ..., signals_submitted: _Optional[int] = ..., batches: _Optional[int] = ..., queries: _Optional[int] = ..., queries_with_match: _Optional[int] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live_submissions: _Optional[int] = ...) -> None: ...
+
+class GetMemberUsageResponse(_message.Message):
+    __slots__ = ("usage", "first_day", "last_day")
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAY_FIELD_NUMBER: _ClassVar[int]
+    usage: _containers.RepeatedCompositeFieldContainer[MemberUsage]
+    first_day: str
+    last_day: str
+    def __init__(self, usage: _Optional[_Iterable[_Union[MemberUsage, _Mapping]]] = ..., first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
+
+class RemoveMemberRequest(_message.Message):
+    __slots__ = ("member_id", "submissions", "reason")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    submissions: OffboardSubmissions
+    reason: str
+    def __init__(self, member_id: _Optional[str] = ..., submissions: _Optional[_Union[OffboardSubmissions, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RemoveMemberResponse(_message.Message):
+    __slots__ = ("member", "retracted_submissions", "removed_signals")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    RETRACTED_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    member: Member
+    retracted_submissions: int
+    removed_signals: int
+    def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., retracted_submissions: _Optional[int] = ..., removed_signals: _Optional[int] = ...) -> None: ...
+
+class EraseSignalRequest(_message.Message):
+    __slots__ = ("signal_id", "reason")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    reason: str
+    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class EraseSignalResponse(_message.Message):
+    __slots__ = ("tombstone", "log_entries_redacted", "feed_events_scrubbed")
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRIES_REDACTED_FIELD_NUMBER: _ClassVar[int]
+    FEED_EVENTS_SCRUBBED_FIELD_NUMBER: _ClassVar[int]
+    tombstone: ErasedSignal
+    log_entries_redacted: int
+    feed_events_scrubbed: int
+    def __init__(self, tombstone: _Optional[_Union[ErasedSignal, _Mapping]] = ..., log_entries_redacted: _Optional[int] = ..., feed_events_scrubbed: _Optional[int] = ...) -> None: ...
+
+class ErasedSignal(_message.Message):
+    __slots__ = ("signal_id", "type", "reason", "erased_at")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ERASED_AT_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    type: str
+    reason: str
+    erased_at: _timestamp_pb2.Timestamp
+    def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., reason: _Optional[str] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AddKeyRequest(_message.Message):
     __slots__ = ("member_id", "public_key")
@@ -24,18 +150,24 @@ class AddKeyResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ...) -> None: ...
 
 class RevokeKeyRequest(_message.Message):
-    __slots__ = ("member_id", "key_id")
+    __slots__ = ("member_id", "key_id", "compromised_since")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPROMISED_SINCE_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+    compromised_since: _timestamp_pb2.Timestamp
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., compromised_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RevokeKeyResponse(_message.Message):
-    __slots__ = ("key",)
+    __slots__ = ("key", "retracted_submissions", "removed_signals")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    RETRACTED_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_SIGNALS_FIELD_NUMBER: _ClassVar[int]
     key: Key
-    def __init__(self, key: _Optional[_Union[Key, _Mapping]] = ...) -> None: ...
+    retracted_submissions: int
+    removed_signals: int
+    def __init__(self, key: _Optional[_Union[Key, _Mapping]] = ..., retracted_submissions: _Optional[int] = ..., removed_signals: _Optional[int] = ...) -> None: ...
 
 class SetMemberSuspendedRequest(_message.Message):
     __slots__ = ("member_id", "suspended")
@@ -148,30 +280,36 @@ class AuditHead(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., chain_hash: _Optional[bytes] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hub_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Member(_message.Message):
-    __slots__ = ("member_id", "display_name", "key_ids", "created_at", "suspended", "group_ids")
+    __slots__ = ("member_id", "display_name", "key_ids", "created_at", "suspended", "group_ids", "contact", "removed_at")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SUSPENDED_FIELD_NUMBER: _ClassVar[int]
     GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_AT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     display_name: str
     key_ids: _containers.RepeatedScalarFieldContainer[str]
     created_at: _timestamp_pb2.Timestamp
     suspended: bool
     group_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, member_id: _Optional[str] = ..., display_name: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., suspended: _Optional[bool] = ..., group_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    contact: MemberContact
+    removed_at: _timestamp_pb2.Timestamp
+    def __init__(self, member_id: _Optional[str] = ..., display_name: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., suspended: _Optional[bool] = ..., group_ids: _Optional[_Iterable[str]] = ..., contact: _Optional[_Union[MemberContact, _Mapping]] = ..., removed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AddMemberRequest(_message.Message):
-    __slots__ = ("member_id", "public_key", "display_name")
+    __slots__ = ("member_id", "public_key", "display_name", "contact")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     public_key: bytes
     display_name: str
-    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ...) -> None: ...
+    contact: MemberContact
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ..., contact: _Optional[_Union[MemberContact, _Mapping]] = ...) -> None: ...
 
 class AddMemberResponse(_message.Message):
     __slots__ = ("member", "key_id")

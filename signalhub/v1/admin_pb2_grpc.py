@@ -85,6 +85,26 @@ class AdminStub:
                 request_serializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.FromString,
                 _registered_method=True)
+        self.SetMemberContact = channel.unary_unary(
+                '/signalhub.v1.Admin/SetMemberContact',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.SetMemberContactRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.SetMemberContactResponse.FromString,
+                _registered_method=True)
+        self.GetMemberUsage = channel.unary_unary(
+                '/signalhub.v1.Admin/GetMemberUsage',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.GetMemberUsageRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.GetMemberUsageResponse.FromString,
+                _registered_method=True)
+        self.RemoveMember = channel.unary_unary(
+                '/signalhub.v1.Admin/RemoveMember',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.RemoveMemberRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.RemoveMemberResponse.FromString,
+                _registered_method=True)
+        self.EraseSignal = channel.unary_unary(
+                '/signalhub.v1.Admin/EraseSignal',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -162,6 +182,38 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetMemberContact(self, request, context):
+        """Sets a member's contact details (who the operator calls about it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMemberUsage(self, request, context):
+        """Per-member usage: submissions, queries and when each member last called.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMember(self, request, context):
+        """Offboards a member: revokes its keys, takes it out of its privacy groups and refuses its
+        calls for good; its submissions are kept, retracted or erased as the request says.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseSignal(self, request, context):
+        """Erases one signal on legal request: every submission is removed, its value is scrubbed
+        from the stored log (the audit chain keeps the entries' hashes, so it still verifies) and
+        from the feed, a tombstone says that it happened and why, and it can never be submitted
+        again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +266,26 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.SignAuditHead,
                     request_deserializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.SerializeToString,
+            ),
+            'SetMemberContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMemberContact,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.SetMemberContactRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.SetMemberContactResponse.SerializeToString,
+            ),
+            'GetMemberUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemberUsage,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.GetMemberUsageRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.GetMemberUsageResponse.SerializeToString,
+            ),
+            'RemoveMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMember,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.RemoveMemberRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.RemoveMemberResponse.SerializeToString,
+            ),
+            'EraseSignal': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseSignal,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +559,114 @@ class Admin:
             '/signalhub.v1.Admin/SignAuditHead',
             signalhub_dot_v1_dot_admin__pb2.SignAuditHeadRequest.SerializeToString,
             signalhub_dot_v1_dot_admin__pb2.SignAuditHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMemberContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/SetMemberContact',
+            signalhub_dot_v1_dot_admin__pb2.SetMemberContactRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.SetMemberContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemberUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/GetMemberUsage',
+            signalhub_dot_v1_dot_admin__pb2.GetMemberUsageRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.GetMemberUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/RemoveMember',
+            signalhub_dot_v1_dot_admin__pb2.RemoveMemberRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.RemoveMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseSignal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/EraseSignal',
+            signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,6 +23,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_SIGNAL_ADDED: _ClassVar[EventKind]
     EVENT_KIND_SIGNAL_UPDATED: _ClassVar[EventKind]
     EVENT_KIND_SIGNAL_REMOVED: _ClassVar[EventKind]
+    EVENT_KIND_SIGNAL_ERASED: _ClassVar[EventKind]
 OPINION_UNSPECIFIED: Opinion
 OPINION_TRUE_POSITIVE: Opinion
 OPINION_FALSE_POSITIVE: Opinion
@@ -31,6 +32,7 @@ EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_SIGNAL_ADDED: EventKind
 EVENT_KIND_SIGNAL_UPDATED: EventKind
 EVENT_KIND_SIGNAL_REMOVED: EventKind
+EVENT_KIND_SIGNAL_ERASED: EventKind
 
 class ClassifierVerdict(_message.Message):
     __slots__ = ("classifier", "score", "human_reviewed")
@@ -43,7 +45,7 @@ class ClassifierVerdict(_message.Message):
     def __init__(self, classifier: _Optional[str] = ..., score: _Optional[float] = ..., human_reviewed: _Optional[bool] = ...) -> None: ...
 
 class SignalSubmission(_message.Message):
-    __slots__ = ("type", "value", "labels", "tags", "industry", "confidence", "expires_at", "classifier")
+    __slots__ = ("type", "value", "labels", "tags", "industry", "confidence", "expires_at", "classifier", "incident")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +54,7 @@ class SignalSubmission(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
     labels: _containers.RepeatedScalarFieldContainer[str]
@@ -60,7 +63,8 @@ class SignalSubmission(_message.Message):
     confidence: int
     expires_at: _timestamp_pb2.Timestamp
     classifier: ClassifierVerdict
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ...) -> None: ...
+    incident: str
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ...) -> None: ...
 
 class OpinionCounts(_message.Message):
     __slots__ = ("true_positive", "false_positive", "disputed")
@@ -153,7 +157,7 @@ class Signal(_message.Message):
     def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ..., classifiers: _Optional[_Iterable[_Union[ClassifierVerdict, _Mapping]]] = ...) -> None: ...
 
 class Submission(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier", "incident")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +172,7 @@ class Submission(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -182,7 +187,8 @@ class Submission(_message.Message):
     confidence: int
     expires_at: _timestamp_pb2.Timestamp
     classifier: ClassifierVerdict
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ...) -> None: ...
+    incident: str
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
     __slots__ = ("cursor", "kind", "signal", "member_id", "time", "urgent")

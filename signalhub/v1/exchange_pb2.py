@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from signalhub.v1 import admin_pb2 as signalhub_dot_v1_dot_admin__pb2
 from signalhub.v1 import common_pb2 as signalhub_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsignalhub/v1/exchange.proto\x12\x0csignalhub.v1\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\"\x18\n\x16ListSignalTypesRequest\"\xb7\x01\n\x0eSignalTypeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05match\x18\x03 \x01(\t\x12\x0c\n\x04\x62its\x18\x04 \x01(\x05\x12\x19\n\x11\x64\x65\x66\x61ult_threshold\x18\x05 \x01(\x05\x12\x15\n\rmax_threshold\x18\x06 \x01(\x05\x12\x10\n\x08personal\x18\x07 \x01(\x08\x12\x0e\n\x06origin\x18\x08 \x01(\t\x12\x11\n\tpytx_name\x18\t \x01(\t\"[\n\x17ListSignalTypesResponse\x12+\n\x05types\x18\x01 \x03(\x0b\x32\x1c.signalhub.v1.SignalTypeInfo\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"C\n\x11SetOpinionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"L\n\x12SetOpinionResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"J\n\x18RetractSubmissionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"3\n\rRetractResult\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"[\n\x19RetractSubmissionResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.signalhub.v1.RetractResult\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\x15\n\x13GetAuditHeadRequest\"=\n\x16GetMemberReportRequest\x12\x11\n\tfirst_day\x18\x01 \x01(\t\x12\x10\n\x08last_day\x18\x02 \x01(\t\".\n\x17GetMemberReportResponse\x12\x13\n\x0breport_json\x18\x01 \x01(\t\"=\n\x14GetAuditHeadResponse\x12%\n\x04head\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.AuditHead\"L\n\x14SubmitSignalsRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelopeJ\x04\x08\x02\x10\x03\"\\\n\x0cSubmitResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.signalhub.v1.SubmitStatus\"x\n\x15SubmitSignalsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.signalhub.v1.SubmitResult\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08\"U\n\nMatchQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x19\n\x0cmax_distance\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"\xf5\x01\n\x12MatchHashesRequest\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.signalhub.v1.MatchQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12$\n\x17min_query_match_percent\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\'\n\x1amin_compared_match_percent\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_max_distanceB\x1a\n\x18_min_query_match_percentB\x1d\n\x1b_min_compared_match_percent\"\xeb\x01\n\x05Match\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08\x64istance\x18\x02 \x01(\x05\x12 \n\x13query_match_percent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12#\n\x16\x63ompared_match_percent\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x66rame_timestamp\x18\x05 \x01(\x01H\x02\x88\x01\x01\x42\x16\n\x14_query_match_percentB\x19\n\x17_compared_match_percentB\x12\n\x10_frame_timestamp\"\\\n\x0cQueryMatches\x12\x13\n\x0bquery_index\x18\x01 \x01(\x05\x12$\n\x07matches\x18\x02 \x03(\x0b\x32\x13.signalhub.v1.Match\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"B\n\x13MatchHashesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.signalhub.v1.QueryMatches\"X\n\x13\x46\x65tchUpdatesRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x13\n\x0burgent_only\x18\x04 \x01(\x08\"k\n\x14\x46\x65tchUpdatesResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEventB\x02\x18\x01\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.signalhub.v1.FeedEvent\"L\n\x10GetSignalRequest\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x81\x01\n\x11GetSignalResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12-\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x18.signalhub.v1.Submission\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t*\x81\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11SUBMIT_STATUS_NEW\x10\x01\x12\x1e\n\x1aSUBMIT_STATUS_CORROBORATED\x10\x02\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x03\x32\xad\x06\n\x08\x45xchange\x12X\n\rSubmitSignals\x12\".signalhub.v1.SubmitSignalsRequest\x1a#.signalhub.v1.SubmitSignalsResponse\x12R\n\x0bMatchHashes\x12 .signalhub.v1.MatchHashesRequest\x1a!.signalhub.v1.MatchHashesResponse\x12W\n\x0c\x46\x65tchUpdates\x12!.signalhub.v1.FetchUpdatesRequest\x1a\".signalhub.v1.FetchUpdatesResponse0\x01\x12L\n\tGetSignal\x12\x1e.signalhub.v1.GetSignalRequest\x1a\x1f.signalhub.v1.GetSignalResponse\x12U\n\x0cGetAuditHead\x12!.signalhub.v1.GetAuditHeadRequest\x1a\".signalhub.v1.GetAuditHeadResponse\x12^\n\x0fGetMemberReport\x12$.signalhub.v1.GetMemberReportRequest\x1a%.signalhub.v1.GetMemberReportResponse\x12O\n\nSetOpinion\x12\x1f.signalhub.v1.SetOpinionRequest\x1a .signalhub.v1.SetOpinionResponse\x12\x64\n\x11RetractSubmission\x12&.signalhub.v1.RetractSubmissionRequest\x1a\'.signalhub.v1.RetractSubmissionResponse\x12^\n\x0fListSignalTypes\x12$.signalhub.v1.ListSignalTypesRequest\x1a%.signalhub.v1.ListSignalTypesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsignalhub/v1/exchange.proto\x12\x0csignalhub.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\"8\n\x12GetSnapshotRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\x13\n\x0bmin_backlog\x18\x02 \x01(\x03\"\x88\x01\n\x0eSnapshotHeader\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0f\n\x07signals\x18\x03 \x01(\x03\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nnot_needed\x18\x05 \x01(\x08\"6\n\rSnapshotChunk\x12%\n\x07signals\x18\x01 \x03(\x0b\x32\x14.signalhub.v1.Signal\"L\n\x0fSnapshotTrailer\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x16\n\x0ehub_public_key\x18\x03 \x01(\x0c\"\xad\x01\n\x13GetSnapshotResponse\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SnapshotHeaderH\x00\x12,\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.SnapshotChunkH\x00\x12\x30\n\x07trailer\x18\x03 \x01(\x0b\x32\x1d.signalhub.v1.SnapshotTrailerH\x00\x42\x06\n\x04part\"\x18\n\x16ListSignalTypesRequest\"\xb7\x01\n\x0eSignalTypeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05match\x18\x03 \x01(\t\x12\x0c\n\x04\x62its\x18\x04 \x01(\x05\x12\x19\n\x11\x64\x65\x66\x61ult_threshold\x18\x05 \x01(\x05\x12\x15\n\rmax_threshold\x18\x06 \x01(\x05\x12\x10\n\x08personal\x18\x07 \x01(\x08\x12\x0e\n\x06origin\x18\x08 \x01(\t\x12\x11\n\tpytx_name\x18\t \x01(\t\"[\n\x17ListSignalTypesResponse\x12+\n\x05types\x18\x01 \x03(\x0b\x32\x1c.signalhub.v1.SignalTypeInfo\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"C\n\x11SetOpinionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"L\n\x12SetOpinionResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"J\n\x18RetractSubmissionRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"3\n\rRetractResult\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"[\n\x19RetractSubmissionResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.signalhub.v1.RetractResult\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\x15\n\x13GetAuditHeadRequest\"=\n\x16GetMemberReportRequest\x12\x11\n\tfirst_day\x18\x01 \x01(\t\x12\x10\n\x08last_day\x18\x02 \x01(\t\".\n\x17GetMemberReportResponse\x12\x13\n\x0breport_json\x18\x01 \x01(\t\"=\n\x14GetAuditHeadResponse\x12%\n\x04head\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.AuditHead\"L\n\x14SubmitSignalsRequest\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelopeJ\x04\x08\x02\x10\x03\"\\\n\x0cSubmitResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.signalhub.v1.SubmitStatus\"x\n\x15SubmitSignalsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.signalhub.v1.SubmitResult\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08\"U\n\nMatchQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x19\n\x0cmax_distance\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"\xf5\x01\n\x12MatchHashesRequest\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.signalhub.v1.MatchQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12$\n\x17min_query_match_percent\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\'\n\x1amin_compared_match_percent\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_max_distanceB\x1a\n\x18_min_query_match_percentB\x1d\n\x1b_min_compared_match_percent\"\x91\x02\n\x05Match\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x10\n\x08\x64istance\x18\x02 \x01(\x05\x12 \n\x13query_match_percent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12#\n\x16\x63ompared_match_percent\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x66rame_timestamp\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12$\n\x06linked\x18\x06 \x03(\x0b\x32\x14.signalhub.v1.SignalB\x16\n\x14_query_match_percentB\x19\n\x17_compared_match_percentB\x12\n\x10_frame_timestamp\"\\\n\x0cQueryMatches\x12\x13\n\x0bquery_index\x18\x01 \x01(\x05\x12$\n\x07matches\x18\x02 \x03(\x0b\x32\x13.signalhub.v1.Match\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"B\n\x13MatchHashesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.signalhub.v1.QueryMatches\"X\n\x13\x46\x65tchUpdatesRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x13\n\x0burgent_only\x18\x04 \x01(\x08\"k\n\x14\x46\x65tchUpdatesResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEventB\x02\x18\x01\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.signalhub.v1.FeedEvent\"L\n\x10GetSignalRequest\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x81\x01\n\x11GetSignalResponse\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12-\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x18.signalhub.v1.Submission\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t*\x81\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11SUBMIT_STATUS_NEW\x10\x01\x12\x1e\n\x1aSUBMIT_STATUS_CORROBORATED\x10\x02\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x03\x32\x83\x07\n\x08\x45xchange\x12X\n\rSubmitSignals\x12\".signalhub.v1.SubmitSignalsRequest\x1a#.signalhub.v1.SubmitSignalsResponse\x12R\n\x0bMatchHashes\x12 .signalhub.v1.MatchHashesRequest\x1a!.signalhub.v1.MatchHashesResponse\x12W\n\x0c\x46\x65tchUpdates\x12!.signalhub.v1.FetchUpdatesRequest\x1a\".signalhub.v1.FetchUpdatesResponse0\x01\x12L\n\tGetSignal\x12\x1e.signalhub.v1.GetSignalRequest\x1a\x1f.signalhub.v1.GetSignalResponse\x12U\n\x0cGetAuditHead\x12!.signalhub.v1.GetAuditHeadRequest\x1a\".signalhub.v1.GetAuditHeadResponse\x12^\n\x0fGetMemberReport\x12$.signalhub.v1.GetMemberReportRequest\x1a%.signalhub.v1.GetMemberReportResponse\x12O\n\nSetOpinion\x12\x1f.signalhub.v1.SetOpinionRequest\x1a .signalhub.v1.SetOpinionResponse\x12\x64\n\x11RetractSubmission\x12&.signalhub.v1.RetractSubmissionRequest\x1a\'.signalhub.v1.RetractSubmissionResponse\x12^\n\x0fListSignalTypes\x12$.signalhub.v1.ListSignalTypesRequest\x1a%.signalhub.v1.ListSignalTypesResponse\x12T\n\x0bGetSnapshot\x12 .signalhub.v1.GetSnapshotRequest\x1a!.signalhub.v1.GetSnapshotResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,56 +36,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FETCHUPDATESRESPONSE'].fields_by_name['event']._loaded_options = None
   _globals['_FETCHUPDATESRESPONSE'].fields_by_name['event']._serialized_options = b'\030\001'
-  _globals['_SUBMITSTATUS']._serialized_start=2408
-  _globals['_SUBMITSTATUS']._serialized_end=2537
-  _globals['_LISTSIGNALTYPESREQUEST']._serialized_start=98
-  _globals['_LISTSIGNALTYPESREQUEST']._serialized_end=122
-  _globals['_SIGNALTYPEINFO']._serialized_start=125
-  _globals['_SIGNALTYPEINFO']._serialized_end=308
-  _globals['_LISTSIGNALTYPESRESPONSE']._serialized_start=310
-  _globals['_LISTSIGNALTYPESRESPONSE']._serialized_end=401
-  _globals['_SETOPINIONREQUEST']._serialized_start=403
-  _globals['_SETOPINIONREQUEST']._serialized_end=470
-  _globals['_SETOPINIONRESPONSE']._serialized_start=472
-  _globals['_SETOPINIONRESPONSE']._serialized_end=548
-  _globals['_RETRACTSUBMISSIONREQUEST']._serialized_start=550
-  _globals['_RETRACTSUBMISSIONREQUEST']._serialized_end=624
-  _globals['_RETRACTRESULT']._serialized_start=626
-  _globals['_RETRACTRESULT']._serialized_end=677
-  _globals['_RETRACTSUBMISSIONRESPONSE']._serialized_start=679
-  _globals['_RETRACTSUBMISSIONRESPONSE']._serialized_end=770
-  _globals['_GETAUDITHEADREQUEST']._serialized_start=772
-  _globals['_GETAUDITHEADREQUEST']._serialized_end=793
-  _globals['_GETMEMBERREPORTREQUEST']._serialized_start=795
-  _globals['_GETMEMBERREPORTREQUEST']._serialized_end=856
-  _globals['_GETMEMBERREPORTRESPONSE']._serialized_start=858
-  _globals['_GETMEMBERREPORTRESPONSE']._serialized_end=904
-  _globals['_GETAUDITHEADRESPONSE']._serialized_start=906
-  _globals['_GETAUDITHEADRESPONSE']._serialized_end=967
-  _globals['_SUBMITSIGNALSREQUEST']._serialized_start=969
-  _globals['_SUBMITSIGNALSREQUEST']._serialized_end=1045
-  _globals['_SUBMITRESULT']._serialized_start=1047
-  _globals['_SUBMITRESULT']._serialized_end=1139
-  _globals['_SUBMITSIGNALSRESPONSE']._serialized_start=1141
-  _globals['_SUBMITSIGNALSRESPONSE']._serialized_end=1261
-  _globals['_MATCHQUERY']._serialized_start=1263
-  _globals['_MATCHQUERY']._serialized_end=1348
-  _globals['_MATCHHASHESREQUEST']._serialized_start=1351
-  _globals['_MATCHHASHESREQUEST']._serialized_end=1596
-  _globals['_MATCH']._serialized_start=1599
-  _globals['_MATCH']._serialized_end=1834
-  _globals['_QUERYMATCHES']._serialized_start=1836
-  _globals['_QUERYMATCHES']._serialized_end=1928
-  _globals['_MATCHHASHESRESPONSE']._serialized_start=1930
-  _globals['_MATCHHASHESRESPONSE']._serialized_end=1996
-  _globals['_FETCHUPDATESREQUEST']._serialized_start=1998
-  _globals['_FETCHUPDATESREQUEST']._serialized_end=2086
-  _globals['_FETCHUPDATESRESPONSE']._serialized_start=2088
-  _globals['_FETCHUPDATESRESPONSE']._serialized_end=2195
-  _globals['_GETSIGNALREQUEST']._serialized_start=2197
-  _globals['_GETSIGNALREQUEST']._serialized_end=2273
-  _globals['_GETSIGNALRESPONSE']._serialized_start=2276
-  _globals['_GETSIGNALRESPONSE']._serialized_end=2405
-  _globals['_EXCHANGE']._serialized_start=2540
-  _globals['_EXCHANGE']._serialized_end=3353
+  _globals['_SUBMITSTATUS']._serialized_start=2986
+  _globals['_SUBMITSTATUS']._serialized_end=3115
+  _globals['_GETSNAPSHOTREQUEST']._serialized_start=131
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=187
+  _globals['_SNAPSHOTHEADER']._serialized_start=190
+  _globals['_SNAPSHOTHEADER']._serialized_end=326
+  _globals['_SNAPSHOTCHUNK']._serialized_start=328
+  _globals['_SNAPSHOTCHUNK']._serialized_end=382
+  _globals['_SNAPSHOTTRAILER']._serialized_start=384
+  _globals['_SNAPSHOTTRAILER']._serialized_end=460
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=463
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=636
+  _globals['_LISTSIGNALTYPESREQUEST']._serialized_start=638
+  _globals['_LISTSIGNALTYPESREQUEST']._serialized_end=662
+  _globals['_SIGNALTYPEINFO']._serialized_start=665
+  _globals['_SIGNALTYPEINFO']._serialized_end=848
+  _globals['_LISTSIGNALTYPESRESPONSE']._serialized_start=850
+  _globals['_LISTSIGNALTYPESRESPONSE']._serialized_end=941
+  _globals['_SETOPINIONREQUEST']._serialized_start=943
+  _globals['_SETOPINIONREQUEST']._serialized_end=1010
+  _globals['_SETOPINIONRESPONSE']._serialized_start=1012
+  _globals['_SETOPINIONRESPONSE']._serialized_end=1088
+  _globals['_RETRACTSUBMISSIONREQUEST']._serialized_start=1090
+  _globals['_RETRACTSUBMISSIONREQUEST']._serialized_end=1164
+  _globals['_RETRACTRESULT']._serialized_start=1166
+  _globals['_RETRACTRESULT']._serialized_end=1217
+  _globals['_RETRACTSUBMISSIONRESPONSE']._serialized_start=1219
+  _globals['_RETRACTSUBMISSIONRESPONSE']._serialized_end=1310
+  _globals['_GETAUDITHEADREQUEST']._serialized_start=1312
+  _globals['_GETAUDITHEADREQUEST']._serialized_end=1333
+  _globals['_GETMEMBERREPORTREQUEST']._serialized_start=1335
+  _globals['_GETMEMBERREPORTREQUEST']._serialized_end=1396
+  _globals['_GETMEMBERREPORTRESPONSE']._serialized_start=1398
+  _globals['_GETMEMBERREPORTRESPONSE']._serialized_end=1444
+  _globals['_GETAUDITHEADRESPONSE']._serialized_start=1446
+  _globals['_GETAUDITHEADRESPONSE']._serialized_end=1507
+  _globals['_SUBMITSIGNALSREQUEST']._serialized_start=1509
+  _globals['_SUBMITSIGNALSREQUEST']._serialized_end=1585
+  _globals['_SUBMITRESULT']._serialized_start=1587
+  _globals['_SUBMITRESULT']._serialized_end=1679
+  _globals['_SUBMITSIGNALSRESPONSE']._serialized_start=1681
+  _globals['_SUBMITSIGNALSRESPONSE']._serialized_end=1801
+  _globals['_MATCHQUERY']._serialized_start=1803
+  _globals['_MATCHQUERY']._serialized_end=1888
+  _globals['_MATCHHASHESREQUEST']._serialized_start=1891
+  _globals['_MATCHHASHESREQUEST']._serialized_end=2136
+  _globals['_MATCH']._serialized_start=2139
+  _globals['_MATCH']._serialized_end=2412
+  _globals['_QUERYMATCHES']._serialized_start=2414
+  _globals['_QUERYMATCHES']._serialized_end=2506
+  _globals['_MATCHHASHESRESPONSE']._serialized_start=2508
+  _globals['_MATCHHASHESRESPONSE']._serialized_end=2574
+  _globals['_FETCHUPDATESREQUEST']._serialized_start=2576
+  _globals['_FETCHUPDATESREQUEST']._serialized_end=2664
+  _globals['_FETCHUPDATESRESPONSE']._serialized_start=2666
+  _globals['_FETCHUPDATESRESPONSE']._serialized_end=2773
+  _globals['_GETSIGNALREQUEST']._serialized_start=2775
+  _globals['_GETSIGNALREQUEST']._serialized_end=2851
+  _globals['_GETSIGNALRESPONSE']._serialized_start=2854
+  _globals['_GETSIGNALRESPONSE']._serialized_end=2983
+  _globals['_EXCHANGE']._serialized_start=3118
+  _globals['_EXCHANGE']._serialized_end=4017
 # @@protoc_insertion_point(module_scope)

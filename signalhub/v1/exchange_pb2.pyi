@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from signalhub.v1 import admin_pb2 as _admin_pb2
 from signalhub.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -19,6 +22,54 @@ SUBMIT_STATUS_UNSPECIFIED: SubmitStatus
 SUBMIT_STATUS_NEW: SubmitStatus
 SUBMIT_STATUS_CORROBORATED: SubmitStatus
 SUBMIT_STATUS_DUPLICATE: SubmitStatus
+
+class GetSnapshotRequest(_message.Message):
+    __slots__ = ("after", "min_backlog")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    MIN_BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    min_backlog: int
+    def __init__(self, after: _Optional[str] = ..., min_backlog: _Optional[int] = ...) -> None: ...
+
+class SnapshotHeader(_message.Message):
+    __slots__ = ("cursor", "member_id", "signals", "created_at", "not_needed")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOT_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    member_id: str
+    signals: int
+    created_at: _timestamp_pb2.Timestamp
+    not_needed: bool
+    def __init__(self, cursor: _Optional[str] = ..., member_id: _Optional[str] = ..., signals: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_needed: _Optional[bool] = ...) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("signals",)
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    signals: _containers.RepeatedCompositeFieldContainer[_common_pb2.Signal]
+    def __init__(self, signals: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ...) -> None: ...
+
+class SnapshotTrailer(_message.Message):
+    __slots__ = ("digest", "signature", "hub_public_key")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    HUB_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    signature: bytes
+    hub_public_key: bytes
+    def __init__(self, digest: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., hub_public_key: _Optional[bytes] = ...) -> None: ...
+
+class GetSnapshotResponse(_message.Message):
+    __slots__ = ("header", "chunk", "trailer")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
+    header: SnapshotHeader
+    chunk: SnapshotChunk
+    trailer: SnapshotTrailer
+    def __init__(self, header: _Optional[_Union[SnapshotHeader, _Mapping]] = ..., chunk: _Optional[_Union[SnapshotChunk, _Mapping]] = ..., trailer: _Optional[_Union[SnapshotTrailer, _Mapping]] = ...) -> None: ...
 
 class ListSignalTypesRequest(_message.Message):
     __slots__ = ()
@@ -165,18 +216,20 @@ class MatchHashesRequest(_message.Message):
     def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ..., min_query_match_percent: _Optional[float] = ..., min_compared_match_percent: _Optional[float] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp")
+    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp", "linked")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     COMPARED_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     FRAME_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    LINKED_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     distance: int
     query_match_percent: float
     compared_match_percent: float
     frame_timestamp: float
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ...) -> None: ...
+    linked: _containers.RepeatedCompositeFieldContainer[_common_pb2.Signal]
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ..., linked: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ...) -> None: ...
 
 class QueryMatches(_message.Message):
     __slots__ = ("query_index", "matches", "truncated")

@@ -81,6 +81,11 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.FromString,
                 _registered_method=True)
+        self.GetSnapshot = channel.unary_stream(
+                '/signalhub.v1.Exchange/GetSnapshot',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -160,6 +165,15 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSnapshot(self, request, context):
+        """A snapshot of every signal the caller may see at one cursor, signed by the hub, for a new
+        member or a replica far behind: load it, then follow the feed after its cursor. Streams a
+        header, chunks of signals and a trailer with the signature.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +221,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.ListSignalTypes,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.SerializeToString,
+            ),
+            'GetSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetSnapshot,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -454,6 +473,33 @@ class Exchange:
             '/signalhub.v1.Exchange/ListSignalTypes',
             signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.ListSignalTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/signalhub.v1.Exchange/GetSnapshot',
+            signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,49 +23,60 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from signalhub.v1 import admin_pb2 as signalhub_dot_v1_dot_admin__pb2
 from signalhub.v1 import common_pb2 as signalhub_dot_v1_dot_common__pb2
 from signalhub.v1 import exchange_pb2 as signalhub_dot_v1_dot_exchange__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\xda\x05\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x42\t\n\x07\x63ommand\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"5\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\x95\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"O\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\xe8\x02\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\xe1\x07\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x12\x42\n\rremove_member\x18\r \x01(\x0b\x32).signalhub.storage.v1.RemoveMemberCommandH\x00\x12@\n\x0c\x65rase_signal\x18\x0e \x01(\x0b\x32(.signalhub.storage.v1.EraseSignalCommandH\x00\x12K\n\x12set_member_contact\x18\x0f \x01(\x0b\x32-.signalhub.storage.v1.SetMemberContactCommandH\x00\x12\x32\n\tredaction\x18\x10 \x01(\x0b\x32\x1f.signalhub.storage.v1.RedactionB\t\n\x07\x63ommand\"\x8a\x01\n\tRedaction\x12\x1b\n\x13original_entry_hash\x18\x01 \x01(\x0c\x12\x11\n\terased_by\x18\x02 \x01(\x04\x12\x35\n\x07signals\x18\x03 \x03(\x0b\x32$.signalhub.storage.v1.RedactedSignal\x12\x16\n\x0e\x63ontent_digest\x18\x04 \x01(\x0c\"R\n\x0eRedactedSignal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08pdq_rows\x18\x04 \x01(\r\"p\n\x13RemoveMemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x36\n\x0bsubmissions\x18\x02 \x01(\x0e\x32!.signalhub.v1.OffboardSubmissions\x12\x0e\n\x06reason\x18\x03 \x01(\t\"N\n\x12\x45raseSignalCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rlog_sequences\x18\x03 \x03(\x04\"Z\n\x17SetMemberContactCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12,\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"l\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x35\n\x11\x63ompromised_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\x95\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"}\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12,\n\x07\x63ontact\x18\x04 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\xfa\x02\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signalhub.storage.v1.records_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGENTRY']._serialized_start=150
-  _globals['_LOGENTRY']._serialized_end=880
-  _globals['_SIGNEDCOMMAND']._serialized_start=882
-  _globals['_SIGNEDCOMMAND']._serialized_end=945
-  _globals['_EXPIRETICK']._serialized_start=947
-  _globals['_EXPIRETICK']._serialized_end=959
-  _globals['_OPINIONRECORD']._serialized_start=962
-  _globals['_OPINIONRECORD']._serialized_end=1092
-  _globals['_REQUESTRECORD']._serialized_start=1094
-  _globals['_REQUESTRECORD']._serialized_end=1151
-  _globals['_ADDKEYCOMMAND']._serialized_start=1153
-  _globals['_ADDKEYCOMMAND']._serialized_end=1207
-  _globals['_REVOKEKEYCOMMAND']._serialized_start=1209
-  _globals['_REVOKEKEYCOMMAND']._serialized_end=1262
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=1264
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=1329
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=1331
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=1390
-  _globals['_FEEDRECORD']._serialized_start=1393
-  _globals['_FEEDRECORD']._serialized_end=1542
-  _globals['_AUDITRECORD']._serialized_start=1544
-  _globals['_AUDITRECORD']._serialized_end=1597
-  _globals['_SUBMITCOMMAND']._serialized_start=1599
-  _globals['_SUBMITCOMMAND']._serialized_end=1662
-  _globals['_ADDMEMBERCOMMAND']._serialized_start=1664
-  _globals['_ADDMEMBERCOMMAND']._serialized_end=1743
-  _globals['_SIGNALRECORD']._serialized_start=1745
-  _globals['_SIGNALRECORD']._serialized_end=1871
-  _globals['_SUBMISSIONRECORD']._serialized_start=1874
-  _globals['_SUBMISSIONRECORD']._serialized_end=2234
-  _globals['_BATCHRECORD']._serialized_start=2236
-  _globals['_BATCHRECORD']._serialized_end=2328
-  _globals['_KEYRECORD']._serialized_start=2331
-  _globals['_KEYRECORD']._serialized_end=2493
+  _globals['_LOGENTRY']._serialized_start=176
+  _globals['_LOGENTRY']._serialized_end=1169
+  _globals['_REDACTION']._serialized_start=1172
+  _globals['_REDACTION']._serialized_end=1310
+  _globals['_REDACTEDSIGNAL']._serialized_start=1312
+  _globals['_REDACTEDSIGNAL']._serialized_end=1394
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1396
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_end=1508
+  _globals['_ERASESIGNALCOMMAND']._serialized_start=1510
+  _globals['_ERASESIGNALCOMMAND']._serialized_end=1588
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_start=1590
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_end=1680
+  _globals['_SIGNEDCOMMAND']._serialized_start=1682
+  _globals['_SIGNEDCOMMAND']._serialized_end=1745
+  _globals['_EXPIRETICK']._serialized_start=1747
+  _globals['_EXPIRETICK']._serialized_end=1759
+  _globals['_OPINIONRECORD']._serialized_start=1762
+  _globals['_OPINIONRECORD']._serialized_end=1892
+  _globals['_REQUESTRECORD']._serialized_start=1894
+  _globals['_REQUESTRECORD']._serialized_end=1951
+  _globals['_ADDKEYCOMMAND']._serialized_start=1953
+  _globals['_ADDKEYCOMMAND']._serialized_end=2007
+  _globals['_REVOKEKEYCOMMAND']._serialized_start=2009
+  _globals['_REVOKEKEYCOMMAND']._serialized_end=2117
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=2119
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=2184
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=2186
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=2245
+  _globals['_FEEDRECORD']._serialized_start=2248
+  _globals['_FEEDRECORD']._serialized_end=2397
+  _globals['_AUDITRECORD']._serialized_start=2399
+  _globals['_AUDITRECORD']._serialized_end=2452
+  _globals['_SUBMITCOMMAND']._serialized_start=2454
+  _globals['_SUBMITCOMMAND']._serialized_end=2517
+  _globals['_ADDMEMBERCOMMAND']._serialized_start=2519
+  _globals['_ADDMEMBERCOMMAND']._serialized_end=2644
+  _globals['_SIGNALRECORD']._serialized_start=2646
+  _globals['_SIGNALRECORD']._serialized_end=2772
+  _globals['_SUBMISSIONRECORD']._serialized_start=2775
+  _globals['_SUBMISSIONRECORD']._serialized_end=3153
+  _globals['_BATCHRECORD']._serialized_start=3155
+  _globals['_BATCHRECORD']._serialized_end=3247
+  _globals['_KEYRECORD']._serialized_start=3250
+  _globals['_KEYRECORD']._serialized_end=3412
 # @@protoc_insertion_point(module_scope)

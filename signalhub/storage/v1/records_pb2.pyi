@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from signalhub.v1 import admin_pb2 as _admin_pb2
 from signalhub.v1 import common_pb2 as _common_pb2
 from signalhub.v1 import exchange_pb2 as _exchange_pb2
 from google.protobuf.internal import containers as _containers
@@ -12,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick")
+    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick", "remove_member", "erase_signal", "set_member_contact", "redaction")
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +26,10 @@ class LogEntry(_message.Message):
     SET_OPINION_FIELD_NUMBER: _ClassVar[int]
     RETRACT_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TICK_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    ERASE_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    SET_MEMBER_CONTACT_FIELD_NUMBER: _ClassVar[int]
+    REDACTION_FIELD_NUMBER: _ClassVar[int]
     received_at: _timestamp_pb2.Timestamp
     window_seconds: int
     submit: SubmitCommand
@@ -37,7 +42,63 @@ class LogEntry(_message.Message):
     set_opinion: SignedCommand
     retract: SignedCommand
     expire_tick: ExpireTick
-    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ...) -> None: ...
+    remove_member: RemoveMemberCommand
+    erase_signal: EraseSignalCommand
+    set_member_contact: SetMemberContactCommand
+    redaction: Redaction
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., erase_signal: _Optional[_Union[EraseSignalCommand, _Mapping]] = ..., set_member_contact: _Optional[_Union[SetMemberContactCommand, _Mapping]] = ..., redaction: _Optional[_Union[Redaction, _Mapping]] = ...) -> None: ...
+
+class Redaction(_message.Message):
+    __slots__ = ("original_entry_hash", "erased_by", "signals", "content_digest")
+    ORIGINAL_ENTRY_HASH_FIELD_NUMBER: _ClassVar[int]
+    ERASED_BY_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    original_entry_hash: bytes
+    erased_by: int
+    signals: _containers.RepeatedCompositeFieldContainer[RedactedSignal]
+    content_digest: bytes
+    def __init__(self, original_entry_hash: _Optional[bytes] = ..., erased_by: _Optional[int] = ..., signals: _Optional[_Iterable[_Union[RedactedSignal, _Mapping]]] = ..., content_digest: _Optional[bytes] = ...) -> None: ...
+
+class RedactedSignal(_message.Message):
+    __slots__ = ("index", "signal_id", "type", "pdq_rows")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PDQ_ROWS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    signal_id: str
+    type: str
+    pdq_rows: int
+    def __init__(self, index: _Optional[int] = ..., signal_id: _Optional[str] = ..., type: _Optional[str] = ..., pdq_rows: _Optional[int] = ...) -> None: ...
+
+class RemoveMemberCommand(_message.Message):
+    __slots__ = ("member_id", "submissions", "reason")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    submissions: _admin_pb2.OffboardSubmissions
+    reason: str
+    def __init__(self, member_id: _Optional[str] = ..., submissions: _Optional[_Union[_admin_pb2.OffboardSubmissions, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class EraseSignalCommand(_message.Message):
+    __slots__ = ("signal_id", "reason", "log_sequences")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    reason: str
+    log_sequences: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SetMemberContactCommand(_message.Message):
+    __slots__ = ("member_id", "contact")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    contact: _admin_pb2.MemberContact
+    def __init__(self, member_id: _Optional[str] = ..., contact: _Optional[_Union[_admin_pb2.MemberContact, _Mapping]] = ...) -> None: ...
 
 class SignedCommand(_message.Message):
     __slots__ = ("envelope",)
@@ -78,12 +139,14 @@ class AddKeyCommand(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class RevokeKeyCommand(_message.Message):
-    __slots__ = ("member_id", "key_id")
+    __slots__ = ("member_id", "key_id", "compromised_since")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPROMISED_SINCE_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+    compromised_since: _timestamp_pb2.Timestamp
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., compromised_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SetMemberSuspendedCommand(_message.Message):
     __slots__ = ("member_id", "suspended")
@@ -132,14 +195,16 @@ class SubmitCommand(_message.Message):
     def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
 
 class AddMemberCommand(_message.Message):
-    __slots__ = ("member_id", "public_key", "display_name")
+    __slots__ = ("member_id", "public_key", "display_name", "contact")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     public_key: bytes
     display_name: str
-    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ...) -> None: ...
+    contact: _admin_pb2.MemberContact
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., display_name: _Optional[str] = ..., contact: _Optional[_Union[_admin_pb2.MemberContact, _Mapping]] = ...) -> None: ...
 
 class SignalRecord(_message.Message):
     __slots__ = ("signal", "members", "pdq_row", "restricted", "frame_rows")
@@ -156,7 +221,7 @@ class SignalRecord(_message.Message):
     def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ..., frame_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SubmissionRecord(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier", "incident")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +236,7 @@ class SubmissionRecord(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     URGENT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -185,7 +251,8 @@ class SubmissionRecord(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     urgent: bool
     classifier: _common_pb2.ClassifierVerdict
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ...) -> None: ...
+    incident: str
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ...) -> None: ...
 
 class BatchRecord(_message.Message):
     __slots__ = ("content_digest", "response")
