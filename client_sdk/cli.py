@@ -201,6 +201,9 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--score", type=float, default=None, help="the classifier's score, 0-1")
     p.add_argument("--human-reviewed", action="store_true",
                    help="a human confirmed the classifier's finding")  # fmt: skip
+    p.add_argument("--incident", default="", metavar="REF",
+                   help="your case reference for every record: your signals with the same one "
+                        "are linked, and a match on one shows the others")  # fmt: skip
     p.add_argument(
         "--expires-at",
         default=None,
@@ -378,8 +381,31 @@ def add_commands(groups: Groups) -> None:
     p = admin_sub.add_parser("revoke-key", help="revoke a member's key from now on")
     p.add_argument("member", metavar="MEMBER")
     p.add_argument("key_id", metavar="KEY_ID")
+    p.add_argument("--compromised-since", default=None, metavar="TIME",
+                   help="the key was compromised from TIME (ISO 8601): also retract every "
+                        "submission signed with it the hub received since")  # fmt: skip
+    p.add_argument("--json", action="store_true")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_revoke_key))
+    p = admin_sub.add_parser(
+        "remove-member", help="offboard a member: keys revoked, calls refused for good"
+    )
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--submissions", required=True, choices=("keep", "retract", "erase"),
+                   help="keep them shared, retract them, or retract and erase every signal "
+                        "left with no submission (the coalition's policy)")  # fmt: skip
+    p.add_argument("--reason", default="", help="kept in the log")
+    p.add_argument("--json", action="store_true")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_remove_member))
+    p = admin_sub.add_parser(
+        "erase-signal", help="erase a signal on legal request (value scrubbed, tombstone left)"
+    )
+    p.add_argument("signal_id", metavar="SIGNAL_ID")
+    p.add_argument("--reason", required=True, help="why (the legal request's reference)")
+    p.add_argument("--json", action="store_true")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_erase_signal))
     p = admin_sub.add_parser("list-keys", help="list a member's keys")
     p.add_argument("member", metavar="MEMBER")
     p.add_argument("--json", action="store_true")
@@ -571,7 +597,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     defaults = RecordDefaults(
         args.type, tuple(args.label), tuple(args.tag), args.industry, args.confidence,
         args.expires_at, _consortium_key(args), args.classifier, args.score,
-        args.human_reviewed,
+        args.human_reviewed, args.incident,
     )  # fmt: skip
     if args.from_video:
         signals = _video_signals([Path(f) for f in args.files], args, defaults)
@@ -670,6 +696,7 @@ class RecordDefaults:
     classifier: str | None = None
     score: float | None = None
     human_reviewed: bool = False
+    incident: str = ""
 
 
 def read_signals(name: str, fmt: str, defaults: RecordDefaults) -> list[Signal]:
@@ -714,7 +741,7 @@ def _csv_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         raise UsageError('a CSV file needs a header with a "value" column')
     for row in reader:
         record: dict[str, Any] = {"value": row.get("value")}
-        for field in ("classifier", "score", "human_reviewed"):
+        for field in ("classifier", "score", "human_reviewed", "incident"):
             if row.get(field):
                 record[field] = row[field]
         for field in ("type", "labels", "tags"):
@@ -759,12 +786,14 @@ def _signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) -
             confidence=confidence,
             expires_at_ms=int(expires_at.timestamp() * 1000) if expires_at else 0,
             verdict=_record_verdict(record, d),
+            incident=str(record.get("incident", d.incident)),
         )  # fmt: skip
     except (domain.InvalidValue, ValueError, TypeError) as e:
         raise UsageError(f"{where}: {e}") from None
     return Signal(
         canonical.type, canonical.value, canonical.labels, canonical.tags,
         canonical.industry, canonical.confidence, expires_at, canonical.verdict,
+        canonical.incident,
     )  # fmt: skip
 
 
@@ -941,6 +970,8 @@ def _print_match(args: argparse.Namespace, q: _Query, matches: list[dict[str, An
                     f"  compared_match={m['compared_match_percent']:.1f}%")  # fmt: skip
         if "frame_timestamp" in m:
             how += f"  at={m['frame_timestamp']:g}s"
+        if m.get("linked"):
+            how += f"  linked={len(m['linked'])} (--json lists them)"
         fp = m["opinions"].get("false_positive", 0)
         value = m["value"]
         if m["type"] == "vpdq":  # a video's value lists every frame: show how many
@@ -1118,6 +1149,7 @@ def cmd_list_members(args: argparse.Namespace) -> int:
     with _admin(args) as admin:
         members = admin.list_members()
     for m in members:
+        removed = _iso(m.removed_at) if m.HasField("removed_at") else None
         if args.json:
             print(
                 json.dumps(
@@ -1125,11 +1157,13 @@ def cmd_list_members(args: argparse.Namespace) -> int:
                         "member_id": m.member_id,
                         "display_name": m.display_name,
                         "key_ids": list(m.key_ids),
+                        "removed_at": removed,
                     }
                 )
             )
         else:
-            print(f"{m.member_id:<24} keys={','.join(m.key_ids)}  {m.display_name}")
+            gone = f"  REMOVED {removed}" if removed else ""
+            print(f"{m.member_id:<24} keys={','.join(m.key_ids)}  {m.display_name}{gone}")
     return 0
 
 
@@ -1141,9 +1175,78 @@ def cmd_add_key(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke_key(args: argparse.Namespace) -> int:
+    since = _parse_time(args.compromised_since) if args.compromised_since else None
     with _admin(args) as admin:
-        key = admin.revoke_key(args.member, args.key_id)
+        if since is None:
+            key = admin.revoke_key(args.member, args.key_id)
+            retracted = removed = 0
+        else:
+            response = admin.revoke_compromised_key(args.member, args.key_id, since)
+            key, retracted, removed = (
+                response.key,
+                response.retracted_submissions,
+                response.removed_signals,
+            )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "key_id": key.key_id,
+                    "member_id": args.member,
+                    "revoked_at": _iso(key.revoked_at),
+                    "retracted_submissions": retracted,
+                    "removed_signals": removed,
+                }
+            )
+        )
+        return 0  # fmt: skip
     print(f"revoked key {key.key_id} of {args.member} at {_iso(key.revoked_at)}")
+    if since is not None:
+        print(f"retracted {retracted} submissions signed with it since {_iso_dt(since)}; "
+              f"{removed} signals removed")  # fmt: skip
+    return 0
+
+
+def _iso_dt(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def cmd_remove_member(args: argparse.Namespace) -> int:
+    with _admin(args) as admin:
+        response = admin.remove_member(args.member, args.submissions, args.reason)
+    out = {
+        "member_id": args.member,
+        "removed_at": _iso(response.member.removed_at),
+        "submissions": args.submissions,
+        "retracted_submissions": response.retracted_submissions,
+        "removed_signals": response.removed_signals,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"removed member {args.member}: keys revoked, out of every group; submissions "
+              f"{args.submissions} ({response.retracted_submissions} retracted, "
+              f"{response.removed_signals} signals removed)")  # fmt: skip
+    return 0
+
+
+def cmd_erase_signal(args: argparse.Namespace) -> int:
+    if not domain.is_signal_id(args.signal_id):
+        raise UsageError(f"{args.signal_id!r} is not a signal id (32 hex digits)")
+    with _admin(args) as admin:
+        response = admin.erase_signal(args.signal_id, args.reason)
+    t = response.tombstone
+    out = {
+        "signal_id": t.signal_id, "type": t.type, "reason": t.reason,
+        "erased_at": _iso(t.erased_at), "log_entries_redacted": response.log_entries_redacted,
+        "feed_events_scrubbed": response.feed_events_scrubbed,
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(out))
+    else:
+        redacted, scrubbed = response.log_entries_redacted, response.feed_events_scrubbed
+        print(f"erased {t.type} signal {t.signal_id}: {redacted} log entries redacted, "
+              f"{scrubbed} feed events scrubbed")  # fmt: skip
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -683,6 +683,31 @@ class AdminClient:
         """Revokes a member's key from now on."""
         request = admin_pb2.RevokeKeyRequest(member_id=member_id, key_id=key_id)
         return self._call("RevokeKey", request, admin_pb2.RevokeKeyResponse).key
+
+    def revoke_compromised_key(
+        self, member_id: str, key_id: str, compromised_since: datetime
+    ) -> admin_pb2.RevokeKeyResponse:
+        """Revokes a compromised key (or one already revoked) and retracts every submission
+        the hub received signed with it at or after `compromised_since`."""
+        request = admin_pb2.RevokeKeyRequest(member_id=member_id, key_id=key_id)
+        request.compromised_since.FromDatetime(compromised_since)
+        return self._call("RevokeKey", request, admin_pb2.RevokeKeyResponse)
+
+    def remove_member(
+        self, member_id: str, submissions: str, reason: str = ""
+    ) -> admin_pb2.RemoveMemberResponse:
+        """Offboards a member; `submissions` is "keep", "retract" or "erase" (see RemoveMember)."""
+        fate = f"OFFBOARD_SUBMISSIONS_{submissions.upper()}"
+        request = admin_pb2.RemoveMemberRequest(
+            member_id=member_id, reason=reason, submissions=fate
+        )
+        return self._call("RemoveMember", request, admin_pb2.RemoveMemberResponse)
+
+    def erase_signal(self, signal_id: str, reason: str) -> admin_pb2.EraseSignalResponse:
+        """Erases a signal on legal request (see EraseSignal): its value is scrubbed from the
+        hub, a tombstone with `reason` is left, and it can never be submitted again."""
+        request = admin_pb2.EraseSignalRequest(signal_id=signal_id, reason=reason)
+        return self._call("EraseSignal", request, admin_pb2.EraseSignalResponse)
 
     def set_member_suspended(self, member_id: str, suspended: bool) -> admin_pb2.Member:
         """Suspends (True) or reinstates (False) a member."""

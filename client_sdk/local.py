@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .client import Client
 
 COMMIT_EVENTS = 2000
+_GONE = (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED)
+"""Events after which the replica holds the signal no longer."""
 INITIAL_MAP_BYTES = 64 * 1024 * 1024
 
 
@@ -87,7 +89,7 @@ class LocalReplica:
                 with self.env.begin(write=True) as txn:
                     for e in events:
                         key = bytes.fromhex(e.signal.signal_id)
-                        if e.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
+                        if e.kind in _GONE:
                             txn.delete(key, db=self._signals)
                         else:  # the signal as received, stored as it is
                             txn.put(key, e.signal.SerializeToString(), db=self._signals)

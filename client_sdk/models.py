@@ -28,6 +28,8 @@ class Signal:
     expires_at: datetime | None = None
     classifier: Verdict | None = None
     """The classifier that flagged the content (its name, score 0-1, human review)."""
+    incident: str = ""
+    """Your case reference: your signals with the same one are linked (opaque to others)."""
 
     @classmethod
     def of(
@@ -53,6 +55,8 @@ class Signal:
         )
         if self.expires_at is not None:
             out.expires_at.FromDatetime(self.expires_at)
+        if self.incident:
+            out.incident = self.incident
         if self.classifier is not None:
             v = self.classifier
             out.classifier.classifier = v.classifier
@@ -170,6 +174,8 @@ class Match:
     """A video matched by a video query: share of its frames found in the query."""
     frame_timestamp: float | None = None
     """A video matched by an image: time (seconds) of its frame like the image."""
+    linked: tuple[SignalInfo, ...] = ()
+    """Signals of the same incident (a submitter's case) that you may see."""
 
     @classmethod
     def from_wire(cls, m: exchange_pb2.Match) -> Match:
@@ -179,10 +185,13 @@ class Match:
             m.query_match_percent if m.HasField("query_match_percent") else None,
             m.compared_match_percent if m.HasField("compared_match_percent") else None,
             m.frame_timestamp if m.HasField("frame_timestamp") else None,
+            tuple(SignalInfo.from_wire(s) for s in m.linked),
         )
 
     def to_json(self) -> dict[str, Any]:
         out = {**self.signal.to_json(), "distance": self.distance}
+        if self.linked:
+            out["linked"] = [s.to_json() for s in self.linked]
         for name in ("query_match_percent", "compared_match_percent", "frame_timestamp"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -242,6 +251,11 @@ class Provenance:
     envelope: common_pb2.SignedEnvelope = field(repr=False, compare=False)
     public_key: bytes = field(default=b"", repr=False)
     audience: tuple[str, ...] = ()
+    incident: str = ""
+    """Your own case reference (shown to its submitter only)."""
+    envelope_redacted: bool = False
+    """A legal erasure of another signal of its batch scrubbed the envelope (it no longer
+    verifies)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -252,6 +266,8 @@ class Provenance:
             "labels": list(self.labels),
             "tags": list(self.tags),
             "received_at": self.received_at,
+            **({"incident": self.incident} if self.incident else {}),
+            **({"envelope_redacted": True} if self.envelope_redacted else {}),
             "envelope": {
                 "payload": self.envelope.payload.hex(),
                 "key_id": self.envelope.key_id,
@@ -281,6 +297,8 @@ class SignalDetail:
                 s.envelope,
                 s.public_key,
                 tuple(s.audience),
+                s.incident,
+                s.envelope_redacted,
             )
             for s in r.submissions
         )

@@ -44,6 +44,11 @@ def check_submission(
         return fail("the key id does not belong to the public key")
     if trusted_keys is not None and trusted_keys.get(envelope.key_id) != sub.public_key:
         return fail(f"key {envelope.key_id} is not among the trusted keys")
+    if sub.envelope_redacted:
+        return fail(
+            "the envelope was redacted (a legal erasure of another signal of its batch), so "
+            "its signature cannot be checked; the hub's audit chain covers the original"
+        )
     try:
         Ed25519PublicKey.from_public_bytes(sub.public_key).verify(
             envelope.signature, domain.submission_signing_bytes(envelope.payload)

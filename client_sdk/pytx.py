@@ -262,6 +262,14 @@ class SignalhubSignalExchangeAPI(
                     name = types.get(event.signal.type)
                     if name is None:
                         continue  # a type pytx lacks (or the caller does not support)
+                    if event.kind == common_pb2.EVENT_KIND_SIGNAL_ERASED:
+                        # pytx keys its state by value, which an erasure no longer carries.
+                        log.warning(
+                            "signal %s (%s) was erased on legal request: remove it from "
+                            "this pytx state (its value is not sent again)",
+                            event.signal.signal_id, name,
+                        )  # fmt: skip
+                        continue
                     key = (name, event.signal.value)
                     if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
                         updates[key] = None

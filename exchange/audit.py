@@ -83,7 +83,11 @@ def _check_chain(store: Store, report: AuditReport) -> dict[int, bytes]:
             if raw is None or stored is None:
                 report.problems.append(f"log entry {sequence}: missing from the log or the chain")
                 break
-            link = audit_link(previous, sequence, raw)
+            entry = rec.LogEntry.FromString(raw)
+            # A redacted entry (a legal erasure scrubbed a value out of it) keeps the hash of
+            # its original bytes; the erasure itself is a later entry of the chain.
+            original = entry.redaction.original_entry_hash if entry.HasField("redaction") else None
+            link = audit_link(previous, sequence, raw, original)
             if link.entry_hash != stored.entry_hash:
                 report.problems.append(
                     f"log entry {sequence}: its bytes do not match the audit chain "

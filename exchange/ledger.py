@@ -9,6 +9,7 @@ which is what lets subscribers mirror the hub and, later, several nodes share on
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -77,9 +78,13 @@ class PreparedBatch:
         return cls(payload, batch, signals, digest)
 
 
-def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalSignal]:
+def canonical_batch(
+    batch: common_pb2.SubmissionBatch, erased: Mapping[int, rec.RedactedSignal] | None = None
+) -> list[domain.CanonicalSignal]:
     """Validates a batch's own fields and every signal; returns the signals in canonical form.
-    Raises INVALID_ARGUMENT listing every violation (up to 100), each naming its field."""
+    Raises INVALID_ARGUMENT listing every violation (up to 100), each naming its field.
+    `erased`: positions of a redacted batch whose value an erasure scrubbed (replay only):
+    they stand for their recorded signal id, with an empty value."""
     violations: list[tuple[str, str]] = []
     if not batch.batch_id or len(batch.batch_id.encode()) > domain.MAX_BATCH_ID_CHARS:
         violations.append(("batch_id", f"1-{domain.MAX_BATCH_ID_CHARS} bytes of UTF-8 required"))
@@ -102,6 +107,9 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
             if s.HasField("expires_at") and not valid_time(s.expires_at):
                 violations.append((f"signals[{i}].expires_at", "not a valid time"))
                 continue
+            if erased and i in erased:
+                out.append(_erased_placeholder(s, erased[i]))
+                continue
             try:
                 out.append(
                     domain.canonical_signal(
@@ -119,6 +127,7 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
                         )
                         if s.HasField("classifier")
                         else None,
+                        incident=s.incident,
                     )
                 )
             except domain.InvalidValue as e:
@@ -130,6 +139,19 @@ def canonical_batch(batch: common_pb2.SubmissionBatch) -> list[domain.CanonicalS
         first = f"{violations[0][0]}: {violations[0][1]}"
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         raise invalid(f"invalid batch: {first}{more}", violations)
+    return out
+
+
+def _erased_placeholder(
+    s: common_pb2.SignalSubmission, erased: rec.RedactedSignal
+) -> domain.CanonicalSignal:
+    """A redacted batch's erased signal, as replay applies it: its recorded id, no value."""
+    out = domain.CanonicalSignal(
+        erased.type, "", tuple(sorted(set(s.labels))), tuple(sorted({t.strip() for t in s.tags})),
+        s.industry, s.confidence, _millis(s.expires_at) if s.HasField("expires_at") else 0,
+        None, s.incident,
+    )  # fmt: skip
+    object.__setattr__(out, "signal_id", erased.signal_id)
     return out
 
 
@@ -159,6 +181,8 @@ def check_key(view: StoreView, member_id: str, key_id: str) -> rec.KeyRecord:
         )
     if key.HasField("revoked_at"):
         raise unauthenticated(f"key {key_id} was revoked", "revoked_key")
+    if member.HasField("removed_at"):
+        raise permission_denied(f"member {member_id!r} was removed", "removed_member")
     if member.suspended:
         raise permission_denied(f"member {member_id!r} is suspended", "suspended_member")
     return key
@@ -220,6 +244,10 @@ def apply_entry(
         return _apply_retract(tx, entry)
     if which == "expire_tick":
         return _apply_expire_tick(tx, entry)
+    if which == "remove_member":
+        return _apply_remove_member(tx, log_sequence, entry)
+    if which == "erase_signal":
+        return _apply_erase_signal(tx, log_sequence, entry)
     raise HubError(grpc.StatusCode.INTERNAL, f"log entry {log_sequence} has no command")
 
 
@@ -244,10 +272,24 @@ def _apply_submit(
     usable = hint is not None and hint.payload == envelope.payload
     batch = hint.batch if hint is not None and usable else parse_batch(envelope.payload)
     key = check_signer(tx, envelope, batch)
-    if hint is None or not usable:
-        hint = PreparedBatch.of(envelope.payload, batch)
-    signals, digest = hint.signals, hint.digest
+    erased: dict[int, rec.RedactedSignal] = {}
+    if entry.HasField("redaction"):  # replaying an entry an erasure scrubbed
+        erased = {r.index: r for r in entry.redaction.signals}
+        signals = canonical_batch(batch, erased)
+        digest = entry.redaction.content_digest
+    else:
+        if hint is None or not usable:
+            hint = PreparedBatch.of(envelope.payload, batch)
+        signals, digest = hint.signals, hint.digest
     audience = _check_audience(tx, batch)
+    if tx.entries("erased"):
+        refused = [
+            (f"signals[{i}].value", "this signal was erased on legal request")
+            for i, signal in enumerate(signals)
+            if i not in erased and tx.erased(signal.signal_id) is not None
+        ]
+        if refused:
+            raise invalid(f"invalid batch: {refused[0][0]}: {refused[0][1]}", refused)
 
     prior = tx.batch(batch.member_id, batch.batch_id)
     if prior is not None:
@@ -314,7 +356,11 @@ def _apply_submit(
                         [(f"signals[{index}].expires_at", "must be in the future")],
                     )
                 submission.expires_at.FromMilliseconds(signal.expires_at_ms)
-            status = _record_submission(tx, applied, signal, submission, submitter, feed_base)
+            if signal.incident:
+                submission.incident = signal.incident
+            status = _record_submission(
+                tx, applied, signal, submission, submitter, feed_base, erased.get(index)
+            )
         results.add(index=index, signal_id=sid, status=status)
         name = _STATUS_NAMES[status]
         counts[name] = counts.get(name, 0) + 1
@@ -342,11 +388,13 @@ def _record_submission(
     submission: rec.SubmissionRecord,
     submitter: Viewer,
     feed_base: rec.FeedRecord,
+    erased: rec.RedactedSignal | None = None,
 ) -> int:
     """Stores one member's submission of one signal, updates the signal and appends its feed
     event (a copy of `feed_base`, which carries the batch's member, time and audience);
     returns the submit status as the submitter may know it (a signal it cannot see counts as
-    new to it)."""
+    new to it). `erased`: replaying a value an erasure scrubbed (rows are placeholders, which
+    that erasure deletes again)."""
     sid = signal.signal_id
     record = tx.signal(sid)
     if record is None:  # the common case at ingest: a signal never seen
@@ -368,7 +416,17 @@ def _record_submission(
         sig.last_seen.CopyFrom(submission.received_at)
         spec = domain.SIGNAL_TYPES[signal.type]
         how = spec.match
-        if spec.indexed or spec.replaceable_matching:
+        if erased is not None:
+            for _ in range(erased.pdq_rows):
+                row = tx.next_counter("pdq_rows")
+                tx.put_pdq_row(row, bytes(32), sid)
+                if how is domain.MatchKind.VIDEO:
+                    record.frame_rows.append(row)
+                else:
+                    record.pdq_row = row
+            if spec.indexed or spec.replaceable_matching:
+                tx.put_typed(signal.type, sid, "")
+        elif spec.indexed or spec.replaceable_matching:
             # Filed by type, so a type's own index (or one plugged in later) loads it.
             tx.put_typed(signal.type, sid, signal.value)
             applied.typed_added.append((signal.type, sid, signal.value))
@@ -420,6 +478,8 @@ def _record_submission(
         record.restricted = True
         for group in submission.audience:
             tx.link_group_signal(group, sid)
+    if submission.incident:
+        tx.link_incident(submission.member_id, submission.incident, sid)
     tx.put_signal(record)
     tx.put_submission(sid, submission)
     sequence = tx.next_counter("feed_seq")
@@ -499,11 +559,63 @@ def _apply_revoke_key(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
             grpc.StatusCode.NOT_FOUND,
             f"member {command.member_id!r} has no key {command.key_id!r}",
         )
+    compromised = command.HasField("compromised_since")
     if key.HasField("revoked_at"):
-        raise HubError(grpc.StatusCode.FAILED_PRECONDITION, f"key {key.key_id} is already revoked")
-    key.revoked_at.CopyFrom(entry.received_at)
-    tx.put_key(key)
-    return Applied(admin_pb2.RevokeKeyResponse(key=key_message(key)))
+        if not compromised:  # a compromise found later still retracts what the key signed
+            raise HubError(
+                grpc.StatusCode.FAILED_PRECONDITION, f"key {key.key_id} is already revoked"
+            )
+    else:
+        key.revoked_at.CopyFrom(entry.received_at)
+        tx.put_key(key)
+    response = admin_pb2.RevokeKeyResponse(key=key_message(key))
+    applied = Applied(response)
+    if compromised:
+        since_ms = _millis(command.compromised_since)
+        key_id = key.key_id
+        response.retracted_submissions, gone = _retract_where(
+            tx,
+            applied,
+            command.member_id,
+            lambda s: s.key_id == key_id and _millis(s.received_at) >= since_ms,
+            entry.received_at,
+        )
+        response.removed_signals = len(gone)
+    return applied
+
+
+def _retract_where(
+    tx: StoreTxn,
+    applied: Applied,
+    member_id: str,
+    chosen: Callable[[rec.SubmissionRecord], bool],
+    when: Timestamp,
+) -> tuple[int, dict[str, _Removed]]:
+    """Retracts the member's submissions for which `chosen` is true, as its own retraction
+    would (feed events, signals left with none removed). Returns how many, and the signals
+    removed (with their record and submissions as they were, for an erasure to follow)."""
+    retracted = 0
+    removed: dict[str, _Removed] = {}
+    for sid in tx.member_batch_signals(member_id):
+        subs = tx.submissions(sid)
+        mine = [s for s in subs if s.member_id == member_id and chosen(s)]
+        if not mine:
+            continue
+        keys = {submission_key(sid, s) for s in mine}
+        rest = [s for s in subs if submission_key(sid, s) not in keys]
+        record = tx.signal(sid)
+        retracted += len(mine)
+        if _remove_submissions(tx, applied, sid, mine, rest, member_id, when) and record:
+            removed[sid] = _Removed(record, subs)
+    return retracted, removed
+
+
+@dataclass(frozen=True)
+class _Removed:
+    """A signal as it was just before its last submission went."""
+
+    record: rec.SignalRecord
+    submissions: list[rec.SubmissionRecord]
 
 
 def key_message(key: rec.KeyRecord) -> admin_pb2.Key:
@@ -658,13 +770,18 @@ def _remove_submissions(
     remaining: list[rec.SubmissionRecord],
     member_id: str,
     when: Timestamp,
+    erased: bool = False,
 ) -> bool:
-    """Deletes `removed` submissions of a signal; removes the signal when none remain.
-    Returns True when the signal was removed."""
+    """Deletes `removed` submissions of a signal; removes the signal when none remain (with an
+    ERASED event carrying no value when `erased`). Returns True when the signal was removed."""
     record = tx.signal(sid)
     assert record is not None
     for sub in removed:
         tx.delete_submission(sid, sub)
+        if sub.incident and not any(
+            r.member_id == sub.member_id and r.incident == sub.incident for r in remaining
+        ):
+            tx.unlink_incident(sub.member_id, sub.incident, sid)
     visibility = _visibility_of(removed)
     removed_groups = {g for s in removed for g in s.audience}
     if not remaining:
@@ -673,8 +790,14 @@ def _remove_submissions(
             applied.pdq_removed.append(record.pdq_row)
         applied.pdq_removed.extend(record.frame_rows)
         applied.typed_removed.append((record.signal.type, sid))
-        bare = common_pb2.Signal(signal_id=sid, type=record.signal.type, value=record.signal.value)
-        _append_event(tx, visibility, common_pb2.EVENT_KIND_SIGNAL_REMOVED, bare, member_id, when)
+        if erased:
+            bare = common_pb2.Signal(signal_id=sid, type=record.signal.type)
+            kind = common_pb2.EVENT_KIND_SIGNAL_ERASED
+        else:
+            bare = common_pb2.Signal(signal_id=sid, type=record.signal.type,
+                                     value=record.signal.value)  # fmt: skip
+            kind = common_pb2.EVENT_KIND_SIGNAL_REMOVED
+        _append_event(tx, visibility, kind, bare, member_id, when)
         return True
     _rebuild(record, remaining)
     kept_groups = {g for s in remaining for g in s.audience}
@@ -866,3 +989,166 @@ def _apply_expire_tick(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         removed = _remove_submissions(tx, applied, sid, expired, rest, "", entry.received_at)
         response.results.add(signal_id=sid, removed=removed)
     return applied
+
+
+MAX_REASON_CHARS = 1000
+
+
+def _apply_remove_member(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
+    """Offboards a member: every key revoked, out of every privacy group, marked removed (its
+    calls refused for good); its submissions kept, retracted or erased as the command says."""
+    command = entry.remove_member
+    member = _existing_member(tx, command.member_id)
+    if member.HasField("removed_at"):
+        raise HubError(
+            grpc.StatusCode.FAILED_PRECONDITION, f"member {command.member_id!r} was removed"
+        )
+    fate = command.submissions
+    if fate not in (
+        admin_pb2.OFFBOARD_SUBMISSIONS_KEEP,
+        admin_pb2.OFFBOARD_SUBMISSIONS_RETRACT,
+        admin_pb2.OFFBOARD_SUBMISSIONS_ERASE,
+    ):
+        raise invalid(
+            "say what becomes of the member's submissions: keep, retract or erase",
+            [("submissions", "KEEP, RETRACT or ERASE required")],
+        )
+    if len(command.reason) > MAX_REASON_CHARS:
+        raise invalid(
+            f"a reason is at most {MAX_REASON_CHARS} characters", [("reason", "too long")]
+        )
+    for key_id in member.key_ids:
+        key = tx.key(key_id)
+        if key is not None and not key.HasField("revoked_at"):
+            key.revoked_at.CopyFrom(entry.received_at)
+            tx.put_key(key)
+    for group_id in member.group_ids:
+        group = tx.group(group_id)
+        if group is not None:
+            kept = [m for m in group.member_ids if m != member.member_id]
+            del group.member_ids[:]
+            group.member_ids.extend(kept)
+            tx.put_group(group)
+    del member.group_ids[:]
+    member.removed_at.CopyFrom(entry.received_at)
+    tx.put_member(member)
+    response = admin_pb2.RemoveMemberResponse()
+    applied = Applied(response)
+    if fate != admin_pb2.OFFBOARD_SUBMISSIONS_KEEP:
+        response.retracted_submissions, gone = _retract_where(
+            tx, applied, member.member_id, lambda _: True, entry.received_at
+        )
+        response.removed_signals = len(gone)
+        if fate == admin_pb2.OFFBOARD_SUBMISSIONS_ERASE and gone:
+            reason = f"member {member.member_id} offboarded" + (
+                f": {command.reason}" if command.reason else ""
+            )
+            _erase(tx, gone, reason, list(command.log_sequences), entry.received_at,
+                   log_sequence)  # fmt: skip
+    response.member.CopyFrom(member)
+    return applied
+
+
+def _apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
+    command = entry.erase_signal
+    sid = command.signal_id
+    if not domain.is_signal_id(sid):
+        raise invalid("a signal id is 32 lowercase hex digits", [("signal_id", "not a signal id")])
+    if not command.reason.strip() or len(command.reason) > MAX_REASON_CHARS:
+        raise invalid(
+            f"say why, in 1-{MAX_REASON_CHARS} characters (e.g. the legal request's reference)",
+            [("reason", f"required, at most {MAX_REASON_CHARS} characters")],
+        )
+    if tx.erased(sid) is not None:
+        raise HubError(grpc.StatusCode.FAILED_PRECONDITION, f"signal {sid} is already erased")
+    record = tx.signal(sid)
+    if record is None:
+        raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
+    response = admin_pb2.EraseSignalResponse()
+    applied = Applied(response)
+    subs = tx.submissions(sid)
+    _remove_submissions(tx, applied, sid, subs, [], "", entry.received_at, erased=True)
+    (tombstone,), response.log_entries_redacted, response.feed_events_scrubbed = _erase(
+        tx, {sid: _Removed(record, subs)}, command.reason, list(command.log_sequences),
+        entry.received_at, log_sequence,
+    )  # fmt: skip
+    response.tombstone.CopyFrom(tombstone)
+    return applied
+
+
+def _erase(
+    tx: StoreTxn,
+    removed: dict[str, _Removed],
+    reason: str,
+    log_sequences: list[int],
+    when: Timestamp,
+    log_sequence: int,
+) -> tuple[list[admin_pb2.ErasedSignal], int, int]:
+    """Scrubs removed signals' values out of the log entries that carried them (which keep
+    their audit hash) and out of the feed, and leaves their tombstones. `log_sequences`:
+    entries a scan found to carry them, besides those of their last submissions. Returns the
+    tombstones, the entries redacted and the feed records scrubbed."""
+    sequences = set(log_sequences)
+    for gone in removed.values():
+        sequences.update(s.log_sequence for s in gone.submissions)
+    rows = {sid: _rows_of(gone.record) for sid, gone in removed.items()}
+    redacted = 0
+    for seq in sorted(sequences):
+        logged = tx.log_entry(seq)
+        if logged is None or logged.WhichOneof("command") != "submit":
+            continue
+        if _redact(tx, logged, rows, log_sequence):
+            tx.redact_log_entry(seq, logged)
+            redacted += 1
+    scrubbed = 0
+    for seq, feed in tx.feed_records_of(set(removed)):
+        if feed.event.signal.value:
+            feed.event.signal.value = ""
+            tx.replace_feed(seq, feed)
+            scrubbed += 1
+    tombstones = []
+    for sid in sorted(removed):
+        tombstone = admin_pb2.ErasedSignal(signal_id=sid, type=removed[sid].record.signal.type,
+                                           reason=reason, erased_at=when)  # fmt: skip
+        tx.put_erased(tombstone)
+        tombstones.append(tombstone)
+    return tombstones, redacted, scrubbed
+
+
+def _rows_of(record: rec.SignalRecord) -> int:
+    """How many PDQ-table rows the signal got when it was created."""
+    return len(record.frame_rows) + (1 if record.pdq_row else 0)
+
+
+def _redact(tx: StoreView, entry: rec.LogEntry, rows: Mapping[str, int], erased_by: int) -> bool:
+    """Blanks, in a submit entry (in place), every value that is one of the signals in `rows`
+    (signal id -> its PDQ rows); False when it carries none of them."""
+    envelope = entry.submit.envelope
+    batch = parse_batch(envelope.payload)
+    already = {r.index for r in entry.redaction.signals} if entry.HasField("redaction") else set()
+    hits: list[tuple[int, str]] = []
+    for i, s in enumerate(batch.signals):
+        if i in already:
+            continue
+        try:
+            sid = domain.signal_id(s.type, domain.canonical_value(s.type, s.value))
+        except domain.InvalidValue:
+            continue
+        if sid in rows:
+            hits.append((i, sid))
+    if not hits:
+        return False
+    if not entry.HasField("redaction"):
+        stored = tx.batch(batch.member_id, batch.batch_id)
+        entry.redaction.original_entry_hash = hashlib.sha256(entry.SerializeToString()).digest()
+        entry.redaction.content_digest = stored.content_digest if stored else b""
+    entry.redaction.erased_by = erased_by
+    first: set[str] = set()
+    for i, sid in hits:
+        batch.signals[i].value = ""
+        # Rows are made when a signal is created: by its first copy in a batch, if any.
+        entry.redaction.signals.add(index=i, signal_id=sid, type=batch.signals[i].type,
+                                    pdq_rows=0 if sid in first else rows[sid])  # fmt: skip
+        first.add(sid)
+    envelope.payload = batch.SerializeToString()
+    return True

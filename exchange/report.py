@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError
 
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import common_pb2
+from signalhub.v1 import admin_pb2, common_pb2
 
 from . import usage
 from .errors import HubError
@@ -228,6 +228,9 @@ class _Sub:
     member: str
     labels: tuple[str, ...]
     visible: bool
+    key_id: str = ""
+    ms: int = 0
+    """When the hub received it."""
 
 
 class _Signal:
@@ -364,25 +367,55 @@ class History:
         ms = _ms(entry.received_at)
         try:
             if which == "submit":
-                self._submit(sequence, ms, entry.submit.envelope.payload)
+                erased = (
+                    {r.index: r for r in entry.redaction.signals}
+                    if entry.HasField("redaction")
+                    else None
+                )
+                self._submit(sequence, ms, entry.submit.envelope.payload,
+                             entry.submit.envelope.key_id, erased)  # fmt: skip
             elif which == "set_opinion":
                 self._opinion(ms, entry.set_opinion.envelope.payload)
             elif which == "retract":
                 self._retract(ms, entry.retract.envelope.payload)
             elif which == "expire_tick":
                 self._expire(ms)
+            elif which == "revoke_key" and entry.revoke_key.HasField("compromised_since"):
+                command = entry.revoke_key
+                since = _ms(command.compromised_since)
+                self._withdraw_where(
+                    ms, command.member_id,
+                    lambda s: s.key_id == command.key_id and s.ms >= since,
+                )  # fmt: skip
+            elif which == "remove_member" and entry.remove_member.submissions in (
+                admin_pb2.OFFBOARD_SUBMISSIONS_RETRACT,
+                admin_pb2.OFFBOARD_SUBMISSIONS_ERASE,
+            ):
+                self._withdraw_where(ms, entry.remove_member.member_id, lambda _: True)
+            elif which == "erase_signal":
+                record = self.signals.get(entry.erase_signal.signal_id)
+                for member in sorted({s.member for s in record.live} if record else ()):
+                    self._withdraw_where(ms, member, lambda _: True,
+                                         [entry.erase_signal.signal_id])  # fmt: skip
         except (HubError, DecodeError):
             self.unreadable.append(sequence)
 
     # a submission batch: each distinct signal of it is one submission (as apply stores it)
-    def _submit(self, sequence: int, ms: int, payload: bytes) -> None:
+    def _submit(
+        self,
+        sequence: int,
+        ms: int,
+        payload: bytes,
+        key_id: str = "",
+        erased: dict[int, rec.RedactedSignal] | None = None,
+    ) -> None:
         batch = parse_batch(payload)
         audience = tuple(sorted(set(batch.audience)))
         member = batch.member_id
         focus = self.focus.member_id if self.focus is not None else None
         visible = self.focus is None or self.focus.sees(member, audience)
         seen: set[str] = set()
-        for index, signal in enumerate(canonical_batch(batch)):
+        for index, signal in enumerate(canonical_batch(batch, erased)):
             sid = signal.signal_id
             if sid in seen:
                 continue
@@ -393,7 +426,7 @@ class History:
                 record = self.signals[sid] = _Signal(self._intern(signal.type), ms)
             labels: tuple[str, ...] = self._intern(signal.labels)
             corroborates = any(s.member != member for s in record.live)
-            record.live.append(_Sub(sequence, index, member, labels, visible))
+            record.live.append(_Sub(sequence, index, member, labels, visible, key_id, ms))
             if signal.expires_at_ms:
                 heapq.heappush(self._expiries, (signal.expires_at_ms, sid, sequence, index))
             if record.corroborated_ms < 0 and corroborates:
@@ -442,12 +475,23 @@ class History:
 
     def _retract(self, ms: int, payload: bytes) -> None:
         retraction = common_pb2.Retraction.FromString(payload)
-        member = retraction.member_id
-        for sid in dict.fromkeys(retraction.signal_ids):
+        self._withdraw_where(ms, retraction.member_id, lambda _: True, retraction.signal_ids)
+
+    def _withdraw_where(
+        self,
+        ms: int,
+        member: str,
+        chosen: Callable[[_Sub], bool],
+        signal_ids: Iterable[str] | None = None,
+    ) -> None:
+        """A member's submissions withdrawn (its retraction, a compromised key's, an
+        offboarding or an erasure): of `signal_ids`, or of every signal."""
+        ids = list(self.signals) if signal_ids is None else list(dict.fromkeys(signal_ids))
+        for sid in ids:
             record = self.signals.get(sid)
             if record is None:
                 continue
-            kept = [s for s in record.live if s.member != member]
+            kept = [s for s in record.live if s.member != member or not chosen(s)]
             withdrawn = len(record.live) - len(kept)
             if not withdrawn:
                 continue

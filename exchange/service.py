@@ -27,11 +27,12 @@ from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
+from . import erasure
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .cluster import CommandLog, LocalLog
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
-from .ledger import PreparedBatch, key_message
+from .ledger import PreparedBatch, key_message, valid_time
 from .limits import RateLimiter
 from .metrics import HubMetrics
 from .store import Store, StoreTxn, StoreView, submission_key
@@ -231,6 +232,10 @@ class VideoThresholds:
     """Least share (percent) of the stored video's retained frames found in the query."""
 
 
+MAX_LINKED = 100
+"""Signals linked by incidents shown with one match."""
+
+
 class _RowLookup:
     """Rows of the PDQ table and signals as one caller may see them, cached for one call."""
 
@@ -256,6 +261,33 @@ class _RowLookup:
                 None if record is None else signal_view(self.view, record, self.viewer)
             )
         return self._views[signal_id]
+
+    def linked(self, signal_id: str) -> list[common_pb2.Signal]:
+        """Signals linked to this one by an incident: for each (member, incident) of a
+        submission of it the caller may see, that member's other signals of the incident
+        through a submission the caller may see; at most MAX_LINKED, sorted by id."""
+        cases = {
+            (s.member_id, s.incident)
+            for s in self.view.submissions(signal_id)
+            if s.incident and self.viewer.sees(s.member_id, s.audience)
+        }
+        found: dict[str, common_pb2.Signal] = {}
+        for member_id, incident in sorted(cases):
+            for other in self.view.incident_signals(member_id, incident):
+                if other == signal_id or other in found:
+                    continue
+                carried = any(
+                    s.member_id == member_id
+                    and s.incident == incident
+                    and self.viewer.sees(s.member_id, s.audience)
+                    for s in self.view.submissions(other)
+                )
+                shown = self.visible(other) if carried else None
+                if shown is not None:
+                    found[other] = shown
+                    if len(found) >= MAX_LINKED:
+                        return [found[k] for k in sorted(found)]
+        return [found[k] for k in sorted(found)]
 
     def frame_time(self, signal_id: str, hash32: bytes) -> float | None:
         """Time of a video's retained frame with this hash (retained hashes are distinct)."""
@@ -420,6 +452,10 @@ class _TailCache:
 _EVERYONE = Viewer("", frozenset())
 
 
+_GONE = (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED)
+"""Events that carry the signal as it was (id and type; a removal also its value)."""
+
+
 def _shared_event(
     view: StoreView, record: rec.FeedRecord
 ) -> tuple[common_pb2.FeedEvent, bytes] | None:
@@ -427,7 +463,7 @@ def _shared_event(
     which is restricted), with its serialised frame; None when views may differ."""
     if record.target_member or record.private or record.members or record.audience:
         return None
-    if record.event.kind != common_pb2.EVENT_KIND_SIGNAL_REMOVED:
+    if record.event.kind not in _GONE:
         stored = view.signal(record.event.signal.signal_id)
         if stored is None or stored.restricted:
             return None
@@ -685,6 +721,7 @@ class ExchangeService:
             # Short read transactions: a long one would pin the map and block its growth.
             with self.hub.store.read() as view:
                 lookup = _RowLookup(view, Viewer.load(view, member_id))
+                incidents = view.entries("incidents") > 0
                 for i in range(start, min(start + MATCH_VIEW_CHUNK, len(queries))):
                     type_name, value = queries[i]
                     result = response.results.add(query_index=i)
@@ -708,6 +745,9 @@ class ExchangeService:
                         signal = lookup.visible(domain.signal_id(type_name, value))
                         if signal is not None:
                             result.matches.add(signal=signal, distance=0)
+                    if incidents:
+                        for m in result.matches:
+                            m.linked.extend(lookup.linked(m.signal.signal_id))
                     budget -= len(result.matches)
                     if result.matches:
                         self.hub.metrics.matches.labels(type_name).inc(len(result.matches))
@@ -939,8 +979,13 @@ class ExchangeService:
                 )  # fmt: skip
                 if sub.HasField("expires_at"):
                     out.expires_at.CopyFrom(sub.expires_at)
+                if sub.HasField("classifier"):
+                    out.classifier.CopyFrom(sub.classifier)
+                if sub.incident and caller.member_id in (sub.member_id, domain.OPERATOR_ID):
+                    out.incident = sub.incident  # a case reference is its submitter's
                 if envelope is not None:
                     out.envelope.CopyFrom(envelope)
+                    out.envelope_redacted = entry is not None and entry.HasField("redaction")
                 envelope_bytes += cost
                 last = sub
         return response
@@ -1107,7 +1152,7 @@ def _event_for(
     if not event_visible(record, viewer):
         return None
     event = record.event
-    if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
+    if event.kind in _GONE:
         return event
     stored = view.signal(event.signal.signal_id)
     if stored is None:
@@ -1199,8 +1244,59 @@ class AdminService:
     ) -> admin_pb2.RevokeKeyResponse:
         m = self._operator("/signalhub.v1.Admin/RevokeKey", request, metadata)
         command = rec.RevokeKeyCommand(member_id=m.member_id, key_id=m.key_id)
+        if m.HasField("compromised_since"):
+            if not valid_time(m.compromised_since):
+                raise invalid(
+                    "compromised_since is not a valid time",
+                    [("compromised_since", "a time from 1970 on")],
+                )
+            command.compromised_since.CopyFrom(m.compromised_since)
         entry = self.hub.log_entry(revoke_key=command)
         return await self._command(entry, admin_pb2.RevokeKeyResponse)
+
+    async def RemoveMember(
+        self,
+        request: RawRequest[admin_pb2.RemoveMemberRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.RemoveMemberResponse:
+        m = self._operator("/signalhub.v1.Admin/RemoveMember", request, metadata)
+        command = rec.RemoveMemberCommand(
+            member_id=m.member_id, submissions=m.submissions, reason=m.reason
+        )
+        if m.submissions == admin_pb2.OFFBOARD_SUBMISSIONS_ERASE:
+            with self.hub.store.read() as view:
+                if view.member(m.member_id) is None:
+                    raise HubError(grpc.StatusCode.NOT_FOUND, f"no member {m.member_id!r}")
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(
+                None, erasure.entries_of_member, self.hub.store, m.member_id
+            )
+            command.log_sequences.extend(found)
+        entry = self.hub.log_entry(remove_member=command)
+        return await self._command(entry, admin_pb2.RemoveMemberResponse)
+
+    async def EraseSignal(
+        self,
+        request: RawRequest[admin_pb2.EraseSignalRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.EraseSignalResponse:
+        m = self._operator("/signalhub.v1.Admin/EraseSignal", request, metadata)
+        command = rec.EraseSignalCommand(signal_id=m.signal_id, reason=m.reason)
+        if domain.is_signal_id(m.signal_id):
+            with self.hub.store.read() as view:
+                record = view.signal(m.signal_id)
+            if record is not None:  # else apply answers NOT_FOUND (or already erased)
+                loop = asyncio.get_running_loop()
+                found = await loop.run_in_executor(
+                    None,
+                    erasure.entries_carrying,
+                    self.hub.store,
+                    m.signal_id,
+                    record.signal.type,
+                )
+                command.log_sequences.extend(found)
+        entry = self.hub.log_entry(erase_signal=command)
+        return await self._command(entry, admin_pb2.EraseSignalResponse)
 
     async def SetMemberSuspended(
         self,

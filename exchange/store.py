@@ -21,6 +21,9 @@ One environment, named databases:
 | `requests`    | kind, 0x00, member id, 0x00, request id    | RequestRecord (first answer)   |
 | `expiries`    | expires_at ms u64 + submission key (28)    | empty                          |
 | `stats`       | kind + day + ... (exchange.usage)          | usage counts (not in the log)  |
+| `typed`       | type, 0x00, signal id (16 bytes)           | canonical value (plug-in index)|
+| `incidents`   | member id, 0x00, incident, 0x00, signal id | empty                          |
+| `erased`      | signal id (16 bytes)                       | signalhub.v1.ErasedSignal      |
 
 Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
 log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
@@ -77,8 +80,10 @@ _DATABASES = (
     "expiries",
     "stats",
     "typed",
+    "incidents",
+    "erased",
 )
-_LATER_DATABASES = ("typed",)
+_LATER_DATABASES = ("typed", "incidents", "erased")
 STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads", "stats"))
 """Everything apply writes: replaying the log must reproduce these exactly."""
 
@@ -220,6 +225,56 @@ class StoreView:
     def submission_at(self, key: bytes) -> rec.SubmissionRecord | None:
         raw = self._get("submissions", key)
         return None if raw is None else rec.SubmissionRecord.FromString(raw)
+
+    def member_batch_signals(self, member_id: str) -> list[str]:
+        """Ids of the signals in every batch the member submitted, sorted, without repeats."""
+        prefix = member_id.encode() + b"\x00"
+        cur = self.txn.cursor(db=self.dbs["batches"])
+        found: set[str] = set()
+        if not cur.set_range(prefix):
+            return []
+        for key, value in cur:
+            if not bytes(key).startswith(prefix):
+                break
+            record = rec.BatchRecord.FromString(bytes(value))
+            found.update(r.signal_id for r in record.response.results)
+        return sorted(found)
+
+    def incident_signals(self, member_id: str, incident: str) -> list[str]:
+        """Ids of the member's signals submitted with this incident reference."""
+        prefix = _incident_prefix(member_id, incident)
+        cur = self.txn.cursor(db=self.dbs["incidents"])
+        out: list[str] = []
+        if not cur.set_range(prefix):
+            return out
+        for key in cur.iternext(keys=True, values=False):
+            key = bytes(key)
+            if not key.startswith(prefix):
+                break
+            out.append(key[len(prefix) :].hex())
+        return out
+
+    def feed_records_of(self, signal_ids: set[str]) -> list[tuple[int, rec.FeedRecord]]:
+        """(sequence, record) of every feed record about one of these signals: a walk of the
+        whole feed (erasure only), parsing just the records whose bytes name one of them."""
+        # Searching the bytes for a few ids is far cheaper than parsing every record; for many
+        # ids, parsing is.
+        needles = [sid.encode() for sid in signal_ids] if len(signal_ids) <= 16 else []
+        out: list[tuple[int, rec.FeedRecord]] = []
+        cur = self.txn.cursor(db=self.dbs["feed"])
+        for key, value in cur.iternext(keys=True, values=True):
+            raw = bytes(value)
+            if needles and not any(n in raw for n in needles):
+                continue
+            record = rec.FeedRecord.FromString(raw)
+            if record.event.signal.signal_id in signal_ids:
+                out.append((int(_U64.unpack(bytes(key))[0]), record))
+        return out
+
+    def erased(self, signal_id: str) -> admin_pb2.ErasedSignal | None:
+        """The tombstone of a signal erased on legal request, or None."""
+        raw = self._get("erased", bytes.fromhex(signal_id))
+        return None if raw is None else admin_pb2.ErasedSignal.FromString(raw)
 
     def log_entry(self, sequence: int) -> rec.LogEntry | None:
         raw = self._get("log", u64(sequence))
@@ -386,9 +441,33 @@ class StoreTxn(StoreView):
         raw = entry.SerializeToString()
         self.txn.put(u64(sequence), raw, db=self.dbs["log"], overwrite=False)
         previous = self.audit(sequence - 1)
-        link = audit_link(previous.chain_hash if previous else GENESIS_HASH, sequence, raw)
+        link = audit_link(
+            previous.chain_hash if previous else GENESIS_HASH, sequence, raw, _hash_of(entry)
+        )
         self.txn.put(u64(sequence), link.SerializeToString(), db=self.dbs["audit"])
         return sequence
+
+    def redact_log_entry(self, sequence: int, entry: rec.LogEntry) -> None:
+        """Replaces a log entry by its redacted form (entry.redaction set). Its audit link is
+        left as it was: it keeps the hash of the original bytes."""
+        assert entry.HasField("redaction")
+        self.txn.put(u64(sequence), entry.SerializeToString(), db=self.dbs["log"])
+
+    def replace_feed(self, sequence: int, record: rec.FeedRecord) -> None:
+        """Rewrites a feed record in place (only erasure does: to scrub a value)."""
+        self.txn.put(u64(sequence), record.SerializeToString(), db=self.dbs["feed"])
+
+    def link_incident(self, member_id: str, incident: str, signal_id: str) -> None:
+        key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)
+        self.txn.put(key, b"", db=self.dbs["incidents"])
+
+    def unlink_incident(self, member_id: str, incident: str, signal_id: str) -> None:
+        key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)
+        self.txn.delete(key, db=self.dbs["incidents"])
+
+    def put_erased(self, tombstone: admin_pb2.ErasedSignal) -> None:
+        self.txn.put(bytes.fromhex(tombstone.signal_id), tombstone.SerializeToString(),
+                     db=self.dbs["erased"])  # fmt: skip
 
     def put_feed(self, sequence: int, record: rec.FeedRecord) -> None:
         self.txn.put(
@@ -498,13 +577,24 @@ GENESIS_HASH = bytes(32)
 """The chain hash before the first log entry."""
 
 
-def audit_link(previous_chain: bytes, sequence: int, entry_bytes: bytes) -> rec.AuditRecord:
+def audit_link(
+    previous_chain: bytes, sequence: int, entry_bytes: bytes, entry_hash: bytes | None = None
+) -> rec.AuditRecord:
     """The audit chain link of one log entry: its hash, and SHA-256(previous chain hash,
     sequence, entry hash), so that changing, dropping or reordering any entry changes every
-    later chain hash."""
-    entry_hash = hashlib.sha256(entry_bytes).digest()
+    later chain hash. A redacted entry links the hash of its original bytes (`entry_hash`)."""
+    entry_hash = entry_hash or hashlib.sha256(entry_bytes).digest()
     chain = hashlib.sha256(previous_chain + u64(sequence) + entry_hash).digest()
     return rec.AuditRecord(entry_hash=entry_hash, chain_hash=chain)
+
+
+def _hash_of(entry: rec.LogEntry) -> bytes | None:
+    """The hash the audit chain links for an entry: a redacted entry's original one."""
+    return entry.redaction.original_entry_hash if entry.HasField("redaction") else None
+
+
+def _incident_prefix(member_id: str, incident: str) -> bytes:
+    return member_id.encode() + b"\x00" + incident.encode() + b"\x00"
 
 
 def submission_key(signal_id: str, record: rec.SubmissionRecord) -> bytes:

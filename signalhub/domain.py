@@ -236,6 +236,8 @@ class CanonicalSignal:
     """0 = never."""
     verdict: Verdict | None = None
     """The classifier that flagged it, when one did."""
+    incident: str = ""
+    """The submitter's case reference (member-scoped, opaque); "" = none."""
 
     signal_id: str = field(init=False, repr=False, compare=False)
     """Computed once, here: ingest reads it several times a signal."""
@@ -271,6 +273,8 @@ def batch_content_digest(
             v = s.verdict
             parts.append(chunk(f"verdict\x00{v.classifier}\x00{v.score!r}\x00{v.human_reviewed:d}"
                                .encode()))  # fmt: skip
+        if s.incident:  # likewise
+            parts.append(chunk(b"incident\x00" + s.incident.encode()))
     if urgent:
         parts.append(chunk(b"urgent"))
     h = hashlib.sha256(b"".join(parts))
@@ -290,6 +294,7 @@ def canonical_signal(
     confidence: int = 0,
     expires_at_ms: int = 0,
     verdict: Verdict | None = None,
+    incident: str = "",
 ) -> CanonicalSignal:
     """Validates one submitted signal and returns its canonical form (labels and tags sorted
     and de-duplicated). Raises InvalidValue naming what is wrong."""
@@ -304,6 +309,8 @@ def canonical_signal(
         raise InvalidFieldValue("confidence", "confidence is 1-100 (0 = not said)")
     if expires_at_ms < 0:
         raise InvalidFieldValue("expires_at", "expires_at is after 1970")
+    if incident:
+        validate_incident(incident)
     return CanonicalSignal(
         type_name,
         canonical,
@@ -313,7 +320,25 @@ def canonical_signal(
         confidence,
         expires_at_ms,
         verdict,
+        incident,
     )
+
+
+MAX_INCIDENT_CHARS = 128
+
+
+def validate_incident(incident: str) -> None:
+    """An incident reference: 1-128 printable characters, no surrounding spaces."""
+    if (
+        len(incident) > MAX_INCIDENT_CHARS
+        or incident != incident.strip()
+        or not incident.isprintable()
+    ):
+        raise InvalidFieldValue(
+            "incident",
+            f"an incident reference is 1-{MAX_INCIDENT_CHARS} printable characters without "
+            "surrounding spaces",
+        )
 
 
 # --- key files ----------------------------------------------------------------------------------

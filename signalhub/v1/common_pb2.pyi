@@ -157,7 +157,7 @@ class Signal(_message.Message):
     def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ..., classifiers: _Optional[_Iterable[_Union[ClassifierVerdict, _Mapping]]] = ...) -> None: ...
 
 class Submission(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier", "incident")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier", "incident", "envelope_redacted")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class Submission(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_REDACTED_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -188,7 +189,8 @@ class Submission(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     classifier: ClassifierVerdict
     incident: str
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ...) -> None: ...
+    envelope_redacted: bool
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., envelope_redacted: _Optional[bool] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
     __slots__ = ("cursor", "kind", "signal", "member_id", "time", "urgent")
