@@ -660,16 +660,38 @@ class AdminClient:
         self._conn.close()
 
     def add_member(
-        self, member_id: str, public_key: bytes, display_name: str = ""
+        self,
+        member_id: str,
+        public_key: bytes,
+        display_name: str = "",
+        contact: admin_pb2.MemberContact | None = None,
     ) -> admin_pb2.AddMemberResponse:
-        """Registers a member with its first Ed25519 public key (raw 32 bytes)."""
-        return self._conn.signed_unary(
-            "/signalhub.v1.Admin/AddMember",
-            admin_pb2.AddMemberRequest(
-                member_id=member_id, public_key=public_key, display_name=display_name
-            ),
-            admin_pb2.AddMemberResponse,
+        """Registers a member with its first Ed25519 public key (raw 32 bytes) and, optionally,
+        who the operator contacts about it."""
+        request = admin_pb2.AddMemberRequest(
+            member_id=member_id, public_key=public_key, display_name=display_name
         )
+        if contact is not None:
+            request.contact.CopyFrom(contact)
+        return self._call("AddMember", request, admin_pb2.AddMemberResponse)
+
+    def set_member_contact(
+        self, member_id: str, contact: admin_pb2.MemberContact
+    ) -> admin_pb2.Member:
+        """Replaces a member's contact details (all fields empty: removes them)."""
+        request = admin_pb2.SetMemberContactRequest(member_id=member_id, contact=contact)
+        return self._call("SetMemberContact", request, admin_pb2.SetMemberContactResponse).member
+
+    def member_usage(
+        self, member_id: str = "", first_day: date | str = "", last_day: date | str = ""
+    ) -> admin_pb2.GetMemberUsageResponse:
+        """Per-member usage over UTC days first_day..last_day (default: the last 30 days):
+        signals and batches submitted, queries, last call, submissions in force now. Every
+        member, or one. Counts reach the hub's store every 5 s."""
+        request = admin_pb2.GetMemberUsageRequest(
+            member_id=member_id, first_day=str(first_day), last_day=str(last_day)
+        )
+        return self._call("GetMemberUsage", request, admin_pb2.GetMemberUsageResponse)
 
     def _call(self, method: str, request: Message, response_cls: type[R]) -> R:
         return self._conn.signed_unary(f"/signalhub.v1.Admin/{method}", request, response_cls)
