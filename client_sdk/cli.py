@@ -26,7 +26,7 @@ from signalhub import domain
 from signalhub.signal_types import ConsortiumKey
 from signalhub.v1 import admin_pb2
 
-from . import interchange
+from . import impact, interchange
 from .client import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SIGNALS,
@@ -308,6 +308,22 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--json", action="store_true", help="the whole report as one JSON object")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_report))
+
+    p = sub.add_parser(
+        "stats",
+        help="your impact: how often your signals matched at other members, and disputes",
+        description="How often your own signals matched at other members, by label and by ISO "
+        "week (counts only: never who), and which of them other members called false positive "
+        "or disputed. Read from your member report (docs/report.md).",
+    )
+    p.add_argument("--mine", action="store_true", required=True,
+                   help="your own signals (required: the only view so far)")  # fmt: skip
+    p.add_argument("--weeks", type=int, default=impact.DEFAULT_WEEKS, metavar="N",
+                   help=f"the last N ISO weeks, this one included (1-{impact.MAX_WEEKS}, "
+                        "default %(default)s)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_stats))
 
     p = sub.add_parser("get", help="show a signal and who submitted it")
     p.add_argument("signal_id", metavar="SIGNAL_ID")
@@ -1117,6 +1133,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"  your queries: {q['queries']}, {q['queries_with_match']} with a match",
     ]
     print("\n".join(lines))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    if not 1 <= args.weeks <= impact.MAX_WEEKS:
+        raise UsageError(f"--weeks is 1 to {impact.MAX_WEEKS}")
+    with _client(args) as client:
+        view = client.impact(args.weeks)
+    print(json.dumps(view) if args.json else impact.impact_text(view))
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .errors import SignalhubError, error_from_rpc
+from .impact import DEFAULT_WEEKS, impact_period, impact_view
 from .models import (
     FeedEvent,
     Match,
@@ -438,6 +439,13 @@ class Client:
         )
         body: dict[str, Any] = json.loads(response.report_json)
         return body
+
+    def impact(self, weeks: int = DEFAULT_WEEKS, today: date | None = None) -> dict[str, Any]:
+        """How often your signals matched at other members over the last `weeks` ISO weeks
+        (counts by label and week, never who) and which of them others called false positive
+        or disputed: `signalhub stats --mine`, read from your member report."""
+        first, last = impact_period(weeks, today or datetime.now(UTC).date())
+        return impact_view(self.member_report(first, last), weeks)
 
     def get_signal(self, signal_id: str) -> SignalDetail:
         """A signal with every submission of it and the signed envelopes (provenance)."""
