@@ -24,8 +24,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
 from signalhub.signal_types import ConsortiumKey
+from signalhub.v1 import admin_pb2
 
-from . import interchange
+from . import impact, interchange
 from .client import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SIGNALS,
@@ -311,6 +312,22 @@ def add_commands(groups: Groups) -> None:
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_report))
 
+    p = sub.add_parser(
+        "stats",
+        help="your impact: how often your signals matched at other members, and disputes",
+        description="How often your own signals matched at other members, by label and by ISO "
+        "week (counts only: never who), and which of them other members called false positive "
+        "or disputed. Read from your member report (docs/report.md).",
+    )
+    p.add_argument("--mine", action="store_true", required=True,
+                   help="your own signals (required: the only view so far)")  # fmt: skip
+    p.add_argument("--weeks", type=int, default=impact.DEFAULT_WEEKS, metavar="N",
+                   help=f"the last N ISO weeks, this one included (1-{impact.MAX_WEEKS}, "
+                        "default %(default)s)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    _connection_flags(p)
+    p.set_defaults(run=_guarded(cmd_stats))
+
     p = sub.add_parser("get", help="show a signal and who submitted it")
     p.add_argument("signal_id", metavar="SIGNAL_ID")
     p.add_argument("--json", action="store_true")
@@ -367,12 +384,42 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--public-key", type=Path, required=True, metavar="FILE.pub")
     p.add_argument("--display-name", default="")
+    p.add_argument("--contact-name", default="", metavar="NAME", help="who to contact about it")
+    p.add_argument("--contact-email", default="", metavar="EMAIL")
+    p.add_argument("--contact-phone", default="", metavar="PHONE")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_add_member))
     p = admin_sub.add_parser("list-members", help="list the registered members")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_list_members))
+    p = admin_sub.add_parser(
+        "set-contact",
+        help="set a member's contact details",
+        description="Sets the given fields of a member's contact details and keeps the others; "
+        'an empty value (--phone "") clears a field.',
+    )
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--name", default=None, help="a person or team")
+    p.add_argument("--email", default=None)
+    p.add_argument("--phone", default=None)
+    p.add_argument("--notes", default=None, help="free text, at most 1000 characters")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_set_contact))
+    p = admin_sub.add_parser(
+        "usage",
+        help="per-member usage: submissions, queries, last seen, submissions in force",
+        description="Each member's signals and batches submitted and match queries over UTC "
+        "days (default: the last 30), when it last made a call, and its submissions in force "
+        "now. The hub writes these counts every 5 s.",
+    )
+    p.add_argument("--member", default="", metavar="M", help="one member (default: all)")
+    p.add_argument("--from", dest="first", default="", metavar="DATE", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--to", dest="last", default="", metavar="DATE",
+                   help="YYYY-MM-DD (UTC, included; default today)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    _operator_flags(p)
+    p.set_defaults(run=_guarded(cmd_usage))
     p = admin_sub.add_parser("add-key", help="add a key to a member (rotation)")
     p.add_argument("member", metavar="MEMBER")
     p.add_argument("--public-key", type=Path, required=True, metavar="FILE.pub")
@@ -408,7 +455,7 @@ def add_commands(groups: Groups) -> None:
     p.set_defaults(run=_guarded(cmd_erase_signal))
     p = admin_sub.add_parser("list-keys", help="list a member's keys")
     p.add_argument("member", metavar="MEMBER")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_list_keys))
     for name, suspended in (("suspend-member", True), ("reinstate-member", False)):
@@ -429,7 +476,7 @@ def add_commands(groups: Groups) -> None:
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_remove_group))
     p = admin_sub.add_parser("list-groups", help="list privacy groups and their members")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
     _operator_flags(p)
     p.set_defaults(run=_guarded(cmd_list_groups))
     p = admin_sub.add_parser("sign-audit-head", help="have the hub sign its audit head now")
@@ -1080,12 +1127,16 @@ def _write_whole(path: Path, write: Callable[[TextIO], interchange.ExportCounts]
     return counts
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    for flag, text in (("--from", args.first), ("--to", args.last)):
+def _check_days(*flags: tuple[str, str]) -> None:
+    for flag, text in flags:
         try:
             datetime.strptime(text, "%Y-%m-%d")
         except ValueError:
             raise UsageError(f"{flag} {text!r}: a day as YYYY-MM-DD") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _check_days(("--from", args.first), ("--to", args.last))
     with _client(args) as client:
         body = client.member_report(args.first, args.last)
     if args.json:
@@ -1116,6 +1167,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    if not 1 <= args.weeks <= impact.MAX_WEEKS:
+        raise UsageError(f"--weeks is 1 to {impact.MAX_WEEKS}")
+    with _client(args) as client:
+        view = client.impact(args.weeks)
+    print(json.dumps(view) if args.json else impact.impact_text(view))
+    return 0
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     with _client(args) as client:
         detail = client.get_signal(args.signal_id)
@@ -1139,10 +1199,26 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def cmd_add_member(args: argparse.Namespace) -> int:
     public_key = _public_key(args.public_key)
+    contact = admin_pb2.MemberContact(
+        name=args.contact_name, email=args.contact_email, phone=args.contact_phone
+    )
     with _admin(args) as admin:
-        response = admin.add_member(args.name, public_key, args.display_name)
+        response = admin.add_member(args.name, public_key, args.display_name, contact)
     print(f"added member {response.member.member_id} with key {response.key_id}")
     return 0
+
+
+def _contact_json(m: admin_pb2.Member) -> dict[str, str] | None:
+    if not m.HasField("contact"):
+        return None
+    c = m.contact
+    return {"name": c.name, "email": c.email, "phone": c.phone, "notes": c.notes}
+
+
+def _contact_text(m: admin_pb2.Member) -> str:
+    c = m.contact
+    parts = [c.name, f"<{c.email}>" if c.email else "", c.phone]
+    return " ".join(p for p in parts if p)
 
 
 def cmd_list_members(args: argparse.Namespace) -> int:
@@ -1151,19 +1227,62 @@ def cmd_list_members(args: argparse.Namespace) -> int:
     for m in members:
         removed = _iso(m.removed_at) if m.HasField("removed_at") else None
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "member_id": m.member_id,
-                        "display_name": m.display_name,
-                        "key_ids": list(m.key_ids),
-                        "removed_at": removed,
-                    }
-                )
-            )
+            print(json.dumps({
+                "member_id": m.member_id, "display_name": m.display_name,
+                "key_ids": list(m.key_ids), "suspended": m.suspended,
+                "group_ids": list(m.group_ids), "created_at": _iso(m.created_at),
+                "contact": _contact_json(m),
+                "removed_at": removed,
+            }))  # fmt: skip
         else:
-            gone = f"  REMOVED {removed}" if removed else ""
-            print(f"{m.member_id:<24} keys={','.join(m.key_ids)}  {m.display_name}{gone}")
+            parts = [f"{m.member_id:<24} keys={','.join(m.key_ids)}", m.display_name,
+                     "[suspended]" if m.suspended else "",
+                     f"contact: {_contact_text(m)}" if _contact_text(m) else "",
+                     f"REMOVED {removed}" if removed else ""]  # fmt: skip
+            print("  ".join(p for p in parts if p))
+    return 0
+
+
+def cmd_set_contact(args: argparse.Namespace) -> int:
+    given = {name: getattr(args, name) for name in ("name", "email", "phone", "notes")}
+    if all(v is None for v in given.values()):
+        raise UsageError('say what to set: --name, --email, --phone or --notes ("" clears one)')
+    with _admin(args) as admin:
+        contact = admin_pb2.MemberContact()
+        current = next((m for m in admin.list_members() if m.member_id == args.member), None)
+        if current is not None:
+            contact.CopyFrom(current.contact)
+        for name, value in given.items():
+            if value is not None:
+                setattr(contact, name, value)
+        member = admin.set_member_contact(args.member, contact)
+    print(f"{member.member_id}: contact {_contact_text(member) or '(none)'}"
+          f"{'; notes: ' + member.contact.notes if member.contact.notes else ''}")  # fmt: skip
+    return 0
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    _check_days(*((f, t) for f, t in (("--from", args.first), ("--to", args.last)) if t))
+    with _admin(args) as admin:
+        response = admin.member_usage(args.member, args.first, args.last)
+    rows = [{
+        "member_id": u.member_id, "first_day": response.first_day,
+        "last_day": response.last_day, "signals_submitted": u.signals_submitted,
+        "batches": u.batches, "queries": u.queries, "queries_with_match": u.queries_with_match,
+        "live_submissions": u.live_submissions,
+        "last_seen": _iso(u.last_seen) if u.HasField("last_seen") else None,
+    } for u in response.usage]  # fmt: skip
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    print(f"usage {response.first_day} to {response.last_day} (UTC); live: submissions in force")
+    print(f"{'member':<24} {'signals':>9} {'batches':>8} {'queries':>9} {'matched':>8} "
+          f"{'live':>9}  last seen")  # fmt: skip
+    for r in rows:
+        print(f"{r['member_id']:<24} {r['signals_submitted']:>9} {r['batches']:>8} "
+              f"{r['queries']:>9} {r['queries_with_match']:>8} {r['live_submissions']:>9}  "
+              f"{r['last_seen'] or 'never'}")  # fmt: skip
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .errors import SignalhubError, error_from_rpc
+from .impact import DEFAULT_WEEKS, impact_period, impact_view
 from .models import (
     FeedEvent,
     Match,
@@ -439,6 +440,13 @@ class Client:
         body: dict[str, Any] = json.loads(response.report_json)
         return body
 
+    def impact(self, weeks: int = DEFAULT_WEEKS, today: date | None = None) -> dict[str, Any]:
+        """How often your signals matched at other members over the last `weeks` ISO weeks
+        (counts by label and week, never who) and which of them others called false positive
+        or disputed: `signalhub stats --mine`, read from your member report."""
+        first, last = impact_period(weeks, today or datetime.now(UTC).date())
+        return impact_view(self.member_report(first, last), weeks)
+
     def get_signal(self, signal_id: str) -> SignalDetail:
         """A signal with every submission of it and the signed envelopes (provenance)."""
         response = exchange_pb2.GetSignalResponse()
@@ -660,16 +668,38 @@ class AdminClient:
         self._conn.close()
 
     def add_member(
-        self, member_id: str, public_key: bytes, display_name: str = ""
+        self,
+        member_id: str,
+        public_key: bytes,
+        display_name: str = "",
+        contact: admin_pb2.MemberContact | None = None,
     ) -> admin_pb2.AddMemberResponse:
-        """Registers a member with its first Ed25519 public key (raw 32 bytes)."""
-        return self._conn.signed_unary(
-            "/signalhub.v1.Admin/AddMember",
-            admin_pb2.AddMemberRequest(
-                member_id=member_id, public_key=public_key, display_name=display_name
-            ),
-            admin_pb2.AddMemberResponse,
+        """Registers a member with its first Ed25519 public key (raw 32 bytes) and, optionally,
+        who the operator contacts about it."""
+        request = admin_pb2.AddMemberRequest(
+            member_id=member_id, public_key=public_key, display_name=display_name
         )
+        if contact is not None:
+            request.contact.CopyFrom(contact)
+        return self._call("AddMember", request, admin_pb2.AddMemberResponse)
+
+    def set_member_contact(
+        self, member_id: str, contact: admin_pb2.MemberContact
+    ) -> admin_pb2.Member:
+        """Replaces a member's contact details (all fields empty: removes them)."""
+        request = admin_pb2.SetMemberContactRequest(member_id=member_id, contact=contact)
+        return self._call("SetMemberContact", request, admin_pb2.SetMemberContactResponse).member
+
+    def member_usage(
+        self, member_id: str = "", first_day: date | str = "", last_day: date | str = ""
+    ) -> admin_pb2.GetMemberUsageResponse:
+        """Per-member usage over UTC days first_day..last_day (default: the last 30 days):
+        signals and batches submitted, queries, last call, submissions in force now. Every
+        member, or one. Counts reach the hub's store every 5 s."""
+        request = admin_pb2.GetMemberUsageRequest(
+            member_id=member_id, first_day=str(first_day), last_day=str(last_day)
+        )
+        return self._call("GetMemberUsage", request, admin_pb2.GetMemberUsageResponse)
 
     def _call(self, method: str, request: Message, response_cls: type[R]) -> R:
         return self._conn.signed_unary(f"/signalhub.v1.Admin/{method}", request, response_cls)

@@ -23,6 +23,7 @@ from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
+from .contact import contact_violations, is_empty
 from .store import StoreTxn, StoreView, submission_key
 from .visibility import Viewer, merge_verdicts, signal_view
 
@@ -248,6 +249,8 @@ def apply_entry(
         return _apply_remove_member(tx, log_sequence, entry)
     if which == "erase_signal":
         return _apply_erase_signal(tx, log_sequence, entry)
+    if which == "set_member_contact":
+        return _apply_set_member_contact(tx, entry)
     raise HubError(grpc.StatusCode.INTERNAL, f"log entry {log_sequence} has no command")
 
 
@@ -526,6 +529,7 @@ def _apply_add_member(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         domain.validate_member_id(command.member_id)
     except domain.InvalidValue as e:
         raise invalid(str(e), [("member_id", str(e))]) from None
+    _check_contact(command.contact)
     if tx.member(command.member_id) is not None:
         raise HubError(
             grpc.StatusCode.ALREADY_EXISTS, f"member {command.member_id!r} already exists"
@@ -537,6 +541,8 @@ def _apply_add_member(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         key_ids=[kid],
         created_at=entry.received_at,
     )
+    if not is_empty(command.contact):
+        member.contact.CopyFrom(command.contact)
     tx.put_member(member)
     return Applied(admin_pb2.AddMemberResponse(member=member, key_id=kid))
 
@@ -636,6 +642,25 @@ def _apply_set_suspended(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     member.suspended = command.suspended
     tx.put_member(member)
     return Applied(admin_pb2.SetMemberSuspendedResponse(member=member))
+
+
+def _check_contact(contact: admin_pb2.MemberContact) -> None:
+    violations = contact_violations(contact)
+    if violations:
+        raise invalid(f"invalid {violations[0][0]}: {violations[0][1]}", violations)
+
+
+def _apply_set_member_contact(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
+    """Replaces a member's contact details (all empty: removes them)."""
+    command = entry.set_member_contact
+    _check_contact(command.contact)
+    member = _existing_member(tx, command.member_id)
+    if is_empty(command.contact):
+        member.ClearField("contact")
+    else:
+        member.contact.CopyFrom(command.contact)
+    tx.put_member(member)
+    return Applied(admin_pb2.SetMemberContactResponse(member=member))
 
 
 def _apply_group_members(

@@ -286,6 +286,8 @@ class _Own:
     labels: set[str] = field(default_factory=set)
     times: list[int] = field(default_factory=list)
     live: list[bool] = field(default_factory=list)
+    value: str = ""
+    """The signal's value (a member's own report may show it: the member submitted it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +441,7 @@ class History:
             self._relabel(record, ms)
             if member == focus:
                 if record.own is None:
-                    record.own = _Own()
+                    record.own = _Own(value=signal.value)
                 record.own.labels.update(labels)
                 self._own(record, ms)
             if self._counts(ms, member):
@@ -1087,6 +1089,7 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
     }
     opinions: dict[str, int] = dict.fromkeys(opinion_names.values(), 0)
     opinions_by_label: dict[str, dict[str, int]] = {}
+    by_signal: dict[str, dict[str, int]] = {}
     for o in history.opinions.values():
         if o.member == member_id or not o.own or o.opinion not in opinion_names:
             continue
@@ -1095,6 +1098,11 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
         for label in own_labels(history.signals[o.signal_id]):
             row = opinions_by_label.setdefault(label, dict.fromkeys(opinion_names.values(), 0))
             row[name] += 1
+        by_signal.setdefault(o.signal_id, dict.fromkeys(opinion_names.values(), 0))[name] += 1
+    disputed = sorted(
+        (sid for sid, n in by_signal.items() if n["false_positive"] or n["disputed"]),
+        key=lambda sid: (-by_signal[sid]["false_positive"] - by_signal[sid]["disputed"], sid),
+    )
 
     return {
         "report": "signalhub member report",
@@ -1128,12 +1136,26 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
             **opinions,
             "by_label": dict(sorted(opinions_by_label.items())),
         },
+        "disputed_signals": [
+            _disputed_row(sid, history.signals[sid], by_signal[sid]) for sid in disputed
+        ],
         "removals": {
             "retractions": len(history.retractions),
             "signals_removed_by_retraction": sum(1 for w in history.retractions if w.removed),
             "expired_submissions": sum(w.submissions for w in history.expiries),
         },
         "method": [{"title": t, "text": x} for t, x in MEMBER_METHOD],
+    }
+
+
+def _disputed_row(signal_id: str, record: _Signal, counts: dict[str, int]) -> Json:
+    own = record.own
+    return {
+        "signal_id": signal_id,
+        "type": record.type,
+        "value": own.value if own else "",
+        "labels": sorted(own.labels) if own else [],
+        **counts,
     }
 
 
@@ -1188,6 +1210,9 @@ MEMBER_METHOD: tuple[tuple[str, str], ...] = (
     ("Opinions",
      "Other members' latest opinions in the period of signals you held a submission of "
      "when they gave them."),
+    ("Disputed signals",
+     "Your signals with at least one such opinion that is a false positive or disputed, "
+     "most first: each with your labels and the count of each kind, never who gave them."),
 )  # fmt: skip
 
 

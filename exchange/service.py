@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
 
 import grpc
@@ -27,7 +27,7 @@ from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
-from . import erasure
+from . import erasure, usage
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .cluster import CommandLog, LocalLog
 from .errors import HubError, invalid, permission_denied
@@ -191,6 +191,8 @@ class Hub:
         self.check_ready()
         with self.store.read() as view:
             caller = self.verifier.verify(view, method, metadata, request.raw)
+        if not caller.is_operator:
+            self.usage.record_seen(caller.member_id)
         if self.limiter is not None and not caller.is_operator:
             self.limiter.check(caller.member_id)
         return caller, parsed(request)
@@ -561,6 +563,8 @@ class ExchangeService:
         assert isinstance(response, exchange_pb2.SubmitSignalsResponse)
         if applied.stored:
             batch = prepared.batch
+            distinct = len({r.signal_id for r in response.results})
+            self.hub.usage.record_submission(batch.member_id, distinct)
             counts: dict[tuple[str, int], int] = {}
             for result, signal in zip(response.results, batch.signals, strict=True):
                 counts[(signal.type, result.status)] = (
@@ -1099,7 +1103,9 @@ def signal_types_response() -> exchange_pb2.ListSignalTypesResponse:
 MAX_REPORT_DAYS = 366
 
 
-def _report_period(message: exchange_pb2.GetMemberReportRequest) -> tuple[date, date]:
+def _report_period(
+    message: exchange_pb2.GetMemberReportRequest | admin_pb2.GetMemberUsageRequest,
+) -> tuple[date, date]:
     days: list[date] = []
     violations: list[tuple[str, str]] = []
     for name in ("first_day", "last_day"):
@@ -1119,6 +1125,66 @@ def _report_period(message: exchange_pb2.GetMemberReportRequest) -> tuple[date, 
     if violations:
         raise invalid(f"invalid period: {violations[0][0]}: {violations[0][1]}", violations)
     return days[0], days[1]
+
+
+USAGE_DEFAULT_DAYS = 30
+EPOCH = date(1970, 1, 1)
+
+
+def _usage_period(message: admin_pb2.GetMemberUsageRequest) -> tuple[date, date]:
+    """GetMemberUsage's days: as a report's, where an empty last_day is today (UTC) and an
+    empty first_day is USAGE_DEFAULT_DAYS days up to last_day."""
+    today = datetime.now(UTC).date()
+    filled = admin_pb2.GetMemberUsageRequest(
+        first_day=message.first_day, last_day=message.last_day or today.isoformat()
+    )
+    if not filled.first_day:
+        try:
+            anchor = date.fromisoformat(filled.last_day)
+        except ValueError:
+            anchor = today  # a bad last_day is refused, naming it alone
+        filled.first_day = (anchor - timedelta(days=USAGE_DEFAULT_DAYS - 1)).isoformat()
+    return _report_period(filled)
+
+
+def member_usage(
+    view: StoreView, member_id: str, first: date, last: date
+) -> admin_pb2.GetMemberUsageResponse:
+    """Each member's usage (or one's: NOT_FOUND when unknown) over days first..last, from the
+    usage counts (exchange.usage: written every few seconds, so the newest seconds are not
+    in them) and the live-submission counters (exchange.store). Costs one walk over the
+    period's `s` and `q` records (days x members) plus one lookup per member."""
+    if member_id:
+        member = view.member(member_id)
+        if member is None:
+            raise HubError(grpc.StatusCode.NOT_FOUND, f"no member {member_id!r}")
+        members = [member]
+    else:
+        members = view.members("", 1 << 31)
+    response = admin_pb2.GetMemberUsageResponse(
+        first_day=first.isoformat(), last_day=last.isoformat()
+    )
+    rows: dict[str, admin_pb2.MemberUsage] = {}
+    for m in members:
+        row = response.usage.add(
+            member_id=m.member_id, live_submissions=view.live_submissions(m.member_id)
+        )
+        seen = view.stat(usage.last_seen_key(m.member_id))
+        if seen is not None:
+            row.last_seen.FromMilliseconds(usage.decode_last_seen(seen))
+        rows[m.member_id] = row
+    first_day, last_day = (first - EPOCH).days, (last - EPOCH).days
+    for key, value in view.stats(usage.SUBMISSIONS, first_day, last_day):
+        s = usage.decode_submissions(key, value)
+        if s.member_id in rows:
+            rows[s.member_id].signals_submitted += s.signals
+            rows[s.member_id].batches += s.batches
+    for key, value in view.stats(usage.QUERIES, first_day, last_day):
+        q = usage.decode_queries(key, value)
+        if q.member_id in rows:
+            rows[q.member_id].queries += q.queries
+            rows[q.member_id].queries_with_match += q.matched
+    return response
 
 
 def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:
@@ -1208,6 +1274,8 @@ class AdminService:
             public_key=message.public_key,
             display_name=message.display_name,
         )
+        if message.HasField("contact"):
+            command.contact.CopyFrom(message.contact)
         return await self._command(
             self.hub.log_entry(add_member=command), admin_pb2.AddMemberResponse
         )
@@ -1345,6 +1413,30 @@ class AdminService:
         self._operator("/signalhub.v1.Admin/ListGroups", request, metadata)
         with self.hub.store.read() as view:
             return admin_pb2.ListGroupsResponse(groups=view.groups())
+
+    async def SetMemberContact(
+        self,
+        request: RawRequest[admin_pb2.SetMemberContactRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.SetMemberContactResponse:
+        m = self._operator("/signalhub.v1.Admin/SetMemberContact", request, metadata)
+        command = rec.SetMemberContactCommand(member_id=m.member_id, contact=m.contact)
+        entry = self.hub.log_entry(set_member_contact=command)
+        return await self._command(entry, admin_pb2.SetMemberContactResponse)
+
+    async def GetMemberUsage(
+        self,
+        request: RawRequest[admin_pb2.GetMemberUsageRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> admin_pb2.GetMemberUsageResponse:
+        m = self._operator("/signalhub.v1.Admin/GetMemberUsage", request, metadata)
+        first, last = _usage_period(m)
+
+        def build() -> admin_pb2.GetMemberUsageResponse:
+            with self.hub.store.read() as view:
+                return member_usage(view, m.member_id, first, last)
+
+        return await asyncio.get_running_loop().run_in_executor(None, build)
 
     async def SignAuditHead(
         self,

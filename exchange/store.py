@@ -25,6 +25,10 @@ One environment, named databases:
 | `incidents`   | member id, 0x00, incident, 0x00, signal id | empty                          |
 | `erased`      | signal id (16 bytes)                       | signalhub.v1.ErasedSignal      |
 
+`meta` also keeps, per member, the number of its submissions in force (`live_submissions/`
++ member id), kept by `put_submission` and `delete_submission` in the same transaction, so the
+operator's usage view reads it in O(1) instead of scanning the `submissions` table.
+
 Big-endian integer keys keep LMDB's byte order equal to numeric order, so a cursor walks the
 log and the feed in sequence. Writes happen only on the writer thread (exchange.writer); reads
 take short transactions and never hold one across an await.
@@ -60,6 +64,11 @@ PDQ_ROW_BYTES = 48
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 T = TypeVar("T")
+LIVE_SUBMISSIONS = "live_submissions/"
+"""Prefix of the meta counters of each member's submissions in force."""
+LIVE_SUBMISSIONS_COUNTED = "live_submissions_counted"
+"""Meta flag: the counters above cover the whole table (a store from before they existed is
+counted once, when a hub first opens it for writing)."""
 
 _DATABASES = (
     "meta",
@@ -148,6 +157,10 @@ class StoreView:
 
     def meta(self, name: str) -> bytes | None:
         return self._get("meta", name.encode())
+
+    def live_submissions(self, member_id: str) -> int:
+        """The member's submissions in force now (not retracted, expired or removed)."""
+        return self.counter(LIVE_SUBMISSIONS + member_id)
 
     def member(self, member_id: str) -> admin_pb2.Member | None:
         raw = self._get("members", member_id.encode())
@@ -381,6 +394,10 @@ class StoreView:
                 return
             yield key, bytes(value)
 
+    def stat(self, key: bytes) -> bytes | None:
+        """One usage record of the `stats` database by its whole key (exchange.usage)."""
+        return self._get("stats", key)
+
     def entries(self, db: str) -> int:
         return int(self.txn.stat(self.dbs[db])["entries"])
 
@@ -504,17 +521,40 @@ class StoreTxn(StoreView):
 
     def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
         key = submission_key(signal_id, record)
-        self.txn.put(key, record.SerializeToString(), db=self.dbs["submissions"])
+        raw = record.SerializeToString()
+        db = self.dbs["submissions"]
+        if self.txn.put(key, raw, db=db, overwrite=False):  # new: no extra lookup
+            self._count_live(record.member_id, 1)
+        else:
+            self.txn.put(key, raw, db=db)
         if record.HasField("expires_at"):
             expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
             self.txn.put(expiry, b"", db=self.dbs["expiries"])
 
     def delete_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
         key = submission_key(signal_id, record)
-        self.txn.delete(key, db=self.dbs["submissions"])
+        if self.txn.delete(key, db=self.dbs["submissions"]):
+            self._count_live(record.member_id, -1)
         if record.HasField("expires_at"):
             expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
             self.txn.delete(expiry, db=self.dbs["expiries"])
+
+    def _count_live(self, member_id: str, delta: int) -> None:
+        name = LIVE_SUBMISSIONS + member_id
+        self.set_counter(name, self.counter(name) + delta)
+
+    def count_live_submissions(self) -> None:
+        """Counts every member's submissions in force from the `submissions` table, once: for a
+        store written before the counters existed (one pass over the table)."""
+        if self.meta(LIVE_SUBMISSIONS_COUNTED) is not None:
+            return
+        counts: dict[str, int] = {}
+        for _, value in self.txn.cursor(db=self.dbs["submissions"]):
+            member = rec.SubmissionRecord.FromString(bytes(value)).member_id
+            counts[member] = counts.get(member, 0) + 1
+        for member, n in counts.items():
+            self.set_counter(LIVE_SUBMISSIONS + member, n)
+        self.set_meta(LIVE_SUBMISSIONS_COUNTED, b"1")
 
     def delete_signal(self, record: rec.SignalRecord, groups: set[str]) -> None:
         """Removes a signal with no submission left: its record, PDQ row, group links and
@@ -655,6 +695,10 @@ class Store:
             with self.env.begin(write=True) as txn:
                 for name in _DATABASES:
                     self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=True)
+            with self.read() as view:
+                counted = view.meta(LIVE_SUBMISSIONS_COUNTED) is not None
+            if not counted:
+                self.write(lambda tx: tx.count_live_submissions())
 
     @contextmanager
     def read(self) -> Iterator[StoreView]:

@@ -1,17 +1,24 @@
 """Usage statistics the hub keeps besides its log: which signals matched for whom, how many
-queries each member made, how fast the feed reached followers. Reports (the coalition's and a
-member's own) and impact views read them; nothing in apply depends on them.
+queries and submissions each member made and when it last called, how fast the feed reached
+followers. Reports (the coalition's and a member's own), impact views and the operator's usage
+view (GetMemberUsage) read them; nothing in apply depends on them.
 
 They are counted in memory and written to the `stats` database every few seconds by the writer
 (outside the command log, like signed audit heads), so a crash loses at most the last few
-seconds of counts, never a signal. Keys start with a kind byte and the UTC day, so a report's
-date range is one cursor walk per kind:
+seconds of counts, never a signal. Keys start with a kind byte and (but for `l`) the UTC day,
+so a report's date range is one cursor walk per kind:
 
 | kind | key after the kind byte                    | value                                  |
 | ---- | ------------------------------------------ | -------------------------------------- |
 | `m`  | day u32 + signal id (16) + member id       | u64: matches of the signal for member  |
 | `q`  | day u32 + member id                        | u64 queries, u64 queries with a match  |
 | `p`  | day u32                                    | u64 per latency bucket (PROPAGATION_MS)|
+| `s`  | day u32 + member id                        | u64 signals submitted, u64 batches     |
+| `l`  | member id (no day)                         | u64: last authenticated call, unix ms  |
+
+`s` counts a member's acknowledged batches (not replays or dry runs) and their distinct signals,
+as the hub stores them. `l` is the one kind that is not a count: it is merged by taking the
+later time, and there is one record per member, whatever the day.
 """
 
 from __future__ import annotations
@@ -26,11 +33,14 @@ from dataclasses import dataclass
 MATCH = b"m"
 QUERIES = b"q"
 PROPAGATION = b"p"
+SUBMISSIONS = b"s"
+LAST_SEEN = b"l"
 PROPAGATION_MS = (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 60_000)
 """Upper bounds (ms) of the propagation-latency buckets; one more bucket counts the rest."""
 _DAY = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _QUERIES = struct.Struct(">QQ")
+_SUBMISSIONS = struct.Struct(">QQ")
 _BUCKETS = struct.Struct(f">{len(PROPAGATION_MS) + 1}Q")
 
 
@@ -49,6 +59,14 @@ def queries_key(day: int, member_id: str) -> bytes:
 
 def propagation_key(day: int) -> bytes:
     return PROPAGATION + _DAY.pack(day)
+
+
+def submissions_key(day: int, member_id: str) -> bytes:
+    return SUBMISSIONS + _DAY.pack(day) + member_id.encode()
+
+
+def last_seen_key(member_id: str) -> bytes:
+    return LAST_SEEN + member_id.encode()
 
 
 def bucket_of(milliseconds: float) -> int:
@@ -74,12 +92,30 @@ class QueryCount:
     matched: int
 
 
+@dataclass(frozen=True)
+class SubmissionCount:
+    day: int
+    member_id: str
+    signals: int
+    batches: int
+
+
+_LAYOUTS = {QUERIES: _QUERIES, PROPAGATION: _BUCKETS, SUBMISSIONS: _SUBMISSIONS}
+
+
+def combine(key: bytes, current: Iterable[int], add: Iterable[int]) -> tuple[int, ...]:
+    """Two values of `key` as one: counts add up element-wise; a last-seen time is the later."""
+    pairs = zip(current, add, strict=True)
+    if key[:1] == LAST_SEEN:
+        return tuple(max(a, b) for a, b in pairs)
+    return tuple(a + b for a, b in pairs)
+
+
 def merge(key: bytes, old: bytes | None, add: tuple[int, ...]) -> bytes:
     """The stored value of `key` after adding `add` (counts, element-wise) to `old`."""
-    kind = key[:1]
-    layout = _QUERIES if kind == QUERIES else _BUCKETS if kind == PROPAGATION else _U64
+    layout = _LAYOUTS.get(key[:1], _U64)
     current = layout.unpack(old) if old is not None else (0,) * (layout.size // 8)
-    return layout.pack(*(a + b for a, b in zip(current, add, strict=True)))
+    return layout.pack(*combine(key, current, add))
 
 
 def decode_match(key: bytes, value: bytes) -> MatchCount:
@@ -95,6 +131,17 @@ def decode_queries(key: bytes, value: bytes) -> QueryCount:
 
 def decode_propagation(value: bytes) -> tuple[int, ...]:
     return tuple(_BUCKETS.unpack(value))
+
+
+def decode_submissions(key: bytes, value: bytes) -> SubmissionCount:
+    signals, batches = _SUBMISSIONS.unpack(value)
+    return SubmissionCount(_DAY.unpack(key[1:5])[0], key[5:].decode(), signals, batches)
+
+
+def decode_last_seen(value: bytes) -> int:
+    """The unix time in ms of a member's last authenticated call."""
+    seen: int = _U64.unpack(value)[0]
+    return seen
 
 
 def day_range_keys(kind: bytes, first_day: int, last_day: int) -> tuple[bytes, bytes]:
@@ -114,8 +161,7 @@ class UsageCounter:
         if current is None:
             self._pending[key] = list(values)
         else:
-            for i, v in enumerate(values):
-                current[i] += v
+            self._pending[key] = list(combine(key, current, values))
 
     def record_match_call(
         self, member_id: str, matched_by_query: list[list[str]], now: float | None = None
@@ -129,6 +175,18 @@ class UsageCounter:
             self._add(queries_key(day, member_id), (queries, matched))
             for sid, n in signals.items():
                 self._add(match_key(day, sid, member_id), (n,))
+
+    def record_submission(self, member_id: str, signals: int, now: float | None = None) -> None:
+        """One acknowledged batch of `signals` distinct signals."""
+        day = day_of(time.time() if now is None else now)
+        with self._lock:
+            self._add(submissions_key(day, member_id), (signals, 1))
+
+    def record_seen(self, member_id: str, now: float | None = None) -> None:
+        """An authenticated call by the member (the hub calls this on every one)."""
+        ms = int((time.time() if now is None else now) * 1000)
+        with self._lock:
+            self._add(last_seen_key(member_id), (ms,))
 
     def record_propagation(self, latencies_ms: Iterable[float], now: float | None = None) -> None:
         """Times from a signal's receipt to its delivery to a following subscriber."""
