@@ -33,6 +33,7 @@ import grpc
 import numpy as np
 from numpy.typing import NDArray
 
+from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError, invalid
@@ -135,12 +136,16 @@ class ClusterLog:
             reconnect_time_wait=0.5,
         )  # fmt: skip
         self._js = self._nc.jetstream()
+        types = domain.SIGNAL_TYPES
         config = StreamConfig(
             name=STREAM,
             subjects=[SUBJECT],
             num_replicas=self.replicas,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        )
+            # Every node must validate and match alike: the first node records its registry.
+            description=json.dumps({"signal_types": types.fingerprint(origins=False),
+                                    "types": types.describe(origins=False)}),
+        )  # fmt: skip
         deadline = asyncio.get_running_loop().time() + 60
         while True:  # a new cluster elects its JetStream leader first: wait for it
             try:
@@ -154,10 +159,11 @@ class ClusterLog:
                     if asyncio.get_running_loop().time() > deadline:
                         raise SystemExit(f"cannot create the cluster's log stream: {e}") from e
                     await asyncio.sleep(0.5)
+        info = await self._js.stream_info(STREAM)
+        _check_registry(info.config.description)
         with self.store.read() as view:
             raw = view.meta(STREAM_SEQ)
         self._applied_seq = struct.unpack(">Q", raw)[0] if raw else 0
-        info = await self._js.stream_info(STREAM)
         target = int(info.state.last_seq)
         log.info("stream at %d, this store at %d", target, self._applied_seq)
         if self._applied_seq >= target:
@@ -287,6 +293,23 @@ class ClusterLog:
 
 SNAPSHOT_BUCKET = "SIGNALHUB_SNAPSHOTS"
 SNAPSHOT_NAME = "store"
+
+
+def _check_registry(description: str | None) -> None:
+    """Refuses to join a cluster whose log was started with other signal types: apply would
+    decide entries differently on this node (a type unknown here, or matched otherwise)."""
+    recorded = json.loads(description or "{}")
+    theirs = recorded.get("signal_types")
+    mine = domain.SIGNAL_TYPES.fingerprint(origins=False)
+    if theirs is not None and theirs != mine:
+        ours = set(domain.SIGNAL_TYPES.describe(origins=False).splitlines())
+        cluster = set(str(recorded.get("types", "")).splitlines())
+        differ = sorted(ours ^ cluster)
+        raise SystemExit(
+            "this node's signal types differ from the cluster's (its log was started with "
+            f"others): {', '.join(differ) or theirs}; install the same plug-ins on every node "
+            "(docs/plugins.md)"
+        )
 
 
 async def _snapshots(js: Any, replicas: int, create: bool) -> Any:

@@ -532,14 +532,18 @@ class Registry(Mapping[str, SignalType]):
         """Reads the entry points again (tests; a long-lived process after installing)."""
         self._types = None
 
-    def fingerprint(self) -> str:
-        """Names, match kinds, bits and origins: two processes with equal fingerprints validate
-        and match alike. Recorded by the hub, so a node cannot silently lose a type."""
-        text = "\n".join(
-            f"{t.name}:{t.match.value}:{t.bits}:{t.origin}" for t in sorted(
-                self._loaded().values(), key=lambda t: t.name)
-        )  # fmt: skip
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+    def fingerprint(self, origins: bool = True) -> str:
+        """Names, match kinds, bits and (unless `origins` is False) origins: two processes with
+        equal fingerprints validate and match alike. Without origins, a plug-in's new version
+        that keeps its types' shape gives the same fingerprint (cluster nodes compare that)."""
+        return hashlib.sha256(self.describe(origins).encode()).hexdigest()[:32]
+
+    def describe(self, origins: bool = True) -> str:
+        """What `fingerprint` hashes: one "name:match:bits[:origin]" a line, by name."""
+        return "\n".join(
+            f"{t.name}:{t.match.value}:{t.bits}" + (f":{t.origin}" if origins else "")
+            for t in sorted(self._loaded().values(), key=lambda t: t.name)
+        )
 
 
 def load_types(
