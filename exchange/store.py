@@ -255,8 +255,11 @@ class StoreView:
 
     def incident_signals(self, member_id: str, incident: str) -> list[str]:
         """Ids of the member's signals submitted with this incident reference."""
-        prefix = _incident_prefix(member_id, incident)
-        cur = self.txn.cursor(db=self.dbs["incidents"])
+        return self._signal_ids_after("incidents", _incident_prefix(member_id, incident))
+
+    def _signal_ids_after(self, db: str, prefix: bytes) -> list[str]:
+        """The signal ids that end the keys starting with `prefix` (link tables)."""
+        cur = self.txn.cursor(db=self.dbs[db])
         out: list[str] = []
         if not cur.set_range(prefix):
             return out
@@ -315,17 +318,7 @@ class StoreView:
 
     def group_signals(self, group_id: str) -> list[str]:
         """Ids of the signals with a submission shared with `group_id`."""
-        prefix = group_id.encode() + b"\x00"
-        cur = self.txn.cursor(db=self.dbs["group_signals"])
-        out: list[str] = []
-        if not cur.set_range(prefix):
-            return out
-        for key in cur.iternext(keys=True, values=False):
-            key = bytes(key)
-            if not key.startswith(prefix):
-                break
-            out.append(key[len(prefix) :].hex())
-        return out
+        return self._signal_ids_after("group_signals", group_id.encode() + b"\x00")
 
     def audit(self, sequence: int) -> rec.AuditRecord | None:
         raw = self._get("audit", u64(sequence))
