@@ -26,7 +26,8 @@ from .ledger import parse_batch
 from .store import Store
 
 SCAN_CHUNK_ENTRIES = 5_000
-"""Log entries read per read transaction (short ones: a long one would pin the map)."""
+"""Log entries (or feed records) read per read transaction (short ones: a long one would pin
+the map)."""
 
 
 def _scan(store: Store, wanted: Callable[[rec.LogEntry], bool]) -> list[int]:
@@ -63,3 +64,22 @@ def entries_carrying(store: Store, signal_id: str, type_name: str) -> list[int]:
 def entries_of_member(store: Store, member_id: str) -> list[int]:
     """Sequences of every submit entry of the member."""
     return _scan(store, lambda e: parse_batch(e.submit.envelope.payload).member_id == member_id)
+
+
+def feed_about(store: Store, signal_ids: set[str]) -> tuple[int, list[int]]:
+    """(the feed sequence read up to, sequences of the feed records up to it about one of
+    these signals): apply then reads only what came after."""
+    with store.read() as view:
+        head = view.counter("feed_seq")
+    found: list[int] = []
+    for start in range(0, head, SCAN_CHUNK_ENTRIES):
+        with store.read() as view:
+            end = min(head, start + SCAN_CHUNK_ENTRIES)
+            found.extend(seq for seq, _ in view.feed_records_of(signal_ids, start, end))
+    return head, found
+
+
+def signals_of_member(store: Store, member_id: str) -> set[str]:
+    """Every signal the member's batches carried."""
+    with store.read() as view:
+        return set(view.member_batch_signals(member_id))

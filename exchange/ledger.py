@@ -1068,8 +1068,7 @@ def _apply_remove_member(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -
             reason = f"member {member.member_id} offboarded" + (
                 f": {command.reason}" if command.reason else ""
             )
-            _erase(tx, gone, reason, list(command.log_sequences), entry.received_at,
-                   log_sequence)  # fmt: skip
+            _erase(tx, gone, reason, command, entry.received_at, log_sequence)
     response.member.CopyFrom(member)
     return applied
 
@@ -1094,8 +1093,8 @@ def _apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) ->
     subs = tx.submissions(sid)
     _remove_submissions(tx, applied, sid, subs, [], "", entry.received_at, erased=True)
     (tombstone,), response.log_entries_redacted, response.feed_events_scrubbed = _erase(
-        tx, {sid: _Removed(record, subs)}, command.reason, list(command.log_sequences),
-        entry.received_at, log_sequence,
+        tx, {sid: _Removed(record, subs)}, command.reason, command, entry.received_at,
+        log_sequence,
     )  # fmt: skip
     response.tombstone.CopyFrom(tombstone)
     return applied
@@ -1105,15 +1104,17 @@ def _erase(
     tx: StoreTxn,
     removed: dict[str, _Removed],
     reason: str,
-    log_sequences: list[int],
+    scan: rec.EraseSignalCommand | rec.RemoveMemberCommand,
     when: Timestamp,
     log_sequence: int,
 ) -> tuple[list[admin_pb2.ErasedSignal], int, int]:
     """Scrubs removed signals' values out of the log entries that carried them (which keep
-    their audit hash) and out of the feed, and leaves their tombstones. `log_sequences`:
-    entries a scan found to carry them, besides those of their last submissions. Returns the
-    tombstones, the entries redacted and the feed records scrubbed."""
-    sequences = set(log_sequences)
+    their audit hash) and out of the feed, and leaves their tombstones. `scan`: what a scan
+    found before the command was appended (log entries carrying them besides those of their
+    last submissions; feed records about them up to a sequence, after which apply reads the
+    feed itself). Returns the tombstones, the entries redacted and the feed records
+    scrubbed."""
+    sequences = set(scan.log_sequences)
     for gone in removed.values():
         sequences.update(s.log_sequence for s in gone.submissions)
     rows = {sid: _rows_of(gone.record) for sid, gone in removed.items()}
@@ -1126,7 +1127,13 @@ def _erase(
             tx.redact_log_entry(seq, logged)
             redacted += 1
     scrubbed = 0
-    for seq, feed in tx.feed_records_of(set(removed)):
+    scanned = [(seq, tx.feed_record(seq)) for seq in scan.feed_sequences]
+    about = [
+        (seq, feed)
+        for seq, feed in scanned
+        if feed is not None and feed.event.signal.signal_id in removed
+    ] + tx.feed_records_of(set(removed), after=scan.feed_scanned_to)
+    for seq, feed in about:
         if feed.event.signal.value:
             feed.event.signal.value = ""
             tx.replace_feed(seq, feed)

@@ -1340,6 +1340,13 @@ class AdminService:
                 None, erasure.entries_of_member, self.hub.store, m.member_id
             )
             command.log_sequences.extend(found)
+            theirs = await loop.run_in_executor(
+                None, erasure.signals_of_member, self.hub.store, m.member_id
+            )
+            command.feed_scanned_to, feed = await loop.run_in_executor(
+                None, erasure.feed_about, self.hub.store, theirs
+            )
+            command.feed_sequences.extend(feed)
         entry = self.hub.log_entry(remove_member=command)
         return await self._command(entry, admin_pb2.RemoveMemberResponse)
 
@@ -1363,6 +1370,10 @@ class AdminService:
                     record.signal.type,
                 )
                 command.log_sequences.extend(found)
+                command.feed_scanned_to, feed = await loop.run_in_executor(
+                    None, erasure.feed_about, self.hub.store, {m.signal_id}
+                )
+                command.feed_sequences.extend(feed)
         entry = self.hub.log_entry(erase_signal=command)
         return await self._command(entry, admin_pb2.EraseSignalResponse)
 

@@ -270,22 +270,34 @@ class StoreView:
             out.append(key[len(prefix) :].hex())
         return out
 
-    def feed_records_of(self, signal_ids: set[str]) -> list[tuple[int, rec.FeedRecord]]:
-        """(sequence, record) of every feed record about one of these signals: a walk of the
-        whole feed (erasure only), parsing just the records whose bytes name one of them."""
+    def feed_records_of(
+        self, signal_ids: set[str], after: int = 0, until: int = 0
+    ) -> list[tuple[int, rec.FeedRecord]]:
+        """(sequence, record) of the feed records after `after` (and up to `until`, 0: the end)
+        about one of these signals (erasure only), parsing just the records whose bytes name
+        one of them."""
         # Searching the bytes for a few ids is far cheaper than parsing every record; for many
         # ids, parsing is.
         needles = [sid.encode() for sid in signal_ids] if len(signal_ids) <= 16 else []
         out: list[tuple[int, rec.FeedRecord]] = []
         cur = self.txn.cursor(db=self.dbs["feed"])
-        for key, value in cur.iternext(keys=True, values=True):
+        if not cur.set_range(u64(after + 1)):
+            return out
+        for key, value in cur:
+            seq = int(_U64.unpack(bytes(key))[0])
+            if until and seq > until:
+                break
             raw = bytes(value)
             if needles and not any(n in raw for n in needles):
                 continue
             record = rec.FeedRecord.FromString(raw)
             if record.event.signal.signal_id in signal_ids:
-                out.append((int(_U64.unpack(bytes(key))[0]), record))
+                out.append((seq, record))
         return out
+
+    def feed_record(self, sequence: int) -> rec.FeedRecord | None:
+        raw = self._get("feed", u64(sequence))
+        return None if raw is None else rec.FeedRecord.FromString(raw)
 
     def erased(self, signal_id: str) -> admin_pb2.ErasedSignal | None:
         """The tombstone of a signal erased on legal request, or None."""

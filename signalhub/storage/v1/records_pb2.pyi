@@ -73,26 +73,34 @@ class RedactedSignal(_message.Message):
     def __init__(self, index: _Optional[int] = ..., signal_id: _Optional[str] = ..., type: _Optional[str] = ..., pdq_rows: _Optional[int] = ...) -> None: ...
 
 class RemoveMemberCommand(_message.Message):
-    __slots__ = ("member_id", "submissions", "reason", "log_sequences")
+    __slots__ = ("member_id", "submissions", "reason", "log_sequences", "feed_scanned_to", "feed_sequences")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    FEED_SCANNED_TO_FIELD_NUMBER: _ClassVar[int]
+    FEED_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     submissions: _admin_pb2.OffboardSubmissions
     reason: str
     log_sequences: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, member_id: _Optional[str] = ..., submissions: _Optional[_Union[_admin_pb2.OffboardSubmissions, str]] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
+    feed_scanned_to: int
+    feed_sequences: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, member_id: _Optional[str] = ..., submissions: _Optional[_Union[_admin_pb2.OffboardSubmissions, str]] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ..., feed_scanned_to: _Optional[int] = ..., feed_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class EraseSignalCommand(_message.Message):
-    __slots__ = ("signal_id", "reason", "log_sequences")
+    __slots__ = ("signal_id", "reason", "log_sequences", "feed_scanned_to", "feed_sequences")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    FEED_SCANNED_TO_FIELD_NUMBER: _ClassVar[int]
+    FEED_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
     reason: str
     log_sequences: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
+    feed_scanned_to: int
+    feed_sequences: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ..., feed_scanned_to: _Optional[int] = ..., feed_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SetMemberContactCommand(_message.Message):
     __slots__ = ("member_id", "contact")
