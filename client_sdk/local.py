@@ -450,15 +450,17 @@ class LocalReplica:
         cursor = None if raw is None else bytes(raw)
         if self._index is not None and self._index.cursor == cursor:
             return self._index
-        keys: list[bytes] = []
-        values: list[bytes] = []
+        # Appended to two buffers rather than joined from lists: at 10M rows this reads the
+        # table in 3 s instead of 8.6 (benchmarks/RESULTS.md, "Onboarding").
+        keys = bytearray()
+        values = bytearray()
         for key, value in txn.cursor(db=self._pdq).iternext(keys=True, values=True):
-            keys.append(bytes(key))
-            values.append(bytes(value))
+            keys += key
+            values += value
         pdq = PDQIndex()
         if keys:
-            rows = np.frombuffer(b"".join(keys), dtype=">u8").astype(np.uint64)
-            packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, 48)
+            rows = np.frombuffer(keys, dtype=">u8").astype(np.uint64)
+            packed = np.frombuffer(values, dtype=np.uint8).reshape(-1, 48)
             pdq.add(rows, np.ascontiguousarray(packed[:, :32]))
         typed: dict[str, DistanceIndex] = {}
         for spec in domain.SIGNAL_TYPES.values():
