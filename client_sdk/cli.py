@@ -1320,7 +1320,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                           "snapshot": snapshot}))  # fmt: skip
         return 0
     if snapshot is not None:
-        print(f"loaded a snapshot of {loaded.count if loaded else 0} signals at cursor "
+        print(f"loaded a snapshot of {snapshot['signals']} signals at cursor "
               f"{snapshot['cursor']}, signed by hub key {snapshot['hub_key_id']}")  # fmt: skip
     print(f"applied {applied} events; {count} signals in {args.local}, cursor {cursor}")
     return 0
