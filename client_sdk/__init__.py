@@ -11,6 +11,7 @@ from .errors import (
     PermissionDenied,
     ResourceExhausted,
     SignalhubError,
+    SnapshotRejected,
     Unauthenticated,
     Unavailable,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "SignalDetail",
     "SignalInfo",
     "SignalhubError",
+    "SnapshotRejected",
     "SubmitResult",
     "Subscription",
     "TlsConfig",

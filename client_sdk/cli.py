@@ -39,7 +39,7 @@ from .client import (
 )
 from .errors import SignalhubError
 from .hashing import HashingError, pdq_dihedral, pdq_from_image
-from .local import LocalReplica
+from .local import SNAPSHOT_MIN_BACKLOG_EVENTS, LocalReplica
 from .models import FeedEvent, MatchResult, Signal, SignalTypeInfo, SubmitResult
 from .progress import Progress
 from .provenance import check_provenance
@@ -348,8 +348,22 @@ def add_commands(groups: Groups) -> None:
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_retract))
 
-    p = sub.add_parser("sync", help="bring a local replica up to date from the feed")
+    p = sub.add_parser(
+        "sync",
+        help="bring a local replica up to date (from a signed snapshot when far behind)",
+        description="Brings the local replica in DIR up to date: when the feed is more than "
+        "--snapshot-min-backlog events past it (a new replica is at 0), it first loads a "
+        "snapshot of what you may see, signed by the hub, then follows the feed.",
+    )
     p.add_argument("--local", type=Path, required=True, metavar="DIR")
+    p.add_argument("--snapshot-min-backlog", type=int, default=SNAPSHOT_MIN_BACKLOG_EVENTS,
+                   metavar="N", help="start from a snapshot when more than N events behind "
+                   f"(0: always; default {SNAPSHOT_MIN_BACKLOG_EVENTS:,})")  # fmt: skip
+    p.add_argument("--no-snapshot", action="store_true", help="follow the feed only")
+    p.add_argument("--hub-key", type=Path, default=None, metavar="FILE.pub",
+                   help="the hub key snapshots must be signed with (the operator's "
+                        "DATA_DIR/hub.key.pub); default: the key pinned in DIR by its first "
+                        "snapshot")  # fmt: skip
     p.add_argument("--json", action="store_true")
     _connection_flags(p)
     p.set_defaults(run=_guarded(cmd_sync))
@@ -1504,15 +1518,33 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    if args.snapshot_min_backlog < 0:
+        raise UsageError("--snapshot-min-backlog is 0 (always) or more")
+    hub_key = _public_key(args.hub_key) if args.hub_key is not None else None
     with _client(args) as client, LocalReplica(args.local) as replica:
-        with Progress("syncing events") as progress:
-            applied = replica.sync(client, on_event=progress.advance)
+        with Progress("syncing") as progress:
+            applied = replica.sync(
+                client,
+                on_event=progress.advance,
+                snapshot=not args.no_snapshot,
+                snapshot_min_backlog=args.snapshot_min_backlog,
+                hub_key=hub_key,
+            )
         cursor = replica.cursor
-        count = sum(1 for _ in replica.signals())
+        count = replica.count()
+        loaded = replica.last_snapshot
+    snapshot = None
+    if loaded is not None:
+        snapshot = {"cursor": loaded.cursor, "signals": loaded.count,
+                    "hub_key_id": domain.key_id(loaded.hub_public_key)}  # fmt: skip
     if args.json:
-        print(json.dumps({"applied": applied, "cursor": cursor, "signals": count}))
-    else:
-        print(f"applied {applied} events; {count} signals in {args.local}, cursor {cursor}")
+        print(json.dumps({"applied": applied, "cursor": cursor, "signals": count,
+                          "snapshot": snapshot}))  # fmt: skip
+        return 0
+    if snapshot is not None:
+        print(f"loaded a snapshot of {snapshot['signals']} signals at cursor "
+              f"{snapshot['cursor']}, signed by hub key {snapshot['hub_key_id']}")  # fmt: skip
+    print(f"applied {applied} events; {count} signals in {args.local}, cursor {cursor}")
     return 0
 
 

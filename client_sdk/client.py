@@ -39,6 +39,7 @@ from .models import (
     SubmitResult,
 )
 from .signing import Signer
+from .snapshot import Snapshot, SnapshotSignals, read_snapshot
 
 if TYPE_CHECKING:
     from .batching import Batcher
@@ -528,13 +529,77 @@ class Client:
 
         return self._conn.with_retries(attempt)
 
-    def sync(self, path: str | Path) -> int:
-        """Brings the local replica at `path` up to date from the feed (creating it if needed);
-        returns how many events were applied. See client_sdk.local."""
-        from .local import LocalReplica
+    def snapshot(
+        self,
+        after: str = "",
+        *,
+        min_backlog: int = 0,
+        hub_key: bytes | None = None,
+        on_header: Callable[[Snapshot], None] | None = None,
+        on_signals: SnapshotSignals | None = None,
+    ) -> Snapshot:
+        """A signed snapshot of every signal this member may see, at one cursor (follow the
+        feed after `Snapshot.cursor`). With `min_backlog` > 0 the hub sends one only when the
+        feed is more than that many events past `after` (else `not_needed`).
+
+        The hub's signature over the digest of the bytes received is checked after the last
+        chunk (SnapshotRejected otherwise): against `hub_key` (raw 32 bytes, e.g. read from
+        the operator's hub.key.pub with signalhub.domain.read_public_key) when given, else
+        against the key the hub names, which `Snapshot.hub_public_key` returns for the caller
+        to pin. `on_signals` receives each chunk's signals as they arrive (else they are
+        collected into `Snapshot.signals`): keep them only once this returns. A transient
+        failure before the header arrived is retried."""
+        method = "/signalhub.v1.Exchange/GetSnapshot"
+        call = self._conn.channel.unary_stream(
+            method, request_serializer=_identity, response_deserializer=_identity
+        )
+        raw = exchange_pb2.GetSnapshotRequest(
+            after=after, min_backlog=min_backlog
+        ).SerializeToString()
+        delays = self._conn.retry.delays()
+        while True:
+            started = False
+
+            def header(info: Snapshot) -> None:
+                nonlocal started
+                started = True
+                if on_header is not None:
+                    on_header(info)
+
+            stream = call(raw, metadata=self._conn.signer.call_metadata(method, raw))
+            try:
+                return read_snapshot(stream, self.member_id, hub_key, header, on_signals)
+            except grpc.RpcError as e:
+                error = error_from_rpc(e)
+                delay = next(delays, None)
+                if started or error.code not in RETRYABLE or delay is None:
+                    raise error from None
+                time.sleep(max(delay, error.retry_after_seconds or 0.0))
+            finally:
+                stream.cancel()  # ends the call when reading stopped early; no-op otherwise
+
+    def sync(
+        self,
+        path: str | Path,
+        *,
+        snapshot: bool = True,
+        snapshot_min_backlog: int | None = None,
+        hub_key: bytes | None = None,
+    ) -> int:
+        """Brings the local replica at `path` up to date (creating it if needed): from a signed
+        snapshot when it is far behind, then from the feed; returns how many feed events were
+        applied. The arguments are LocalReplica.sync's."""
+        from .local import SNAPSHOT_MIN_BACKLOG_EVENTS, LocalReplica
 
         with LocalReplica(Path(path)) as replica:
-            return replica.sync(self)
+            return replica.sync(
+                self,
+                snapshot=snapshot,
+                snapshot_min_backlog=SNAPSHOT_MIN_BACKLOG_EVENTS
+                if snapshot_min_backlog is None
+                else snapshot_min_backlog,
+                hub_key=hub_key,
+            )
 
     def audit_head(self) -> admin_pb2.AuditHead | None:
         """The hub's newest signed audit head (None before anything was logged)."""

@@ -64,6 +64,13 @@ class Unavailable(SignalhubError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class SnapshotRejected(SignalhubError):
+    """A snapshot that does not verify (digest, signature, hub key, shape): nothing of it is
+    kept. Raised by the SDK itself, not by the hub."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
 _BY_CODE: dict[grpc.StatusCode, type[SignalhubError]] = {
     cls.code: cls
     for cls in (

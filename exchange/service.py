@@ -27,7 +27,7 @@ from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
-from . import erasure, usage
+from . import erasure, snapshot, usage
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .cluster import CommandLog, LocalLog
 from .errors import HubError, invalid, permission_denied
@@ -35,6 +35,7 @@ from .index import SignalIndex
 from .ledger import PreparedBatch, key_message, valid_time
 from .limits import RateLimiter
 from .metrics import HubMetrics
+from .snapshot import framed
 from .store import Store, StoreTxn, StoreView, submission_key
 from .usage import UsageCounter
 from .visibility import Viewer, event_visible, signal_view, view_from
@@ -472,23 +473,10 @@ def _shared_event(
     event = _event_for(view, record, _EVERYONE)
     if event is None:
         return None
-    body = event.SerializeToString()
-    return event, _EVENTS_TAG + _varint(len(body)) + body
+    return event, framed(_EVENTS_FIELD, event.SerializeToString())
 
 
-_EVENTS_TAG = bytes([(2 << 3) | 2])  # FetchUpdatesResponse.events: field 2, length-delimited
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+_EVENTS_FIELD = 2  # FetchUpdatesResponse.events
 
 
 class ExchangeService:
@@ -502,6 +490,7 @@ class ExchangeService:
         self._stopping = False
         self._filled = 0
         self._filler: threading.Thread | None = None
+        self._snapshot_builds = asyncio.Semaphore(snapshot.MAX_CONCURRENT_BUILDS)
 
     def start_tail(self) -> None:
         """Starts the thread that, after each commit, reads the new feed records into the tail
@@ -768,17 +757,9 @@ class ExchangeService:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/FetchUpdates", request, metadata
         )
-        after_text = message.after
-        if after_text and not (
-            len(after_text) <= 19 and after_text.isascii() and after_text.isdigit()
-        ):
-            raise invalid(
-                "after is a cursor from a feed event (a decimal number) or empty",
-                [("after", f"not a cursor: {message.after[:40]!r}")],
-            )
+        after = _cursor(message.after)
         if message.limit < 0:
             raise invalid("limit is 0 (no limit) or more", [("limit", "negative")])
-        after = int(after_text or "0")
         remaining = message.limit or -1
         if message.follow:
             self.hub.metrics.followers.inc()
@@ -1071,6 +1052,47 @@ class ExchangeService:
             head = view.latest_audit_head()
         return exchange_pb2.GetAuditHeadResponse(head=head)
 
+    async def GetSnapshot(
+        self,
+        request: RawRequest[exchange_pb2.GetSnapshotRequest],
+        metadata: Mapping[str, str | bytes],
+    ) -> AsyncIterator[bytes]:
+        """A header, the chunks and a signed trailer (exchange.snapshot). The snapshot is built
+        whole in a worker thread first; only then is anything sent, hashed as it goes."""
+        caller, message = self.hub.authenticate(
+            "/signalhub.v1.Exchange/GetSnapshot", request, metadata
+        )
+        after = _cursor(message.after)
+        if message.min_backlog < 0:
+            raise invalid("min_backlog is 0 (always send one) or more",
+                          [("min_backlog", "negative")])  # fmt: skip
+        key = self.hub.hub_key
+        if key is None:
+            raise HubError(grpc.StatusCode.FAILED_PRECONDITION, "the hub has no signing key")
+        loop = asyncio.get_running_loop()
+        async with self._snapshot_builds:
+            built = await loop.run_in_executor(
+                None, snapshot.build, self.hub.store, caller.member_id, after,
+                message.min_backlog, now_timestamp(),
+            )  # fmt: skip
+        with contextlib.closing(built):
+            header = built.header.SerializeToString()
+            yield framed(snapshot.HEADER_FIELD, header)
+            if built.header.not_needed:
+                return
+            running = domain.SnapshotDigest()
+            running.update(header)
+            sent = 0
+            while sent < len(built.chunk_sizes):
+                chunks = await loop.run_in_executor(
+                    None, built.read, sent, snapshot.SPOOL_READ_BYTES, running
+                )
+                for chunk in chunks:
+                    yield framed(snapshot.CHUNK_FIELD, chunk)
+                sent += len(chunks)
+            trailer = snapshot.signed_trailer(key, running.digest())
+            yield framed(snapshot.TRAILER_FIELD, trailer.SerializeToString())
+
     async def ListSignalTypes(
         self,
         request: RawRequest[exchange_pb2.ListSignalTypesRequest],
@@ -1185,6 +1207,16 @@ def member_usage(
             rows[q.member_id].queries += q.queries
             rows[q.member_id].queries_with_match += q.matched
     return response
+
+
+def _cursor(text: str, name: str = "after") -> int:
+    """A cursor given by the caller: a feed event's (a decimal number), or empty for 0."""
+    if text and not (len(text) <= 19 and text.isascii() and text.isdigit()):
+        raise invalid(
+            f"{name} is a cursor from a feed event (a decimal number) or empty",
+            [(name, f"not a cursor: {text[:40]!r}")],
+        )
+    return int(text or "0")
 
 
 def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:

@@ -156,6 +156,37 @@ def audit_head_signing_bytes(sequence: int, chain_hash: bytes, signed_at_ms: int
     )
 
 
+SNAPSHOT_SIGNING_PREFIX = b"signalhub.v1.Snapshot\x00"
+
+
+class SnapshotDigest:
+    """The running digest of a snapshot (GetSnapshot), which the hub signs: SHA-256 over
+    SNAPSHOT_SIGNING_PREFIX, then the serialised SnapshotHeader and every serialised
+    SnapshotChunk in the order sent, each of them preceded by its length as 4 big-endian bytes.
+    Both sides hash the exact bytes that travelled, never a re-serialisation."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256(SNAPSHOT_SIGNING_PREFIX)
+
+    def update(self, part: bytes | memoryview) -> None:
+        """Adds the next part: the header first, then each chunk."""
+        self._sha.update(struct.pack(">I", len(part)))
+        self._sha.update(part)
+
+    def digest(self) -> bytes:
+        return self._sha.digest()
+
+
+def snapshot_digest(header: bytes, chunks: Iterable[bytes]) -> bytes:
+    """The digest of a whole snapshot (see SnapshotDigest); the hub's Ed25519 signature in the
+    trailer covers exactly these 32 bytes."""
+    running = SnapshotDigest()
+    running.update(header)
+    for chunk in chunks:
+        running.update(chunk)
+    return running.digest()
+
+
 OPINION_SIGNING_PREFIX = b"signalhub.v1.OpinionChange\x00"
 RETRACTION_SIGNING_PREFIX = b"signalhub.v1.Retraction\x00"
 MAX_NOTE_CHARS = 1000

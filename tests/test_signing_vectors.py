@@ -57,3 +57,14 @@ def test_call_bytes_and_signature() -> None:
     )
     assert signed.hex() == call["signed_bytes_hex"]
     assert key().sign(signed).hex() == call["signature_hex"]
+
+
+def test_snapshot_digest_and_signature() -> None:
+    snap = VECTORS["snapshot"]
+    header = bytes.fromhex(snap["header_hex"])
+    chunks = [bytes.fromhex(c) for c in snap["chunk_hexes"]]
+    digest = domain.snapshot_digest(header, chunks)
+    assert digest.hex() == snap["digest_hex"]
+    assert key().sign(digest).hex() == snap["signature_hex"]
+    public = bytes.fromhex(VECTORS["key"]["public_key_hex"])
+    assert verify_signature(public, bytes.fromhex(snap["signature_hex"]), digest)

@@ -39,6 +39,13 @@ METHODS = [
     for service in file.DESCRIPTOR.services_by_name.values()
     for method in service.methods
 ]
+STREAMING = {
+    f"/signalhub.v1.{service.name}/{method.name}"
+    for file in (exchange_pb2, admin_pb2)
+    for service in file.DESCRIPTOR.services_by_name.values()
+    for method in service.methods
+    if method.server_streaming
+}
 TRIED = {"inputs": 0}
 
 
@@ -61,7 +68,7 @@ def send(hub: HubProcess, method: str, raw: bytes, metadata: object) -> grpc.Sta
     with grpc.insecure_channel(
         hub.endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
     ) as channel:
-        stream = method.endswith("/FetchUpdates")
+        stream = method in STREAMING
         if stream:
             call = channel.unary_stream(method, request_serializer=lambda b: b)
         else:

@@ -1,0 +1,218 @@
+"""Snapshots for onboarding (GetSnapshot): every signal one member may see at one cursor, in the
+form the feed would give it, signed by the hub. A new member, or a replica far behind, loads
+one and follows the feed after its cursor instead of replaying the whole feed.
+
+What a member's replica holds after replaying the feed from cursor 0 is the snapshot's model:
+every event carries the signal as the member may see it when read (`visibility.signal_view`),
+a signal it may not see (or no longer sees) ends as a tombstone, one it never had an event of
+is never stored, and the replica's cursor is that of the last event it was sent — events it
+may not see move it not at all. So a snapshot holds `signal_view` of every signal the member
+may see and stands at `member_cursor`, not at the hub's feed sequence
+(tests/e2e/test_e2e_snapshot.py checks both replicas byte for byte).
+
+The signals and the cursor come from one LMDB read transaction. The snapshot is built in a
+worker thread into a temporary file (the spool) and that transaction is closed before the
+first byte is sent, so a slow reader never pins the map. While it is open (about a second per
+million signals) the map cannot grow: a writer that fills the map waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from signalhub import domain
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import common_pb2, exchange_pb2
+
+from .store import Store, StoreView
+from .visibility import Viewer, event_visible, signal_view
+
+log = logging.getLogger("signalhub.snapshot")
+
+CHUNK_BYTES = 1024 * 1024
+"""Target size of one SnapshotChunk (one signal larger than this gets a chunk of its own)."""
+SPOOL_READ_BYTES = 8 * 1024 * 1024
+"""How much of the spool one hop to a worker thread reads (and hashes) while streaming."""
+MAX_CONCURRENT_BUILDS = 2
+"""Snapshots built at once; more callers wait their turn (a build scans every signal)."""
+
+HEADER_FIELD = 1
+CHUNK_FIELD = 2
+TRAILER_FIELD = 3
+"""Field numbers of GetSnapshotResponse's parts (and SnapshotChunk.signals is field 1)."""
+
+
+def varint(n: int) -> bytes:
+    """Protobuf's base-128 varint of a non-negative integer."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def framed(field_number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: tag, length, payload. A GetSnapshotResponse with one
+    part set serialises to exactly `framed(part_field, part_bytes)`."""
+    return bytes(((field_number << 3) | 2,)) + varint(len(payload)) + payload
+
+
+def signal_field_end(record: bytes) -> int:
+    """Where field 1 (the Signal) of a serialised SignalRecord ends when it comes first, as
+    protobuf writes it; 0 otherwise. `record[:end]` is then that Signal framed as field 1,
+    which is also how SnapshotChunk frames each of its signals."""
+    if not record or record[0] != 0x0A:
+        return 0
+    length = shift = 0
+    i = 1
+    while i < len(record) and i < 6:
+        byte = record[i]
+        length |= (byte & 0x7F) << shift
+        i += 1
+        if byte < 0x80:
+            end = i + length
+            return end if end <= len(record) else 0
+        shift += 7
+    return 0
+
+
+def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
+    """Every signal the viewer may see, in signal id order, each framed as an entry of
+    SnapshotChunk.signals: the serialised Signal exactly as the feed shows it to the viewer.
+    A signal none of whose submissions is restricted is the same for everyone: its stored
+    bytes are used as they are, without parsing them."""
+    parse = rec.SignalRecord.FromString
+    for _, raw in view.txn.cursor(db=view.dbs["signals"]):
+        value = bytes(raw)  # bytes already (buffers=False): no copy
+        end = signal_field_end(value)
+        if end and not parse(value[end:]).restricted:
+            yield value[:end]
+            continue
+        shown = signal_view(view, parse(value), viewer)
+        if shown is not None:
+            yield framed(1, shown.SerializeToString())
+
+
+def member_cursor(view: StoreView, viewer: Viewer) -> int:
+    """The cursor a replica of the viewer's feed stands at once it has read the whole feed:
+    that of the last event FetchUpdates gives the viewer (0 when none). Events it may not see
+    are never sent, so they move no replica's cursor: a snapshot stands at this cursor rather
+    than at the hub's feed sequence, and a replica started from it equals one that replayed
+    the feed. Mirrors service._event_for: an event is sent when the viewer may see it and it
+    is a tombstone or its signal still exists."""
+    signals = view.dbs["signals"]
+    for _, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
+        record = rec.FeedRecord.FromString(bytes(raw))
+        if not event_visible(record, viewer):
+            continue
+        event = record.event
+        if event.kind in (
+            common_pb2.EVENT_KIND_SIGNAL_REMOVED,
+            common_pb2.EVENT_KIND_SIGNAL_ERASED,
+        ) or (view.txn.get(bytes.fromhex(event.signal.signal_id), db=signals) is not None):
+            return int(event.cursor)
+    return 0
+
+
+def chunks_of(entries: Iterable[bytes], max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Serialised SnapshotChunks of about `max_bytes` each from framed signal entries, with how
+    many signals each holds."""
+    batch: list[bytes] = []
+    size = 0
+    for entry in entries:
+        if batch and size + len(entry) > max_bytes:
+            yield b"".join(batch), len(batch)
+            batch, size = [], 0
+        batch.append(entry)
+        size += len(entry)
+    if batch:
+        yield b"".join(batch), len(batch)
+
+
+def signed_trailer(key: Ed25519PrivateKey, digest: bytes) -> exchange_pb2.SnapshotTrailer:
+    """The trailer: the digest, the hub's signature over it and the hub's public key."""
+    return exchange_pb2.SnapshotTrailer(
+        digest=digest, signature=key.sign(digest), hub_public_key=domain.raw_public_key(key)
+    )
+
+
+@dataclass
+class BuiltSnapshot:
+    """A snapshot ready to stream: its header and the serialised chunks in a temporary file."""
+
+    header: exchange_pb2.SnapshotHeader
+    spool: IO[bytes] | None = None
+    chunk_sizes: list[int] = field(default_factory=list)
+    _offset: int = 0
+
+    def read(self, first: int, max_bytes: int, running: domain.SnapshotDigest) -> list[bytes]:
+        """Chunks from number `first` on, about `max_bytes` of them (at least one), added to
+        the running digest in order. Call from a worker thread, in sequence."""
+        assert self.spool is not None
+        out: list[bytes] = []
+        size = 0
+        for n in self.chunk_sizes[first:]:
+            if out and size + n > max_bytes:
+                break
+            chunk = os.pread(self.spool.fileno(), n, self._offset)
+            if len(chunk) != n:
+                raise OSError("the snapshot's spool file is shorter than written")
+            running.update(chunk)
+            out.append(chunk)
+            self._offset += n
+            size += n
+        return out
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+
+def build(
+    store: Store, member_id: str, after: int, min_backlog: int, now: Timestamp
+) -> BuiltSnapshot:
+    """Builds `member_id`'s snapshot in one read transaction (run it in a worker thread). When
+    min_backlog > 0 and the feed is at most that many events past `after`, only a header with
+    not_needed."""
+    started = time.perf_counter()
+    spool: IO[bytes] | None = None
+    try:
+        with store.read() as view:
+            header = exchange_pb2.SnapshotHeader(member_id=member_id, created_at=now)
+            if min_backlog > 0 and view.counter("feed_seq") - after <= min_backlog:
+                header.not_needed = True
+                return BuiltSnapshot(header)
+            viewer = Viewer.load(view, member_id)
+            cursor = member_cursor(view, viewer)
+            header.cursor = str(cursor) if cursor else ""
+            # Closed by BuiltSnapshot.close once streamed (deleted by the system on close).
+            spool = tempfile.TemporaryFile(prefix="signalhub-snapshot-")  # noqa: SIM115
+            sizes: list[int] = []
+            for chunk, count in chunks_of(visible_signals(view, viewer), CHUNK_BYTES):
+                spool.write(chunk)
+                sizes.append(len(chunk))
+                header.signals += count
+        spool.flush()
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    log.info(
+        "snapshot at cursor %d: %d signals, %d bytes, built in %.2f s",
+        cursor, header.signals, sum(sizes), time.perf_counter() - started,
+    )  # fmt: skip
+    return BuiltSnapshot(header, spool, sizes)
