@@ -356,9 +356,10 @@ def add_commands(groups: Groups) -> None:
         "snapshot of what you may see, signed by the hub, then follows the feed.",
     )
     p.add_argument("--local", type=Path, required=True, metavar="DIR")
-    p.add_argument("--snapshot-min-backlog", type=int, default=SNAPSHOT_MIN_BACKLOG_EVENTS,
-                   metavar="N", help="start from a snapshot when more than N events behind "
-                   f"(0: always; default {SNAPSHOT_MIN_BACKLOG_EVENTS:,})")  # fmt: skip
+    p.add_argument("--snapshot-min-backlog", type=int, default=None, metavar="N",
+                   help="start from a snapshot when more than N events behind (0: always; "
+                        f"default {SNAPSHOT_MIN_BACKLOG_EVENTS:,}, or a tenth of the replica's "
+                        "signals if more)")  # fmt: skip
     p.add_argument("--no-snapshot", action="store_true", help="follow the feed only")
     p.add_argument("--hub-key", type=Path, default=None, metavar="FILE.pub",
                    help="the hub key snapshots must be signed with (the operator's "
@@ -1518,7 +1519,7 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    if args.snapshot_min_backlog < 0:
+    if args.snapshot_min_backlog is not None and args.snapshot_min_backlog < 0:
         raise UsageError("--snapshot-min-backlog is 0 (always) or more")
     hub_key = _public_key(args.hub_key) if args.hub_key is not None else None
     with _client(args) as client, LocalReplica(args.local) as replica:

@@ -589,16 +589,11 @@ class Client:
         """Brings the local replica at `path` up to date (creating it if needed): from a signed
         snapshot when it is far behind, then from the feed; returns how many feed events were
         applied. The arguments are LocalReplica.sync's."""
-        from .local import SNAPSHOT_MIN_BACKLOG_EVENTS, LocalReplica
+        from .local import LocalReplica
 
         with LocalReplica(Path(path)) as replica:
             return replica.sync(
-                self,
-                snapshot=snapshot,
-                snapshot_min_backlog=SNAPSHOT_MIN_BACKLOG_EVENTS
-                if snapshot_min_backlog is None
-                else snapshot_min_backlog,
-                hub_key=hub_key,
+                self, snapshot=snapshot, snapshot_min_backlog=snapshot_min_backlog, hub_key=hub_key
             )
 
     def audit_head(self) -> admin_pb2.AuditHead | None:

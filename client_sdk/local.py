@@ -49,9 +49,13 @@ COMMIT_EVENTS = 2000
 INITIAL_MAP_BYTES = 64 * 1024 * 1024
 SNAPSHOT_MIN_BACKLOG_EVENTS = 200_000
 """`sync` starts from a snapshot when the feed is more than this many events past the
-replica's cursor (an empty replica's is 0). Replaying the feed costs per event, a snapshot per
-signal the member may see: below this a hub of any size is caught up faster from the feed
-(benchmarks/onboarding.py measures both)."""
+replica's cursor (an empty replica's is 0), or more than a tenth of the signals the replica
+holds if that is more (see `snapshot_min_backlog`)."""
+FEED_EVENT_COST_IN_SIGNALS = 10
+"""Replaying one feed event costs about as much as loading ten snapshot signals (49 µs against
+4.2 µs at 10M, benchmarks/RESULTS.md "Onboarding"): a replica holding S signals is caught up
+faster from the feed while it is fewer than S / 10 events behind (it will hold about as many
+after a snapshot)."""
 SNAPSHOT_MAP_BYTES_PER_SIGNAL = 1024
 """Map space reserved per snapshot signal before loading it: the map cannot grow inside the
 one transaction a snapshot is written in (it is doubled and the snapshot fetched again if it
@@ -291,19 +295,20 @@ class LocalReplica:
         on_event: Callable[[int], None] | None = None,
         *,
         snapshot: bool = True,
-        snapshot_min_backlog: int = SNAPSHOT_MIN_BACKLOG_EVENTS,
+        snapshot_min_backlog: int | None = None,
         hub_key: bytes | None = None,
     ) -> int:
         """Brings the replica up to date; returns how many feed events were applied. Safe to
         interrupt: the cursor is committed with the events it covers.
 
         When the feed is more than `snapshot_min_backlog` events past the replica's cursor (0:
-        always), it first loads a signed snapshot of what the member may see (unless
-        `snapshot` is False), replacing the replica's content in one transaction committed
-        only after the hub's signature verified; then it follows the feed from the snapshot's
-        cursor. The signature must be by `hub_key` (raw 32 bytes) when given, else by the key
-        that signed this replica's first snapshot, which is pinned in it then (trust on first
-        use: pass the operator's hub.key.pub to start from a key you checked)."""
+        always; None: `self.snapshot_min_backlog()`), it first loads a signed snapshot of what
+        the member may see (unless `snapshot` is False), replacing the replica's content in
+        one transaction committed only after the hub's signature verified; then it follows
+        the feed from the snapshot's cursor. The signature must be by `hub_key` (raw 32 bytes)
+        when given, else by the key that signed this replica's first snapshot, which is pinned
+        in it then (trust on first use: pass the operator's hub.key.pub to start from a key
+        you checked)."""
         member = client.member_id.encode()
         with self.env.begin() as txn:
             owner = txn.get(b"member", db=self._meta)
@@ -313,6 +318,8 @@ class LocalReplica:
             )
         self.last_snapshot = None
         if snapshot:
+            if snapshot_min_backlog is None:
+                snapshot_min_backlog = self.snapshot_min_backlog()
             self.last_snapshot = self._load_snapshot(client, snapshot_min_backlog, hub_key,
                                                      on_event)  # fmt: skip
         applied = 0
@@ -327,6 +334,12 @@ class LocalReplica:
         if pending:
             applied += self._apply(pending, member)
         return applied
+
+    def snapshot_min_backlog(self) -> int:
+        """The backlog (in feed events) above which `sync` starts from a snapshot by default:
+        SNAPSHOT_MIN_BACKLOG_EVENTS, or more for a replica large enough that replaying that
+        many events is still quicker than loading every signal again."""
+        return max(SNAPSHOT_MIN_BACKLOG_EVENTS, self.count() // FEED_EVENT_COST_IN_SIGNALS)
 
     def _load_snapshot(
         self,

@@ -154,6 +154,7 @@ class FakeHub:
         self.events = events
         self.tamper = tamper
         self.snapshots = 0
+        self.asked_backlog: list[int] = []
 
     def snapshot(
         self,
@@ -165,6 +166,7 @@ class FakeHub:
         on_signals: Callable[[Sequence[common_pb2.Signal]], None] | None = None,
     ) -> Snapshot:
         self.snapshots += 1
+        self.asked_backlog.append(min_backlog)
         head = int(self.events[-1].cursor) if self.events else 0
         if min_backlog and head - int(after or "0") <= min_backlog:
             header = exchange_pb2.SnapshotHeader(member_id="acme", not_needed=True)
@@ -299,3 +301,20 @@ def test_a_snapshot_larger_than_the_map_is_fetched_again_with_room(
         monkeypatch.setattr(local, "SNAPSHOT_MAP_BYTES_PER_SIGNAL", 0)
         monkeypatch.setattr(LocalReplica, "_reserve", lambda self, extra: None)
         replica.sync(hub, snapshot_min_backlog=0)  # type: ignore[arg-type]
+
+
+def test_a_large_replica_asks_for_a_snapshot_only_far_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import client_sdk.local as local
+
+    monkeypatch.setattr(local, "SNAPSHOT_MIN_BACKLOG_EVENTS", 5)
+    signals = make_signals(10, n=200)
+    hub = FakeHub(signals, added(signals))
+    with LocalReplica(tmp_path / "r") as replica:
+        replica.sync(hub)  # type: ignore[arg-type]
+        assert replica.last_snapshot is not None  # empty: 200 events behind, more than 5
+        replica.sync(hub)  # type: ignore[arg-type]
+        replica.sync(hub, snapshot_min_backlog=0)  # type: ignore[arg-type]
+        # 202 signals held: a snapshot is worth it only a tenth of that behind (20 events)
+        assert hub.asked_backlog == [5, len(signals) // local.FEED_EVENT_COST_IN_SIGNALS, 0]
