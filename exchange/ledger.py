@@ -1138,6 +1138,12 @@ def _erase(
             feed.event.signal.value = ""
             tx.replace_feed(seq, feed)
             scrubbed += 1
+    for key, request in tx.opinion_answers_of(set(removed)):
+        answer = exchange_pb2.SetOpinionResponse.FromString(request.response)
+        if answer.signal.signal_id in removed and answer.signal.value:
+            answer.signal.value = ""
+            request.response = answer.SerializeToString()
+            tx.replace_request(key, request)
     tombstones = []
     for sid in sorted(removed):
         tombstone = admin_pb2.ErasedSignal(signal_id=sid, type=removed[sid].record.signal.type,

@@ -295,6 +295,18 @@ class StoreView:
                 out.append((seq, record))
         return out
 
+    def opinion_answers_of(self, signal_ids: set[str]) -> list[tuple[bytes, rec.RequestRecord]]:
+        """(key, record) of the stored answers of opinion requests that show one of these
+        signals (SetOpinionResponse carries the signal): a walk of the `requests` table, whose
+        size is the number of opinions and retractions ever made (erasure only)."""
+        needles = [sid.encode() for sid in signal_ids]
+        out: list[tuple[bytes, rec.RequestRecord]] = []
+        for key, value in self.txn.cursor(db=self.dbs["requests"]).iternext():
+            key, raw = bytes(key), bytes(value)
+            if key.startswith(b"opinion\x00") and any(n in raw for n in needles):
+                out.append((key, rec.RequestRecord.FromString(raw)))
+        return out
+
     def feed_record(self, sequence: int) -> rec.FeedRecord | None:
         raw = self._get("feed", u64(sequence))
         return None if raw is None else rec.FeedRecord.FromString(raw)
@@ -480,6 +492,10 @@ class StoreTxn(StoreView):
     def replace_feed(self, sequence: int, record: rec.FeedRecord) -> None:
         """Rewrites a feed record in place (only erasure does: to scrub a value)."""
         self.txn.put(u64(sequence), record.SerializeToString(), db=self.dbs["feed"])
+
+    def replace_request(self, key: bytes, record: rec.RequestRecord) -> None:
+        """Rewrites a stored answer in place (only erasure does: to scrub a value)."""
+        self.txn.put(key, record.SerializeToString(), db=self.dbs["requests"])
 
     def link_incident(self, member_id: str, incident: str, signal_id: str) -> None:
         key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)

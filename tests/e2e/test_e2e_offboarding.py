@@ -70,6 +70,7 @@ def test_erasure_leaves_only_a_tombstone_and_the_audit_log_still_verifies(
         acme.retract([SID])
         acme.submit([Signal("pdq", SECRET, labels=("csam",)), Signal("pdq", OTHER)])
         beta.submit([Signal("pdq", SECRET, labels=("ncii",))])
+        beta.set_opinion(SID, "true_positive")  # its stored answer shows the signal
         replica = tmp_path / "replica"
         with LocalReplica(replica) as local:
             local.sync(acme)
