@@ -207,3 +207,29 @@ def test_offboarding_keeps_retracts_or_erases_as_told(hub: HubProcess, tmp_path:
     hub.stop()
     report = verify_data_dir(hub.data_dir)
     assert report.ok, report.problems
+
+
+def test_erasing_a_video_and_a_plugin_type_still_replays(hub: HubProcess, tmp_path: Path) -> None:
+    """Replay must give an erased video the same PDQ rows (one per retained frame) and an
+    erased plug-in signal its typed row, or `audit verify` would find the store different."""
+    import tlsh
+
+    from signalhub.signal_types import VpdqFrame, vpdq_text
+
+    frames = [VpdqFrame(f"{i:02x}" * 32, 90, float(i)) for i in range(1, 6)]
+    video = vpdq_text(frames)
+    doc = str(tlsh.hash(" ".join(f"word{i}" for i in range(400)).encode()))
+    key = hub.add_member("acme", tmp_path)
+    with hub.client("acme", key) as acme:
+        acme.submit([Signal("vpdq", video), Signal("tlsh", doc), Signal("pdq", OTHER)])
+        acme.submit([Signal("pdq", "77" * 32)])  # rows after the video's, so numbering matters
+    with hub.admin() as admin:
+        for value, kind in ((video, "vpdq"), (doc, "tlsh")):
+            admin.erase_signal(domain.signal_id(kind, value), "court order")
+    assert _traces(hub.data_dir, frames[2].pdq) == []
+    with hub.client("acme", key) as acme:
+        (r,) = acme.match([("pdq", "77" * 32)], 0)
+        assert len(r.matches) == 1
+    hub.stop()
+    report = verify_data_dir(hub.data_dir)
+    assert report.ok, report.problems
