@@ -25,6 +25,7 @@ import logging
 import os
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -121,6 +122,9 @@ class ClusterLog:
     _outcomes: dict[int, Applied | HubError] = field(default_factory=dict)
     _progress: asyncio.Condition | None = None
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: str | None = None
+    """Set when this node cannot go on applying the stream (it missed purged entries)."""
+    on_failure: Callable[[str], None] | None = None
 
     @property
     def applied_seq(self) -> int:
@@ -166,6 +170,10 @@ class ClusterLog:
         self._applied_seq = struct.unpack(">Q", raw)[0] if raw else 0
         target = int(info.state.last_seq)
         log.info("stream at %d, this store at %d", target, self._applied_seq)
+        first = int(info.state.first_seq)
+        if self._applied_seq < target and first > self._applied_seq + 1:
+            self._fail(self._applied_seq + 1, first - 1)
+            return
         if self._applied_seq >= target:
             self.caught_up.set()
         self._task = asyncio.create_task(self._apply_forever(target))
@@ -202,6 +210,9 @@ class ClusterLog:
                     seq = int(msg.metadata.sequence.stream)
                     if seq <= self._applied_seq:
                         continue  # already applied (a resubscription starts a little early)
+                    if seq > self._applied_seq + 1:
+                        self._fail(self._applied_seq + 1, seq - 1)
+                        return
                     await self._apply(seq, msg.data)
                     if not self.caught_up.is_set() and seq >= caught_up_at:
                         self.caught_up.set()
@@ -210,6 +221,21 @@ class ClusterLog:
             except Exception:
                 log.exception("following the stream failed; resubscribing")
                 await asyncio.sleep(0.5)
+
+    def _fail(self, first: int, last: int) -> None:
+        """Entries first..last are gone from the stream (purged behind a snapshot, e.g. after
+        a legal erasure) before this node applied them: applying what follows would make its
+        state differ from every other node's, so it stops applying and says what to do."""
+        self.failure = (
+            f"this node missed stream entries {first}-{last}, which were purged from the "
+            "cluster's log (signalhub admin compact-cluster-log) before it applied them; "
+            "give it a fresh copy of the seed data directory and start it again: it starts "
+            "from the cluster's latest snapshot"
+        )
+        log.critical("%s", self.failure)
+        self.caught_up.set()  # unblocks a starting node, which then exits with the failure
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
 
     async def _apply(self, seq: int, data: bytes) -> None:
         """Applies stream entry `seq` exactly once, retrying while the store refuses writes."""
@@ -538,3 +564,29 @@ class ShardRouter:
             if isinstance(r, BaseException):
                 raise r
         return merge_answers([decode_answer(r) for r in answered], hashes.shape[0])
+
+
+async def compact_log(servers: list[str]) -> tuple[int, int]:
+    """Purges the cluster's log behind its latest snapshot: the entries a node starting from
+    that snapshot never reads. After a legal erasure (once a snapshot taken after it exists),
+    this removes the erased value's last copies from the stream. Returns (entries purged, the
+    stream entry the snapshot covers). Nodes that had not applied the purged entries stop
+    (ClusterLog._fail) rather than diverge."""
+    import nats
+
+    nc = await nats.connect(servers=servers, name="signalhub-admin")
+    try:
+        js = nc.jetstream()
+        obs = await _snapshots(js, 1, create=False)
+        if obs is None:
+            raise SystemExit("the cluster has no snapshot yet: nothing can be purged")
+        info = await obs.get_info(SNAPSHOT_NAME)
+        covered = int(json.loads(info.description or "{}").get("stream_seq", 0))
+        if covered <= 0:
+            raise SystemExit("the cluster's snapshot covers no stream entry: nothing purged")
+        before = await js.stream_info(STREAM)
+        await js.purge_stream(STREAM, seq=covered + 1)  # keeps entries covered+1 and later
+        after = await js.stream_info(STREAM)
+        return int(before.state.messages) - int(after.state.messages), covered
+    finally:
+        await nc.close()

@@ -72,6 +72,19 @@ def add_commands(groups: Groups) -> None:
     _data_dir_flag(p)
     p.set_defaults(run=cmd_backup)
 
+    p = groups["admin"].add_parser(
+        "compact-cluster-log",
+        help="purge the cluster's log behind its latest snapshot (after a legal erasure)",
+        description="Removes from the NATS JetStream log every entry the cluster's latest "
+        "snapshot covers: nodes starting from the snapshot never read them. After an erasure, "
+        "once a snapshot taken after it exists (--snapshot-interval), this removes the erased "
+        "value's last copies from the stream. A node that had not applied the purged entries "
+        "stops and must be started again from a fresh copy of the seed data directory.",
+    )
+    p.add_argument("--cluster", required=True, metavar="URLS",
+                   help="the NATS servers, comma-separated (as serve --cluster)")  # fmt: skip
+    p.set_defaults(run=cmd_compact_cluster_log)
+
     p = groups["admin"].add_parser("restore", help="restore a backup into a data directory")
     p.add_argument("backup", type=Path, metavar="BACKUP")
     _data_dir_flag(p)
@@ -222,6 +235,16 @@ def cmd_backup(args: argparse.Namespace) -> int:
     print(f"backed up {args.data_dir} to {args.out}: {report.log_entries} log entries, "
           f"feed up to {report.feed_sequence}, {report.bytes:,} bytes (it holds the hub's and "
           "the operator's private keys: keep it as safe as the data directory)")  # fmt: skip
+    return 0
+
+
+def cmd_compact_cluster_log(args: argparse.Namespace) -> int:
+    from .cluster import compact_log
+
+    servers = [u.strip() for u in args.cluster.split(",") if u.strip()]
+    purged, covered = asyncio.run(compact_log(servers))
+    print(f"purged {purged} log entries: the stream now starts after entry {covered}, which "
+          "the cluster's latest snapshot covers")  # fmt: skip
     return 0
 
 

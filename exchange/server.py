@@ -288,6 +288,7 @@ class HubServer:
         self._stats_task: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self.cluster: ClusterLog | None = None
+        self._pending: set[asyncio.Future[None]] = set()
         self.exchange: ExchangeService | None = None
         self.port = 0
         self.health = health.aio.HealthServicer()
@@ -401,6 +402,7 @@ class HubServer:
                 self.config.cluster, store, self.writer, self.config.cluster_replicas,
                 name=f"signalhub@{self.config.listen}",
             )  # fmt: skip
+            cluster.on_failure = lambda reason: self._stop_serving(hub, reason)
             await cluster.start()
             self.cluster = cluster
             hub.log_sink = cluster
@@ -408,6 +410,8 @@ class HubServer:
             # far as it stood when the node started.
             started = time.perf_counter()
             await cluster.caught_up.wait()
+            if cluster.failure is not None:
+                raise SystemExit(cluster.failure)
             log.info("caught up with the cluster's log at %d in %.2f s",
                      cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
             if self.config.shard is not None:
@@ -425,6 +429,19 @@ class HubServer:
         self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
         if self.cluster is not None and self.config.snapshot_interval_seconds > 0:
             self._snapshot_task = asyncio.create_task(self._snapshot_periodically(self.cluster))
+
+    def _stop_serving(self, hub: Hub, reason: str) -> None:
+        """This node can no longer follow the cluster: refuse reads and writes (UNAVAILABLE)
+        and report NOT_SERVING, rather than answer from a state that would diverge."""
+        hub.ready = False
+        self.metrics.ready.set(0)
+        log.critical("not serving: %s", reason)
+        for service in ("", exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name):
+            task = asyncio.ensure_future(
+                self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+            )
+            self._pending.add(task)  # kept until done (the loop holds tasks weakly)
+            task.add_done_callback(self._pending.discard)
 
     async def _snapshot_periodically(self, cluster: ClusterLog) -> None:
         while True:
