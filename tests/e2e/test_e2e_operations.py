@@ -82,14 +82,20 @@ def test_real_prometheus_scrapes_the_hub(tmp_path: Path) -> None:
         hub.stop()
 
 
+ROWS = 4_000_000
+
+
 def test_health_is_not_serving_while_the_index_loads(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     init_data_dir(data_dir)
     store = Store(lmdb_path(data_dir), sync=False)
 
     def fill(tx: StoreTxn) -> None:
-        for row in range(1, 1_500_001):
-            tx.put_pdq_row(row, row.to_bytes(32, "big"), f"{row:032x}")
+        # Enough rows that loading them takes a moment (about a second here): the table is
+        # read fast, so a smaller one can load before the first health check connects.
+        rows = ((row.to_bytes(8, "big"), row.to_bytes(32, "big") + row.to_bytes(16, "big"))
+                for row in range(1, ROWS + 1))  # fmt: skip
+        tx.txn.cursor(db=tx.dbs["pdq"]).putmulti(rows, append=True)
 
     store.write(fill)
     store.close()
