@@ -584,7 +584,7 @@ def cmd_types(args: argparse.Namespace) -> int:
             print(json.dumps(t.to_json()))
             continue
         how = t.match
-        if t.match in ("distance", "hamming"):
+        if t.match in ("distance", "hamming", "video"):
             how += f" (default {t.default_threshold}, at most {t.max_threshold})"
         local = "" if args.local or t.name in domain.SIGNAL_TYPES else "  [not installed here]"
         print(f"{t.name:<12} {how:<34} {t.origin:<24} {t.description}{local}")

@@ -434,7 +434,7 @@ class SignalType:
                 object.__setattr__(self, "distance", _hamming_hex)
             if self.index is None:
                 object.__setattr__(self, "index", _hamming_index(self.bits))
-        if self.match in (MatchKind.HAMMING, MatchKind.DISTANCE):
+        if self.match in (MatchKind.HAMMING, MatchKind.DISTANCE, MatchKind.VIDEO):
             if self.max_threshold == 0:
                 object.__setattr__(self, "max_threshold", self.bits or self.default_threshold)
             if not 0 <= self.default_threshold <= self.max_threshold:
@@ -472,9 +472,11 @@ def _hamming_index(bits: int) -> Callable[[], DistanceIndex]:
 
 _TYPES = [
     SignalType("pdq", MatchKind.HAMMING, "PDQ perceptual hash of an image, 256 bits",
-               _hex("pdq", 64), _hex("pdq", 64), bits=256),
+               _hex("pdq", 64), _hex("pdq", 64), bits=256, default_threshold=31,
+               max_threshold=64),
     SignalType("vpdq", MatchKind.VIDEO, "vPDQ of a video: PDQ, quality and time of sampled frames",
-               _canonical_vpdq, _canonical_vpdq, bits=256, max_chars=MAX_VPDQ_CHARS),
+               _canonical_vpdq, _canonical_vpdq, bits=256, max_chars=MAX_VPDQ_CHARS,
+               default_threshold=31, max_threshold=64),
     SignalType("md5", MatchKind.EXACT, "MD5 file digest", _hex("md5", 32), _hex("md5", 32)),
     SignalType("sha1", MatchKind.EXACT, "SHA-1 file digest", _hex("sha1", 40), _hex("sha1", 40)),
     SignalType("sha256", MatchKind.EXACT, "SHA-256 file digest",

@@ -177,3 +177,12 @@ def test_photodna_forms_agree_and_wrong_lengths_are_refused() -> None:
     ]:
         with pytest.raises(InvalidValue, match=why):
             canonical_photodna(bad)
+
+
+def test_pdq_says_the_thresholds_the_hub_applies() -> None:
+    from signalhub import domain
+
+    for name in ("pdq", "vpdq"):
+        t = SIGNAL_TYPES[name]
+        assert t.default_threshold == domain.DEFAULT_PDQ_MAX_DISTANCE
+        assert t.max_threshold == 64  # MatchHashes refuses max_distance above 64
