@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -179,10 +180,27 @@ def free_port() -> int:
         return port
 
 
-def new_hub(tmp: Path, metrics: bool = False) -> HubProcess:
+def new_hub(tmp: Path, metrics: bool = False, extra: tuple[str, ...] = ()) -> HubProcess:
     data_dir = tmp / "data"
     init_data_dir(data_dir)
-    return HubProcess(data_dir, metrics_port=free_port() if metrics else 0).start()
+    return HubProcess(data_dir, metrics_port=free_port() if metrics else 0).start(extra=extra)
+
+
+def plugin_site(
+    root: Path, distribution: str, module: str, source: str, entry: str, version: str = "1.0"
+) -> Path:
+    """A directory that, on PYTHONPATH, makes importlib.metadata see an installed distribution
+    with one module and one `signalhub.signal_types` entry point `entry`
+    ("name = module:ATTR"): a real plug-in, without pip."""
+    site = root / "site"
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+    )
+    (info / "entry_points.txt").write_text(f"[signalhub.signal_types]\n{entry}\n")
+    return site
 
 
 def store_fingerprint(data_dir: Path) -> dict[str, object]:

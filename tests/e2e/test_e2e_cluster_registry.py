@@ -5,12 +5,11 @@ join (it would decide entries differently), naming the difference."""
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
 from clustertools import nats_binary, start_nats_cluster
-from hubtools import HubProcess
+from hubtools import HubProcess, plugin_site
 
 from exchange.commands import init_data_dir
 
@@ -42,16 +41,6 @@ MATCHER = TypeMatcher("photodna", lambda a, b: int(a != b), Exact, 0, 1)
 pytestmark = pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
 
 
-def _site(root: Path) -> Path:
-    site = root / "site"
-    info = site / "other_matcher-1.0.dist-info"
-    info.mkdir(parents=True)
-    (site / "other_matcher.py").write_text(textwrap.dedent(MATCHER))
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: other-matcher\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[signalhub.signal_types]\nm = other_matcher:MATCHER\n")
-    return site
-
-
 def test_a_node_with_other_signal_types_refuses_to_join(tmp_path: Path) -> None:
     nats = start_nats_cluster(tmp_path)
     nodes: list[HubProcess] = []
@@ -61,7 +50,9 @@ def test_a_node_with_other_signal_types_refuses_to_join(tmp_path: Path) -> None:
         for name in ("a", "b", "c"):
             shutil.copytree(tmp_path / "seed", tmp_path / name / "data")
         nodes.append(HubProcess(tmp_path / "a" / "data").start(extra=args))
-        odd = HubProcess(tmp_path / "b" / "data", env={"PYTHONPATH": str(_site(tmp_path))})
+        site = plugin_site(tmp_path, "other-matcher", "other_matcher", MATCHER,
+                           "m = other_matcher:MATCHER")  # fmt: skip
+        odd = HubProcess(tmp_path / "b" / "data", env={"PYTHONPATH": str(site)})
         with pytest.raises(AssertionError, match=r"signal types differ.*photodna:distance"):
             odd.start(extra=args)
         nodes.append(HubProcess(tmp_path / "c" / "data").start(extra=args))  # same types: joins

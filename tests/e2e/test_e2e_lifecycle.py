@@ -25,9 +25,7 @@ from signalhub.signal_types import ConsortiumKey
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     tmp = tmp_path_factory.mktemp("lifecycle")
-    process = new_hub(tmp)
-    process.stop()
-    process.start(extra=("--expiry-interval", "0.3"))
+    process = new_hub(tmp, extra=("--expiry-interval", "0.3"))
     yield process
     if process.proc is not None:
         process.stop()

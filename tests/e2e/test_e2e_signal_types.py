@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import random
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubtools import HubProcess, run_cli, store_fingerprint
+from hubtools import HubProcess, plugin_site, run_cli, store_fingerprint
 
 from client_sdk import Signal
 from client_sdk.errors import AlreadyExists, InvalidArgument
@@ -63,27 +62,15 @@ def _member_env(hub: HubProcess, keys: Path, name: str, extra: dict[str, str]) -
             "SIGNALHUB_KEY": str(key), **extra}  # fmt: skip
 
 
-def _matcher_site(root: Path) -> Path:
-    """A directory that, on PYTHONPATH, makes importlib.metadata see an installed distribution
-    `pdna-l1-matcher` declaring a `signalhub.signal_types` entry point."""
-    site = root / "site"
-    (site / "pdna_l1_matcher-0.1.dist-info").mkdir(parents=True)
-    (site / "pdna_l1_matcher.py").write_text(textwrap.dedent(MATCHER_MODULE))
-    info = site / "pdna_l1_matcher-0.1.dist-info"
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pdna-l1-matcher\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[signalhub.signal_types]\npdna = pdna_l1_matcher:MATCHER\n"
-    )
-    return site
-
-
 @pytest.fixture(scope="module")
 def licensed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[HubProcess, dict[str, str]]]:
     """A hub with the PhotoDNA matcher plug-in, and a member's CLI environment that has it too."""
     root = tmp_path_factory.mktemp("licensed")
-    env = {"PYTHONPATH": str(_matcher_site(root))}
+    site = plugin_site(root, "pdna-l1-matcher", "pdna_l1_matcher", MATCHER_MODULE,
+                       "pdna = pdna_l1_matcher:MATCHER", version="0.1")  # fmt: skip
+    env = {"PYTHONPATH": str(site)}
     init_data_dir(root / "data")
     hub = HubProcess(root / "data", env=env).start()
     member = _member_env(hub, root, "acme", env)

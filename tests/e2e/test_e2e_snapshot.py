@@ -50,9 +50,7 @@ change can show a view up to 2 s old. The comparisons wait it out."""
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = new_hub(tmp_path_factory.mktemp("snapshot"))
-    process.stop()
-    process.start(extra=("--expiry-interval", "0.3"))
+    process = new_hub(tmp_path_factory.mktemp("snapshot"), extra=("--expiry-interval", "0.3"))
     yield process
     if process.proc is not None:
         process.stop()
