@@ -599,10 +599,11 @@ class ExchangeService:
             if message.HasField("max_distance")
             else domain.DEFAULT_PDQ_MAX_DISTANCE
         )
-        if not 0 <= max_distance <= 64:
+        most = domain.SIGNAL_TYPES["pdq"].max_threshold  # the registry says it: 64
+        if not 0 <= max_distance <= most:
             raise invalid(
-                "max_distance is 0-64 bits",
-                [("max_distance", f"0-64 required, got {max_distance}")],
+                f"max_distance is 0-{most} bits",
+                [("max_distance", f"0-{most} required, got {max_distance}")],
             )
         if len(message.queries) > domain.MAX_MATCH_QUERIES:
             raise invalid(
