@@ -522,7 +522,9 @@ class Client:
             # answers a retry from its first answer) and fresh call metadata.
             signer = self._conn.signer
             envelope = signer.sign_payload(prefix, payload(signer.now()).SerializeToString())
-            raw = request_cls(envelope=envelope).SerializeToString()
+            request = request_cls()
+            getattr(request, "envelope").CopyFrom(envelope)  # noqa: B009 (any request class)
+            raw = request.SerializeToString()
             metadata = signer.call_metadata(method, raw)
             result: R = call(raw, metadata=metadata, timeout=self._conn.timeout_seconds)
             return result
