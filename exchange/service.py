@@ -692,7 +692,10 @@ class ExchangeService:
         spans: dict[int, tuple[int, int]] = {}  # query position -> its range of search rows
         video_frames: dict[int, list[VpdqFrame]] = {}
         for i, (type_name, value) in enumerate(queries):
-            how = domain.SIGNAL_TYPES[type_name].match
+            spec = domain.SIGNAL_TYPES[type_name]
+            how = spec.match
+            if spec.indexed:
+                continue  # a plug-in's own index (any Hamming width but pdq's), below
             if how is domain.MatchKind.HAMMING:
                 spans[i] = (len(hashes), len(hashes) + 1)
                 hashes.append(bytes.fromhex(value))
