@@ -491,7 +491,8 @@ class Client:
         self, signal_ids: Sequence[str], *, request_id: str | None = None
     ) -> list[tuple[str, bool]]:
         """Withdraws this member's own submissions of the signals; returns (signal id, removed)
-        where removed means no submission was left and the signal is gone."""
+        where removed means no submission this member may see is left: the signal is gone
+        from its view (whether another privacy group still holds it is not said)."""
         request_id = request_id or uuid.uuid4().hex
         response = self._signed_command(
             "/signalhub.v1.Exchange/RetractSubmission",

@@ -934,7 +934,9 @@ def _apply_opinion(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         ),
     )
     tx.put_signal(record)
-    subs = tx.submissions(sid)
+    # Seen by whoever sees a submission the giver sees: an opinion given through a group's
+    # submission must not show as an update to members outside the group.
+    subs = [s for s in tx.submissions(sid) if viewer.sees(s.member_id, s.audience)]
     _append_event(
         tx,
         _visibility_of(subs),
@@ -981,6 +983,7 @@ def _apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     _check_window(entry, retraction.created_at)
     response = exchange_pb2.RetractSubmissionResponse()
     applied = Applied(response)
+    viewer = Viewer.load(tx, member)
     done: dict[str, bool] = {}
     for i, sid in enumerate(ids):
         if sid not in done:
@@ -992,7 +995,10 @@ def _apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
                     [(f"signal_ids[{i}]", "you have no submission of this signal")],
                 )
             rest = [s for s in subs if s.member_id != member]
-            done[sid] = _remove_submissions(tx, applied, sid, mine, rest, member, entry.received_at)
+            gone = _remove_submissions(tx, applied, sid, mine, rest, member, entry.received_at)
+            # Removed as the retractor sees it: a submission it may not see that keeps the
+            # signal stored must not show (it would tell that another group holds the value).
+            done[sid] = gone or not any(viewer.sees(s.member_id, s.audience) for s in rest)
         response.results.add(signal_id=sid, removed=done[sid])
     stored = rec.RequestRecord(content_digest=digest, response=response.SerializeToString())
     tx.put_request("retract", member, retraction.request_id, stored)

@@ -38,7 +38,7 @@ from .metrics import HubMetrics
 from .snapshot import framed
 from .store import Store, StoreTxn, StoreView, submission_key
 from .usage import UsageCounter
-from .visibility import Viewer, event_visible, signal_view, view_from
+from .visibility import Viewer, event_visible, signal_view, view_from, visible_opinions
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.service")
@@ -941,7 +941,10 @@ class ExchangeService:
             subs = [] if record is None else [
                 s for s in view.submissions(sid) if viewer.sees(s.member_id, s.audience)
             ]  # fmt: skip
-            shown = None if record is None else view_from(record.signal, subs)
+            shown = (
+                None if record is None
+                else view_from(record.signal, subs, visible_opinions(view, sid, subs, viewer))
+            )  # fmt: skip
             if record is None or shown is None:  # invisible looks exactly like missing
                 raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
             response = exchange_pb2.GetSignalResponse(signal=shown)
@@ -1263,7 +1266,11 @@ def _event_for(
     out.CopyFrom(event)
     visible = [s for s in view.submissions(stored.signal.signal_id)
                if viewer.sees(s.member_id, s.audience)]  # fmt: skip
-    shown = view_from(stored.signal, visible) if stored.restricted else stored.signal
+    if stored.restricted:
+        opinions = visible_opinions(view, stored.signal.signal_id, visible, viewer)
+        shown = view_from(stored.signal, visible, opinions)
+    else:
+        shown = stored.signal
     if shown is not None and record.log_sequence:
         # Added or updated as this caller sees it: an earlier submission it cannot see must
         # not show through as an "update".

@@ -48,13 +48,44 @@ def signal_view(
     subs = [
         s for s in view.submissions(record.signal.signal_id) if viewer.sees(s.member_id, s.audience)
     ]
-    return view_from(record.signal, subs)
+    return view_from(record.signal, subs, visible_opinions(view, record.signal.signal_id, subs,
+                                                           viewer))  # fmt: skip
+
+
+def visible_opinions(
+    view: StoreView, signal_id: str, subs: Sequence[rec.SubmissionRecord], viewer: Viewer
+) -> common_pb2.OpinionCounts:
+    """The opinions on a restricted signal that the caller may count: its own, and those of
+    members who can see one of the submissions the caller sees (`subs`). An opinion given
+    through a submission only another privacy group sees is as if it had not been given: it
+    would otherwise tell the caller that the group holds the signal."""
+    counts = common_pb2.OpinionCounts()
+    if not subs:
+        return counts
+    groups: dict[str, Viewer] = {}
+    for opinion in view.opinions(signal_id):
+        giver = opinion.member_id
+        if not (viewer.is_operator or giver == viewer.member_id):
+            if giver not in groups:
+                groups[giver] = Viewer.load(view, giver)
+            if not any(groups[giver].sees(s.member_id, s.audience) for s in subs):
+                continue
+        if opinion.opinion == common_pb2.OPINION_TRUE_POSITIVE:
+            counts.true_positive += 1
+        elif opinion.opinion == common_pb2.OPINION_FALSE_POSITIVE:
+            counts.false_positive += 1
+        elif opinion.opinion == common_pb2.OPINION_DISPUTED:
+            counts.disputed += 1
+    return counts
 
 
 def view_from(
-    signal: common_pb2.Signal, subs: Iterable[rec.SubmissionRecord]
+    signal: common_pb2.Signal,
+    subs: Iterable[rec.SubmissionRecord],
+    opinions: common_pb2.OpinionCounts,
 ) -> common_pb2.Signal | None:
-    """A signal's view built from the given submissions (None when there are none)."""
+    """A signal's view built from the given submissions (None when there are none) and the
+    opinions the caller may count (`visible_opinions`)."""
     subs = list(subs)
     if not subs:
         return None
@@ -66,7 +97,7 @@ def view_from(
     last = max(subs, key=lambda s: (s.received_at.seconds, s.received_at.nanos))
     out.first_seen.CopyFrom(first.received_at)
     out.last_seen.CopyFrom(last.received_at)
-    out.opinions.CopyFrom(signal.opinions)
+    out.opinions.CopyFrom(opinions)
     verdicts = merge_verdicts(s.classifier for s in subs if s.HasField("classifier"))
     if verdicts:
         out.classifiers.extend(verdicts)
