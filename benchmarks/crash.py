@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from client_sdk import AdminClient, Client, RetryPolicy, Signal, SignalhubError
+from exchange.cursor import CursorCodec
 from signalhub import domain
 
 SIGNALS_PER_BATCH = 20
@@ -133,7 +134,7 @@ def run_campaign(kills: int, clients: int = 3, seed: int = 1, work_dir: Path | N
                     next_batch[n] = b + 1
             client.close()
 
-        state = _FeedState()
+        state = _FeedState(CursorCodec.from_hub_key(domain.read_private_key(data_dir / "hub.key")))
 
         def cycles() -> None:
             for _ in range(kills):
@@ -183,6 +184,8 @@ class _FeedState:
     """What the checks have read of the feed so far (it is append-only, so each check reads
     only what is new)."""
 
+    codec: CursorCodec
+    """Decodes the member's cursors with the hub key, to check the feed has no gaps."""
     cursor: int = 0
     added: dict[str, int] = field(default_factory=dict)
     batches: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -191,8 +194,8 @@ class _FeedState:
 def _check(endpoint: str, keys: list, acked: dict[str, tuple[int, int]],  # type: ignore[type-arg]
            report: CrashReport, state: _FeedState) -> None:  # fmt: skip
     with Client(endpoint, "m0", keys[0]) as reader:
-        events = list(reader.fetch(after=str(state.cursor) if state.cursor else ""))
-    cursors = [int(e.cursor) for e in events]
+        events = list(reader.fetch(after=state.codec.encode(state.cursor)))
+    cursors = [state.codec.decode(e.cursor) for e in events]
     if cursors != list(range(state.cursor + 1, state.cursor + len(cursors) + 1)):
         report.feed_gaps += 1
         report.problems.append("the feed has gaps")

@@ -25,10 +25,13 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.load import HubProcess, _client, add_members, machine, pct, run_workers
+from exchange.cursor import CursorCodec
+from signalhub import domain
 
 TARGET_P99_MS = 250.0
 BATCH = 100
@@ -48,6 +51,7 @@ def subscriber_worker(
     event cursor until spec["until_cursor"] arrives at all of them or the deadline passes."""
     try:
         clients = [_client(spec["endpoint"], m, k) for m, k in spec["members"]]
+        sequence = _sequences(spec)
         arrivals: list[dict[int, float]] = [{} for _ in clients]
         opened = threading.Barrier(len(clients) + 1)
         stop = threading.Event()
@@ -59,7 +63,7 @@ def subscriber_worker(
             # Only each batch's last cursor is looked up later: record arrival times of those
             # cheaply (every event is still parsed by the SDK, as a member's would be).
             for event in stream:
-                seen[int(event.cursor)] = time.time()
+                seen[sequence(event.cursor)] = time.time()
                 if stop.is_set():
                     return
 
@@ -92,6 +96,7 @@ def submitter_worker(
     records (acknowledged at, last cursor) per batch."""
     try:
         client = _client(spec["endpoint"], spec["member"], spec["key"])
+        sequence = _sequences(spec)
         client.submit(_signals(10))
         ready.put(index)
         go.wait()
@@ -125,7 +130,7 @@ def submitter_worker(
                     return
                 done = time.time()
                 with lock:
-                    acks.append((done, int(result.cursor), time.perf_counter() - t))
+                    acks.append((done, sequence(result.cursor), time.perf_counter() - t))
                 k += 1
 
         pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
@@ -142,6 +147,14 @@ def submitter_worker(
         client.close()
     except BaseException as e:
         out.put((index, {"error": repr(e)}))
+
+
+def _sequences(spec: dict[str, Any]) -> Callable[[str], int]:
+    """Decodes members' cursors to feed sequences with the hub's key, as an operator's tool
+    may (cursors are opaque to members: exchange.cursor); 0 without a key file."""
+    if not spec.get("hub_key_file"):
+        return lambda cursor: 0
+    return CursorCodec.from_hub_key(domain.read_private_key(Path(spec["hub_key_file"]))).decode
 
 
 def _feed_head(hub: HubProcess, key: bytes, member: str) -> str:
@@ -165,12 +178,14 @@ def run_propagation(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         last_file = tmp / "last-cursor"
         specs: list[dict[str, Any]] = [
             {"endpoint": hub.endpoint, "members": streams, "after": after,
-             "duration": args.seconds, "last_cursor_file": str(last_file)}
+             "duration": args.seconds, "last_cursor_file": str(last_file),
+             "hub_key_file": str(hub.data / "hub.key")}
             for streams in per_proc if streams
         ]  # fmt: skip
         sub_spec = {"endpoint": hub.endpoint, "member": "submitter", "key": keys["submitter"],
                     "rate": args.rate, "threads": args.threads, "duration": args.seconds,
-                    "last_cursor_file": str(last_file)}  # fmt: skip
+                    "last_cursor_file": str(last_file),
+                    "hub_key_file": str(hub.data / "hub.key")}  # fmt: skip
         # The submitter runs beside the subscribers, all released together (run_workers takes
         # one target: _any_worker dispatches on the spec).
         workers = [{**s, "_target": "subscriber"} for s in specs]

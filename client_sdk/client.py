@@ -656,8 +656,9 @@ class Subscription:
                 for event in self._stream():
                     if self._stopped.is_set():
                         return
-                    if self.cursor and int(event.cursor) <= int(self.cursor):
-                        continue  # already delivered before a reconnect
+                    if event.cursor == self.cursor:
+                        continue  # already delivered before a reconnect (the stream resumes
+                        # after self.cursor, so the hub does not send it; cursors are opaque)
                     self._callback(FeedEvent.from_wire(event))
                     self.cursor = event.cursor
                     delay = 0.1

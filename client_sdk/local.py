@@ -317,6 +317,13 @@ class LocalReplica:
                 f"{self.path} is {bytes(owner).decode()}'s replica, not {client.member_id}'s"
             )
         self.last_snapshot = None
+        if self._legacy_cursor:
+            if not snapshot:
+                raise SignalhubError(
+                    f"{self.path} stands at a decimal cursor of the old form, which hubs no "
+                    "longer take (cursors are opaque tokens): sync with a snapshot to start over"
+                )
+            snapshot_min_backlog = 0  # the old cursor means nothing now: load everything
         if snapshot:
             if snapshot_min_backlog is None:
                 snapshot_min_backlog = self.snapshot_min_backlog()
@@ -334,6 +341,12 @@ class LocalReplica:
         if pending:
             applied += self._apply(pending, member)
         return applied
+
+    @property
+    def _legacy_cursor(self) -> bool:
+        """The replica's cursor is a feed sequence, as hubs gave them before cursors became
+        opaque tokens (exchange.cursor): a snapshot replaces the replica and its cursor."""
+        return self.cursor.isdigit()
 
     def snapshot_min_backlog(self) -> int:
         """The backlog (in feed events) above which `sync` starts from a snapshot by default:
@@ -370,7 +383,7 @@ class LocalReplica:
         per_signal: int,
         on_event: Callable[[int], None] | None,
     ) -> Snapshot | None:
-        cursor = self.cursor
+        cursor = "" if self._legacy_cursor else self.cursor
         txn: lmdb.Transaction | None = None
         tables: _Tables | None = None
 

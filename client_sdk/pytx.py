@@ -106,7 +106,9 @@ class SignalhubCheckpoint(state.FetchCheckpointBase):
     """Where the member is in the hub's feed."""
 
     cursor: str = ""
-    """The hub's feed cursor of the last event applied (opaque decimal string); "" = start."""
+    """The hub's feed cursor of the last event applied (an opaque token); "" = start. A
+    checkpoint holding a decimal cursor from before cursors were opaque is refused by the hub
+    (INVALID_ARGUMENT): fetch again from the start."""
     progress_ts: int = 0
     """Unix seconds: the hub time of the newest event applied (never goes back)."""
 

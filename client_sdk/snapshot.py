@@ -51,6 +51,10 @@ class Snapshot:
 SnapshotSignals = Callable[[Sequence[common_pb2.Signal]], None]
 
 
+MAX_CURSOR_CHARS = 64
+"""The longest cursor a replica accepts from a snapshot (the hub's are 32 hex digits)."""
+
+
 def response_part(raw: bytes) -> tuple[int, bytes]:
     """(field number, payload) of a serialised GetSnapshotResponse holding one part. The
     payload is the bytes as received, never re-serialised: the digest covers them."""
@@ -117,7 +121,11 @@ def read_snapshot(
         raise SnapshotRejected(
             f"the snapshot was built for {header.member_id!r}, not {member_id!r}"
         )
-    if header.cursor and not (header.cursor.isascii() and header.cursor.isdigit()):
+    if header.cursor and not (
+        len(header.cursor) <= MAX_CURSOR_CHARS
+        and header.cursor.isascii()
+        and header.cursor.isalnum()
+    ):  # opaque to members, but a token of letters and digits
         raise SnapshotRejected("the snapshot's cursor is not a cursor")
     info = Snapshot(
         cursor=header.cursor,

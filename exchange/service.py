@@ -30,6 +30,7 @@ from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 from . import erasure, snapshot, usage
 from .auth import Caller, CallVerifier, verify_envelope, verify_signed_payload
 from .cluster import CommandLog, LocalLog
+from .cursor import CursorCodec
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import PreparedBatch, key_message, valid_time
@@ -144,6 +145,18 @@ class Hub:
     """PDQ search for matches: the local index, or the cluster's shards (ShardRouter)."""
     log_sink: CommandLog | None = None
     """Where log entries go: the cluster's stream (exchange.cluster); None: the local writer."""
+    cursors: CursorCodec | None = None
+    """Members' cursors (exchange.cursor); derived from the hub key when not given."""
+
+    def __post_init__(self) -> None:
+        if self.cursors is None:
+            key = self.hub_key if self.hub_key is not None else Ed25519PrivateKey.generate()
+            self.cursors = CursorCodec.from_hub_key(key)
+
+    @property
+    def codec(self) -> CursorCodec:
+        assert self.cursors is not None
+        return self.cursors
 
     @property
     def log(self) -> CommandLog:
@@ -460,7 +473,7 @@ _GONE = (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERAS
 
 
 def _shared_event(
-    view: StoreView, record: rec.FeedRecord
+    view: StoreView, record: rec.FeedRecord, codec: CursorCodec
 ) -> tuple[common_pb2.FeedEvent, bytes] | None:
     """The event of a record every member sees alike (public, about a signal no submission of
     which is restricted), with its serialised frame; None when views may differ."""
@@ -470,7 +483,7 @@ def _shared_event(
         stored = view.signal(record.event.signal.signal_id)
         if stored is None or stored.restricted:
             return None
-    event = _event_for(view, record, _EVERYONE)
+    event = _event_for(view, record, _EVERYONE, codec)
     if event is None:
         return None
     return event, framed(_EVENTS_FIELD, event.SerializeToString())
@@ -530,7 +543,7 @@ class ExchangeService:
                                 break
                             page = _TailPage(
                                 int(records[-1].event.cursor),
-                                [(r, _shared_event(view, r)) for r in records],
+                                [(r, _shared_event(view, r, self.hub.codec)) for r in records],
                             )
                         self._tail.put(self._filled, page)
                         self._filled = page.cursor
@@ -565,6 +578,8 @@ class ExchangeService:
             if response.cursor:
                 self.hub.metrics.feed_sequence.set(int(response.cursor))
             self.hub.metrics.index_signals.labels("pdq").set(len(self.hub.index))
+        if response.cursor:  # stored as the sequence; the member gets its cursor
+            response.cursor = self.hub.codec.encode(int(response.cursor))
         return response
 
     def _precheck(
@@ -761,7 +776,7 @@ class ExchangeService:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/FetchUpdates", request, metadata
         )
-        after = _cursor(message.after)
+        after = self.hub.codec.decode(message.after)
         if message.limit < 0:
             raise invalid("limit is 0 (no limit) or more", [("limit", "negative")])
         remaining = message.limit or -1
@@ -880,7 +895,7 @@ class ExchangeService:
                         records = view.feed(after, FEED_PAGE_EVENTS)
                         page = _TailPage(
                             int(records[-1].event.cursor) if records else 0,
-                            [(r, _shared_event(view, r)) for r in records],
+                            [(r, _shared_event(view, r, self.hub.codec)) for r in records],
                         )
                     if records:
                         self._tail.put(after, page)
@@ -903,7 +918,7 @@ class ExchangeService:
                         view = view_cm.__enter__()
                         viewer = Viewer.load(view, member_id)
                     assert viewer is not None
-                    event = _event_for(view, record, viewer)
+                    event = _event_for(view, record, viewer, self.hub.codec)
                 if event is not None:
                     events.append(event)
                     if len(events) == remaining:
@@ -1069,7 +1084,7 @@ class ExchangeService:
         caller, message = self.hub.authenticate(
             "/signalhub.v1.Exchange/GetSnapshot", request, metadata
         )
-        after = _cursor(message.after)
+        after = self.hub.codec.decode(message.after)
         if message.min_backlog < 0:
             raise invalid("min_backlog is 0 (always send one) or more",
                           [("min_backlog", "negative")])  # fmt: skip
@@ -1080,7 +1095,7 @@ class ExchangeService:
         async with self._snapshot_builds:
             built = await loop.run_in_executor(
                 None, snapshot.build, self.hub.store, caller.member_id, after,
-                message.min_backlog, now_timestamp(),
+                message.min_backlog, now_timestamp(), self.hub.codec,
             )  # fmt: skip
         with contextlib.closing(built):
             header = built.header.SerializeToString()
@@ -1216,16 +1231,6 @@ def member_usage(
     return response
 
 
-def _cursor(text: str, name: str = "after") -> int:
-    """A cursor given by the caller: a feed event's (a decimal number), or empty for 0."""
-    if text and not (len(text) <= 19 and text.isascii() and text.isdigit()):
-        raise invalid(
-            f"{name} is a cursor from a feed event (a decimal number) or empty",
-            [(name, f"not a cursor: {text[:40]!r}")],
-        )
-    return int(text or "0")
-
-
 def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:
     """A submission's place among a signal's submissions, as a page token (24 hex digits)."""
     return submission_key(signal_id, sub)[16:].hex()
@@ -1248,7 +1253,7 @@ def _same_member(caller: Caller, member_id: str) -> None:
 
 
 def _event_for(
-    view: StoreView, record: rec.FeedRecord, viewer: Viewer
+    view: StoreView, record: rec.FeedRecord, viewer: Viewer, codec: CursorCodec
 ) -> common_pb2.FeedEvent | None:
     """The caller's copy of a feed record, or None when it may not see it. Signal events carry
     the caller's view of the signal as it is now, so replaying the feed from any cursor ends
@@ -1257,13 +1262,14 @@ def _event_for(
     if not event_visible(record, viewer):
         return None
     event = record.event
+    out = common_pb2.FeedEvent()
+    out.CopyFrom(event)
+    out.cursor = codec.encode(int(event.cursor))  # never the sequence itself (exchange.cursor)
     if event.kind in _GONE:
-        return event
+        return out
     stored = view.signal(event.signal.signal_id)
     if stored is None:
         return None
-    out = common_pb2.FeedEvent()
-    out.CopyFrom(event)
     visible = [s for s in view.submissions(stored.signal.signal_id)
                if viewer.sees(s.member_id, s.audience)]  # fmt: skip
     if stored.restricted:

@@ -33,6 +33,7 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 
+from .cursor import CursorCodec
 from .store import Store, StoreView
 from .visibility import Viewer, event_visible, signal_view
 
@@ -106,6 +107,34 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
             yield framed(1, shown.SerializeToString())
 
 
+BACKLOG_PAGE_RECORDS = 4096
+
+
+def _sent(view: StoreView, record: rec.FeedRecord, viewer: Viewer) -> bool:
+    """Would FetchUpdates send this record to the viewer? (as service._event_for decides: it
+    may see it, and it is a tombstone or its signal still exists)"""
+    if not event_visible(record, viewer):
+        return False
+    event = record.event
+    return event.kind in (
+        common_pb2.EVENT_KIND_SIGNAL_REMOVED,
+        common_pb2.EVENT_KIND_SIGNAL_ERASED,
+    ) or (view.txn.get(bytes.fromhex(event.signal.signal_id), db=view.dbs["signals"]) is not None)
+
+
+def visible_backlog(view: StoreView, viewer: Viewer, after: int, most: int) -> int:
+    """How many events after `after` the viewer would be sent, counted up to `most` + 1.
+    Walks the feed from `after` (hidden events cost the walk, never the count)."""
+    count = 0
+    while count <= most:
+        page = view.feed(after, BACKLOG_PAGE_RECORDS)
+        if not page:
+            break
+        count += sum(1 for record in page if _sent(view, record, viewer))
+        after = int(page[-1].event.cursor)
+    return count
+
+
 def member_cursor(view: StoreView, viewer: Viewer) -> int:
     """The cursor a replica of the viewer's feed stands at once it has read the whole feed:
     that of the last event FetchUpdates gives the viewer (0 when none). Events it may not see
@@ -113,17 +142,10 @@ def member_cursor(view: StoreView, viewer: Viewer) -> int:
     than at the hub's feed sequence, and a replica started from it equals one that replayed
     the feed. Mirrors service._event_for: an event is sent when the viewer may see it and it
     is a tombstone or its signal still exists."""
-    signals = view.dbs["signals"]
     for _, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
         record = rec.FeedRecord.FromString(bytes(raw))
-        if not event_visible(record, viewer):
-            continue
-        event = record.event
-        if event.kind in (
-            common_pb2.EVENT_KIND_SIGNAL_REMOVED,
-            common_pb2.EVENT_KIND_SIGNAL_ERASED,
-        ) or (view.txn.get(bytes.fromhex(event.signal.signal_id), db=signals) is not None):
-            return int(event.cursor)
+        if _sent(view, record, viewer):
+            return int(record.event.cursor)
     return 0
 
 
@@ -183,22 +205,28 @@ class BuiltSnapshot:
 
 
 def build(
-    store: Store, member_id: str, after: int, min_backlog: int, now: Timestamp
+    store: Store,
+    member_id: str,
+    after: int,
+    min_backlog: int,
+    now: Timestamp,
+    codec: CursorCodec,
 ) -> BuiltSnapshot:
     """Builds `member_id`'s snapshot in one read transaction (run it in a worker thread). When
-    min_backlog > 0 and the feed is at most that many events past `after`, only a header with
-    not_needed."""
+    min_backlog > 0 and the member's feed has at most that many events past `after`, only a
+    header with not_needed. Only events the member would be sent count: the hub's own count
+    would tell it how much it may not see."""
     started = time.perf_counter()
     spool: IO[bytes] | None = None
     try:
         with store.read() as view:
             header = exchange_pb2.SnapshotHeader(member_id=member_id, created_at=now)
-            if min_backlog > 0 and view.counter("feed_seq") - after <= min_backlog:
+            viewer = Viewer.load(view, member_id)
+            if min_backlog > 0 and visible_backlog(view, viewer, after, min_backlog) <= min_backlog:
                 header.not_needed = True
                 return BuiltSnapshot(header)
-            viewer = Viewer.load(view, member_id)
             cursor = member_cursor(view, viewer)
-            header.cursor = str(cursor) if cursor else ""
+            header.cursor = codec.encode(cursor)
             # Closed by BuiltSnapshot.close once streamed (deleted by the system on close).
             spool = tempfile.TemporaryFile(prefix="signalhub-snapshot-")  # noqa: SIM115
             sizes: list[int] = []
@@ -212,7 +240,7 @@ def build(
             spool.close()
         raise
     log.info(
-        "snapshot at cursor %d: %d signals, %d bytes, built in %.2f s",
+        "snapshot at feed sequence %d: %d signals, %d bytes, built in %.2f s",
         cursor, header.signals, sum(sizes), time.perf_counter() - started,
     )  # fmt: skip
     return BuiltSnapshot(header, spool, sizes)

@@ -19,6 +19,7 @@ from typing import IO
 
 from client_sdk import AdminClient, Client
 from exchange.commands import init_data_dir
+from exchange.cursor import CursorCodec
 from exchange.server import lmdb_path
 from exchange.store import Store
 from signalhub import domain
@@ -223,3 +224,18 @@ def store_fingerprint(data_dir: Path) -> dict[str, object]:
         return out
     finally:
         store.close()
+
+
+def _codec(data_dir: Path) -> CursorCodec:
+    return CursorCodec.from_hub_key(domain.read_private_key(data_dir / "hub.key"))
+
+
+def feed_sequence(data_dir: Path, cursor: str) -> int:
+    """The feed sequence behind a member's cursor, decoded with the hub's key as an operator's
+    tool may (members' cursors are opaque: exchange.cursor)."""
+    return _codec(data_dir).decode(cursor)
+
+
+def cursor_at(data_dir: Path, sequence: int) -> str:
+    """The cursor the hub hands out for feed sequence `sequence`."""
+    return _codec(data_dir).encode(sequence)

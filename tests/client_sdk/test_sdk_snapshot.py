@@ -12,7 +12,7 @@ import lmdb
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from client_sdk.errors import SnapshotRejected
+from client_sdk.errors import SignalhubError, SnapshotRejected
 from client_sdk.local import LocalReplica
 from client_sdk.snapshot import Snapshot, read_snapshot, response_part
 from exchange.snapshot import CHUNK_FIELD, HEADER_FIELD, TRAILER_FIELD, framed, signed_trailer
@@ -167,22 +167,32 @@ class FakeHub:
     ) -> Snapshot:
         self.snapshots += 1
         self.asked_backlog.append(min_backlog)
-        head = int(self.events[-1].cursor) if self.events else 0
-        if min_backlog and head - int(after or "0") <= min_backlog:
+        head = seq(self.events[-1].cursor) if self.events else 0
+        if min_backlog and head - seq(after) <= min_backlog:
             header = exchange_pb2.SnapshotHeader(member_id="acme", not_needed=True)
             messages = [framed(HEADER_FIELD, header.SerializeToString())]
         else:
-            messages = signed_stream(self.signals, cursor=str(head))
+            messages = signed_stream(self.signals, cursor=tok(head))
             if self.tamper is not None:
                 messages = self.tamper(messages)
         return read_snapshot(messages, "acme", hub_key, on_header, on_signals)
 
     def fetch_wire(self, after: str = "") -> Iterator[common_pb2.FeedEvent]:
-        yield from (e for e in self.events if int(e.cursor) > int(after or "0"))
+        yield from (e for e in self.events if seq(e.cursor) > seq(after))
+
+
+def tok(sequence: int) -> str:
+    """A cursor as hubs hand them out: an opaque token, not a decimal sequence (a replica
+    holding a decimal one starts over from a snapshot)."""
+    return f"c{sequence:031x}"
+
+
+def seq(cursor: str) -> int:
+    return int(cursor[1:], 16) if cursor else 0
 
 
 def added(signals: list[common_pb2.Signal], first: int = 1) -> list[common_pb2.FeedEvent]:
-    return [common_pb2.FeedEvent(cursor=str(first + i), kind=common_pb2.EVENT_KIND_SIGNAL_ADDED,
+    return [common_pb2.FeedEvent(cursor=tok(first + i), kind=common_pb2.EVENT_KIND_SIGNAL_ADDED,
                                  signal=s) for i, s in enumerate(signals)]  # fmt: skip
 
 
@@ -220,7 +230,7 @@ def test_a_replica_from_a_snapshot_equals_one_fed_the_same_signals(tmp_path: Pat
                                  value=signals[0].value)  # fmt: skip
         removed = common_pb2.EVENT_KIND_SIGNAL_REMOVED
         hub.events.append(
-            common_pb2.FeedEvent(cursor=str(len(hub.events) + 1), kind=removed, signal=gone)
+            common_pb2.FeedEvent(cursor=tok(len(hub.events) + 1), kind=removed, signal=gone)
         )
         fed.sync(hub)  # type: ignore[arg-type]
         snap.sync(hub)  # type: ignore[arg-type]
@@ -265,7 +275,7 @@ def test_the_index_is_kept_between_matches_until_the_replica_changes(tmp_path: P
         # a sync by another process moves the cursor: the next match reloads
         loaded = replica._index
         with replica.env.begin(write=True) as txn:
-            txn.put(b"cursor", b"999", db=replica._meta)
+            txn.put(b"cursor", tok(999).encode(), db=replica._meta)
         replica.match(asked)
         assert replica._index is not loaded
 
@@ -318,3 +328,22 @@ def test_a_large_replica_asks_for_a_snapshot_only_far_behind(
         replica.sync(hub, snapshot_min_backlog=0)  # type: ignore[arg-type]
         # 202 signals held: a snapshot is worth it only a tenth of that behind (20 events)
         assert hub.asked_backlog == [5, len(signals) // local.FEED_EVENT_COST_IN_SIGNALS, 0]
+
+
+def test_a_replica_at_a_decimal_cursor_of_the_old_form_starts_over_from_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    signals = make_signals(9)
+    hub = FakeHub(signals, added(signals))
+    with LocalReplica(tmp_path / "old") as replica:
+        replica.sync(hub, snapshot=False)  # type: ignore[arg-type]
+        with replica.env.begin(write=True) as txn:
+            txn.put(b"cursor", b"37", db=replica._meta)  # as hubs gave them before issue 19
+        with pytest.raises(SignalhubError, match="decimal cursor of the old form"):
+            replica.sync(hub, snapshot=False)  # type: ignore[arg-type]
+        assert replica.cursor == "37"  # refused: nothing changed
+        replica.sync(hub)  # type: ignore[arg-type]
+        assert hub.asked_backlog[-1] == 0  # a full snapshot, whatever the backlog
+        assert replica.last_snapshot is not None
+        assert replica.cursor == tok(len(signals))
+        assert replica.count() == len(signals)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from clustertools import NatsCluster, hub_nodes, nats_binary, new_node, start_nats_cluster
-from hubtools import HubProcess
+from hubtools import HubProcess, feed_sequence
 
 from client_sdk import Client, Signal
 from exchange.store import STATE_DATABASES, Store
@@ -167,7 +167,7 @@ def test_no_acknowledged_batch_is_lost_when_a_nats_server_and_a_hub_node_die(
     with nodes[0].client("clustered", member) as survivor:
         events = list(survivor.fetch())
     stored = {e.signal.value for e in events}
-    cursors = [int(e.cursor) for e in events]
+    cursors = [feed_sequence(nodes[0].data_dir, e.cursor) for e in events]
     assert set(acked) <= stored  # every acknowledged batch, on the surviving node
     assert cursors == sorted(set(cursors))  # in order, none twice
     nats.servers[2].start()

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubtools import HubProcess, new_hub
+from hubtools import HubProcess, feed_sequence, new_hub
 
 from client_sdk import Client, Signal
+from client_sdk.errors import InvalidArgument
 from client_sdk.models import FeedEvent
 from signalhub import domain
 
@@ -105,3 +106,33 @@ def test_opinions_given_through_another_groups_submission_stay_in_that_group(
             ("signal_updated", 1)
         ]
         assert observer.get_signal(sid).signal.opinions["false_positive"] == 0
+
+
+def test_cursors_do_not_count_the_events_a_member_may_not_see(
+    hub: tuple[HubProcess, Path],
+) -> None:
+    process, _ = hub
+    with _client(hub, "observer") as observer, _client(hub, "x1") as x1:
+        first = observer.submit([Signal("pdq", _pdq())]).cursor
+        for _ in range(37):
+            x1.submit([Signal("pdq", _pdq())], audience=["hh"])
+        second = observer.submit([Signal("pdq", _pdq())]).cursor
+        events = _tail(observer, first)
+        assert [e.cursor for e in events] == [second]  # the 37 are not the observer's
+        # The hub's sequence moved by 38; the observer's cursors are opaque tokens that do not
+        # say so (the operator's tools decode them with the hub key).
+        assert (
+            feed_sequence(process.data_dir, second) - feed_sequence(process.data_dir, first) == 38
+        )
+        for cursor in (first, second):
+            assert len(cursor) == 32 and not cursor.isdigit()
+            assert int(cursor, 16) != feed_sequence(process.data_dir, cursor)
+        # Anything but a cursor the hub handed out is refused alike: the old decimal form, the
+        # hub's own sequence, a token with one digit changed.
+        errors = set()
+        sequence = str(feed_sequence(process.data_dir, second))
+        for bad in ("38", sequence, second[:-1] + ("0" if second[-1] != "0" else "1"), "x" * 32):
+            with pytest.raises(InvalidArgument) as e:
+                list(observer.fetch(bad))
+            errors.add((str(e.value).replace(repr(bad[:40]), "?"), e.value.violations[0][0]))
+        assert len(errors) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from hubtools import HubProcess, store_fingerprint
+from hubtools import HubProcess, feed_sequence, store_fingerprint
 from imagetools import save_edited_copy, save_photo
 
 from client_sdk import (
@@ -79,7 +79,7 @@ def test_feed_lists_every_event_in_order_and_resumes_after_a_cursor(
         events = list(client.fetch(after=start))
         assert [e.signal.value for e in events] == values
         assert all(e.event == "signal_added" and e.member_id == "acme" for e in events)
-        cursors = [int(e.cursor) for e in before + events]
+        cursors = [feed_sequence(hub.data_dir, e.cursor) for e in before + events]
         assert cursors == list(range(1, len(cursors) + 1))  # contiguous, increasing
         assert [e.signal.value for e in client.fetch(after=events[1].cursor)] == values[2:]
         assert [e.cursor for e in client.fetch(after=start, limit=2)] == [

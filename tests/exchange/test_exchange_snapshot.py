@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from client_sdk.signing import Signer
 from exchange import snapshot
+from exchange.cursor import CursorCodec
 from exchange.ledger import append_and_apply
+from exchange.service import _event_for
 from exchange.store import Store
 from exchange.visibility import Viewer, signal_view
 from signalhub import domain
@@ -25,6 +27,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+CODEC = CursorCodec(bytes(16))
 
 
 def test_snapshot_digest_hashes_the_prefix_and_each_part_behind_its_length() -> None:
@@ -149,7 +152,7 @@ def test_each_member_gets_its_own_view_at_its_own_last_event(
             ]
     cursors = {}
     for name in members:
-        built = snapshot.build(store, name, 0, 0, now)
+        built = snapshot.build(store, name, 0, 0, now, CODEC)
         try:
             signals = built_signals(built)
         finally:
@@ -157,7 +160,7 @@ def test_each_member_gets_its_own_view_at_its_own_last_event(
         assert signals == expected[name]
         assert built.header.signals == len(signals) and built.header.member_id == name
         assert [s.signal_id for s in signals] == sorted(s.signal_id for s in signals)
-        cursors[name] = int(built.header.cursor)
+        cursors[name] = CODEC.decode(built.header.cursor)
     assert len(expected["acme"]) == 8 and len(expected["gamma"]) == 6
     ncii = [s for s in expected["gamma"] if "ncii" in s.labels]
     assert ncii == []  # beta's labels were shared with ab only
@@ -169,17 +172,27 @@ def test_min_backlog_gives_a_header_only(store: Store, members: dict[str, Signer
     with store.read() as view:
         head = view.counter("feed_seq")
     now = stamp(T0)
-    close = snapshot.build(store, "acme", head - 3, 3, now)
+    close = snapshot.build(store, "acme", head - 3, 3, now, CODEC)
     assert close.header.not_needed and close.spool is None and close.header.signals == 0
     assert close.header.cursor == ""
-    assert not snapshot.build(store, "acme", head - 4, 3, now).header.not_needed
-    assert not snapshot.build(store, "acme", head, 0, now).header.not_needed  # 0: always
+    assert not snapshot.build(store, "acme", head - 4, 3, now, CODEC).header.not_needed
+    assert not snapshot.build(store, "acme", head, 0, now, CODEC).header.not_needed  # 0: always
+    # gamma may not see beta's last event (for group ab): the backlog counts what gamma would
+    # be sent, never the hub's sequence, which would tell gamma how much it may not see.
+    for after in range(head - 6, head):
+        with store.read() as view:
+            gamma = Viewer.load(view, "gamma")
+            sent = sum(1 for r in view.feed(after, 100) if _event_for(view, r, gamma, CODEC))
+        built = snapshot.build(store, "gamma", after, 2, now, CODEC)
+        assert built.header.not_needed == (sent <= 2)
+        built.close()
+    assert snapshot.build(store, "gamma", head - 3, 2, now, CODEC).header.not_needed
 
 
 def test_a_member_that_sees_nothing_stands_at_the_start(store: Store) -> None:
     key = Ed25519PrivateKey.generate()
     add_member(store, "lone", key)
-    built = snapshot.build(store, "lone", 0, 0, stamp(T0))
+    built = snapshot.build(store, "lone", 0, 0, stamp(T0), CODEC)
     assert built.header.cursor == "" and built.header.signals == 0 and built.chunk_sizes == []
 
 
@@ -187,7 +200,7 @@ def test_spooled_chunks_read_back_in_pieces_with_the_same_digest(
     store: Store, members: dict[str, Signer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(snapshot, "CHUNK_BYTES", 200)  # several chunks
-    built = snapshot.build(store, "acme", 0, 0, stamp(T0))
+    built = snapshot.build(store, "acme", 0, 0, stamp(T0), CODEC)
     try:
         assert len(built.chunk_sizes) > 2
         running = domain.SnapshotDigest()
