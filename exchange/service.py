@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 import grpc
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from numpy.typing import NDArray
 
 from signalhub import domain
@@ -56,13 +56,27 @@ ENVELOPE_BYTES_PER_PAGE = 8 * 1024 * 1024
 LIST_PAGE_DEFAULT = 1000
 
 
-@dataclass
 class RawRequest(Generic[M]):
-    """A request as received: its exact bytes and the parsed message (None when the bytes are
-    not a valid message of the method's type)."""
+    """A request as received: its exact bytes, parsed only when first asked for (`message`:
+    None when the bytes are not a valid message of the method's type). Calls are authenticated
+    on the raw bytes first, so a caller who is nobody costs the hub no parsing."""
 
-    raw: bytes
-    message: M | None
+    def __init__(self, raw: bytes, message_cls: type[M] | None = None, message: M | None = None):
+        self.raw = raw
+        self._cls = message_cls
+        self._message = message
+        self._parsed = message_cls is None
+
+    @property
+    def message(self) -> M | None:
+        if not self._parsed:
+            self._parsed = True
+            assert self._cls is not None
+            try:
+                self._message = self._cls.FromString(self.raw)
+            except DecodeError:
+                self._message = None
+        return self._message
 
 
 FOLLOW_LINGER_SECONDS = 0.0
