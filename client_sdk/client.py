@@ -324,7 +324,7 @@ class Client:
             matches = tuple(Match.from_wire(m) for m in result.matches)
             if min_score is not None:
                 matches = tuple(m for m in matches if m.signal.scored_at_least(min_score))
-            out.append(MatchResult(t, v, matches))
+            out.append(MatchResult(t, v, matches, result.truncated))
         return out
 
     def signal_types(self) -> list[SignalTypeInfo]:

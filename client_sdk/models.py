@@ -176,6 +176,9 @@ class Match:
     """A video matched by an image: time (seconds) of its frame like the image."""
     linked: tuple[SignalInfo, ...] = ()
     """Signals of the same incident (a submitter's case) that you may see."""
+    linked_truncated: bool = False
+    """Some linked signals were left out (over 100, or the call's budget for them was spent:
+    match this signal alone to see them)."""
 
     @classmethod
     def from_wire(cls, m: exchange_pb2.Match) -> Match:
@@ -186,12 +189,15 @@ class Match:
             m.compared_match_percent if m.HasField("compared_match_percent") else None,
             m.frame_timestamp if m.HasField("frame_timestamp") else None,
             tuple(SignalInfo.from_wire(s) for s in m.linked),
+            m.linked_truncated,
         )
 
     def to_json(self) -> dict[str, Any]:
         out = {**self.signal.to_json(), "distance": self.distance}
         if self.linked:
             out["linked"] = [s.to_json() for s in self.linked]
+        if self.linked_truncated:
+            out["linked_truncated"] = True
         for name in ("query_match_percent", "compared_match_percent", "frame_timestamp"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -205,6 +211,9 @@ class MatchResult:
     type: str
     value: str
     matches: tuple[Match, ...]
+    truncated: bool = False
+    """There were more matches than returned: too many near this query (lower the distance),
+    or the call's answer reached its size budget (ask for this query again alone)."""
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,14 @@ class VideoThresholds:
 
 MAX_LINKED = 100
 """Signals linked by incidents shown with one match."""
+MAX_LINKED_PER_CALL = 2000
+"""Linked signals shown in one MatchHashes answer, in all."""
+MAX_LINKED_CASES_PER_CALL = 64
+"""Incidents (member, case reference) whose signals one MatchHashes call walks: each walk reads
+the submissions of the incident's signals, so this and the two above bound the work."""
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""Size budget of one MatchHashes answer, decided while it is built (never a half-built
+300 MB message): the rest is marked truncated, to be asked again in smaller calls."""
 
 
 class _RowLookup:
@@ -275,6 +283,8 @@ class _RowLookup:
         self._records: dict[str, rec.SignalRecord | None] = {}
         self._views: dict[str, common_pb2.Signal | None] = {}
         self._frames: dict[str, dict[bytes, float]] = {}
+        self._cases: dict[tuple[str, str], list[str]] = {}
+        self.linked_left = MAX_LINKED_PER_CALL
 
     def row(self, row: int) -> tuple[bytes, str] | None:
         return self.view.pdq_row(row)
@@ -292,32 +302,55 @@ class _RowLookup:
             )
         return self._views[signal_id]
 
-    def linked(self, signal_id: str) -> list[common_pb2.Signal]:
+    def linked(self, signal_id: str) -> tuple[list[common_pb2.Signal], bool]:
         """Signals linked to this one by an incident: for each (member, incident) of a
         submission of it the caller may see, that member's other signals of the incident
-        through a submission the caller may see; at most MAX_LINKED, sorted by id."""
+        through a submission the caller may see; at most MAX_LINKED, sorted by id, and within
+        the call's budgets (MAX_LINKED_PER_CALL, MAX_LINKED_CASES_PER_CALL). Also whether any
+        were left out. Budgets are spent on what the caller sees only, so what it is shown
+        never depends on what it may not see."""
         cases = {
             (s.member_id, s.incident)
             for s in self.view.submissions(signal_id)
             if s.incident and self.viewer.sees(s.member_id, s.audience)
         }
-        found: dict[str, common_pb2.Signal] = {}
-        for member_id, incident in sorted(cases):
+        found: set[str] = set()
+        cut = False
+        for case in sorted(cases):
+            members = self._case(case)
+            if members is None:
+                cut = True
+                continue
+            found.update(m for m in members if m != signal_id)
+        ids = sorted(found)
+        room = min(MAX_LINKED, self.linked_left)
+        if len(ids) > room:
+            ids, cut = ids[:room], True
+        self.linked_left -= len(ids)
+        shown = [self.visible(k) for k in ids]
+        return [s for s in shown if s is not None], cut
+
+    def _case(self, case: tuple[str, str]) -> list[str] | None:
+        """The signals of one incident the caller may see through the incident's own
+        submissions, walked once a call; None once the call's incident budget is spent."""
+        if case not in self._cases:
+            if len(self._cases) >= MAX_LINKED_CASES_PER_CALL:
+                return None
+            member_id, incident = case
+            members: list[str] = []
             for other in self.view.incident_signals(member_id, incident):
-                if other == signal_id or other in found:
-                    continue
                 carried = any(
                     s.member_id == member_id
                     and s.incident == incident
                     and self.viewer.sees(s.member_id, s.audience)
                     for s in self.view.submissions(other)
                 )
-                shown = self.visible(other) if carried else None
-                if shown is not None:
-                    found[other] = shown
-                    if len(found) >= MAX_LINKED:
-                        return [found[k] for k in sorted(found)]
-        return [found[k] for k in sorted(found)]
+                if carried and self.visible(other) is not None:
+                    members.append(other)
+                    if len(members) > MAX_LINKED:  # enough for any one match
+                        break
+            self._cases[case] = members
+        return self._cases[case]
 
     def frame_time(self, signal_id: str, hash32: bytes) -> float | None:
         """Time of a video's retained frame with this hash (retained hashes are distinct)."""
@@ -354,6 +387,14 @@ def _pdq_matches(
             when = lookup.frame_time(sid, hash32)
             if when is not None:
                 match.frame_timestamp = when
+
+
+def _cut_to_budget(result: exchange_pb2.QueryMatches, excess: int) -> None:
+    """Drops a query's last matches until `excess` bytes are gone; marks it truncated."""
+    result.truncated = True
+    while result.matches and excess > 0:
+        excess -= result.matches[-1].ByteSize() + 8  # and its framing, at most
+        del result.matches[-1]
 
 
 def _video_matches(
@@ -743,7 +784,10 @@ class ExchangeService:
                 for lo, hi in zip(lims[:-1].tolist(), lims[1:].tolist(), strict=True)
             ]
         budget = MAX_MATCHES_PER_CALL
+        answer_bytes = 0
         for start in range(0, len(queries), MATCH_VIEW_CHUNK):
+            if response.truncated:
+                break
             # Short read transactions: a long one would pin the map and block its growth.
             with self.hub.store.read() as view:
                 lookup = _RowLookup(view, Viewer.load(view, member_id))
@@ -773,7 +817,18 @@ class ExchangeService:
                             result.matches.add(signal=signal, distance=0)
                     if incidents:
                         for m in result.matches:
-                            m.linked.extend(lookup.linked(m.signal.signal_id))
+                            linked, cut = lookup.linked(m.signal.signal_id)
+                            m.linked.extend(linked)
+                            m.linked_truncated = cut
+                    answer_bytes += result.ByteSize()
+                    if answer_bytes > MAX_ANSWER_BYTES:
+                        # Over the size budget: this query's answer is cut where it crossed,
+                        # and every later one is left unanswered (truncated), to ask again.
+                        _cut_to_budget(result, answer_bytes - MAX_ANSWER_BYTES)
+                        response.truncated = True
+                        for rest in range(i + 1, len(queries)):
+                            response.results.add(query_index=rest, truncated=True)
+                        break
                     budget -= len(result.matches)
                     if result.matches:
                         self.hub.metrics.matches.labels(type_name).inc(len(result.matches))

@@ -216,20 +216,22 @@ class MatchHashesRequest(_message.Message):
     def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ..., min_query_match_percent: _Optional[float] = ..., min_compared_match_percent: _Optional[float] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp", "linked")
+    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp", "linked", "linked_truncated")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     COMPARED_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     FRAME_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     LINKED_FIELD_NUMBER: _ClassVar[int]
+    LINKED_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     distance: int
     query_match_percent: float
     compared_match_percent: float
     frame_timestamp: float
     linked: _containers.RepeatedCompositeFieldContainer[_common_pb2.Signal]
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ..., linked: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ...) -> None: ...
+    linked_truncated: bool
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ..., linked: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ..., linked_truncated: _Optional[bool] = ...) -> None: ...
 
 class QueryMatches(_message.Message):
     __slots__ = ("query_index", "matches", "truncated")
@@ -242,10 +244,12 @@ class QueryMatches(_message.Message):
     def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class MatchHashesResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "truncated")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[QueryMatches]
-    def __init__(self, results: _Optional[_Iterable[_Union[QueryMatches, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, results: _Optional[_Iterable[_Union[QueryMatches, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class FetchUpdatesRequest(_message.Message):
     __slots__ = ("after", "limit", "follow", "urgent_only")

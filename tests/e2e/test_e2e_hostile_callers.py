@@ -3,6 +3,7 @@ member or one stranger can make it do before any work is spent on them."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import grpc
 import pytest
 from hubtools import HubProcess, new_hub, store_fingerprint
 
+from client_sdk import Signal
 from client_sdk.signing import Signer
+from exchange import service
 from signalhub import domain
-from signalhub.v1 import exchange_pb2
+from signalhub.v1 import common_pb2, exchange_pb2
 
 MATCH = "/signalhub.v1.Exchange/MatchHashes"
 
@@ -66,3 +69,37 @@ def test_compressed_requests_are_refused_before_they_are_inflated(
             call(small, metadata=tuple(signer.call_metadata(MATCH, small)), timeout=30)
         )
     assert [r.query_index for r in answer.results] == [0]
+
+
+def test_a_match_against_a_large_incident_stays_within_the_answer_budgets(
+    hub: tuple[HubProcess, Path],
+) -> None:
+    """Issue 19: 200 queries against signals linked by one incident made the hub build a 306 MB
+    answer. Linked signals now have a per-call budget and the answer a size budget."""
+    process, root = hub
+    rng = random.Random(7)
+    base = rng.getrandbits(256)
+    values = [f"{base ^ (1 << (i % 256)) ^ (1 << ((i * 7) % 256)):064x}" for i in range(300)]
+    key = process.add_member("caseworker", root)
+    with process.client("caseworker", key) as member:
+        member.submit([Signal("pdq", v, incident="case-1") for v in values])
+        results = member.match([("pdq", values[i % 300]) for i in range(200)], max_distance=31)
+    linked = sum(len(m.linked) for r in results for m in r.matches)
+    assert 0 < linked <= service.MAX_LINKED_PER_CALL
+    first = results[0].matches[0]
+    assert len(first.linked) == service.MAX_LINKED and first.linked_truncated
+    assert any(m.linked_truncated and not m.linked for r in results for m in r.matches)
+    distinct = len(set(values))
+    assert all(len(r.matches) == distinct and not r.truncated for r in results)
+
+
+def test_an_answer_over_its_size_budget_is_cut_and_marked_truncated() -> None:
+    signal = common_pb2.Signal(signal_id="ab" * 16, type="pdq", value="0" * 64)
+    result = exchange_pb2.QueryMatches(query_index=3)
+    for _ in range(10):
+        result.matches.add(signal=signal, distance=1)
+    one = result.matches[0].ByteSize()
+    service._cut_to_budget(result, 3 * one)
+    assert result.truncated and len(result.matches) == 7
+    service._cut_to_budget(result, 10**9)
+    assert result.truncated and len(result.matches) == 0
