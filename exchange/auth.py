@@ -27,13 +27,17 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 
-from .errors import invalid, unauthenticated
+from .errors import invalid, permission_denied, unauthenticated
 from .ledger import check_key, check_signer, parse_batch
 from .store import StoreView
 
 _KEY_ID = re.compile(r"[0-9a-f]{32}")
 _NONCE = re.compile(r"[0-9A-Za-z_-]{16,64}")
 SIGNATURE_BYTES = 64
+CERTIFICATE_MEMBER = "x-signalhub-certificate-member"
+"""Under this key the server adds, to the metadata it hands the services, the member the
+connection's client certificate names when the hub requires one (mTLS); a value a client sent
+under it is always dropped first."""
 P = TypeVar("P", bound=Message)
 
 
@@ -120,6 +124,22 @@ class Caller:
         return self.member_id == domain.OPERATOR_ID
 
 
+def check_certificate_member(caller: Caller, metadata: Mapping[str, str | bytes]) -> None:
+    """With mTLS, PERMISSION_DENIED unless the call is signed as the member the client
+    certificate names: a connection holding alice's certificate cannot act as bob even with
+    bob's key. Checked after the signature, so it tells nothing to an unsigned probe."""
+    named = metadata.get(CERTIFICATE_MEMBER)
+    if named is None:  # no client certificate required
+        return
+    member = _text(named)
+    if member != caller.member_id:
+        raise permission_denied(
+            f"the client certificate names {member or 'no member'}; "
+            f"the call is signed as {caller.member_id}",
+            "certificate_mismatch",
+        )
+
+
 class CallVerifier:
     """Verifies per-call metadata signatures and remembers nonces for the window."""
 
@@ -138,7 +158,8 @@ class CallVerifier:
         request: bytes,
         now_ms: int | None = None,
     ) -> Caller:
-        """Returns the caller or raises UNAUTHENTICATED (with the failure reason)."""
+        """Returns the caller or raises UNAUTHENTICATED (with the failure reason), or
+        PERMISSION_DENIED when mTLS names another member (`check_certificate_member`)."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
         member = _text(metadata.get(domain.META_MEMBER))
         kid = _text(metadata.get(domain.META_KEY_ID))
@@ -173,7 +194,9 @@ class CallVerifier:
             until = stamp_ms + self.window_ms
             self._nonces[(member, nonce)] = until
             heapq.heappush(self._expiries, (until, (member, nonce)))
-        return Caller(member, kid)
+        caller = Caller(member, kid)
+        check_certificate_member(caller, metadata)
+        return caller
 
     def _public_key(self, view: StoreView, member: str, kid: str) -> bytes:
         if member == domain.OPERATOR_ID:

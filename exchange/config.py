@@ -113,7 +113,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_cert", "SIGNALHUB_SERVER_TLS_CERT", _path, None, "server certificate (PEM)"),
     Setting("tls_key", "SIGNALHUB_SERVER_TLS_KEY", _path, None, "server key (PEM)"),
     Setting("tls_client_ca", "SIGNALHUB_TLS_CLIENT_CA", _path, None,
-            "CA whose client certificates are required (mTLS)"),
+            "CA whose client certificates are required (mTLS; a call must be signed as "
+            "the member its certificate's CN names)"),
     Setting("clock_skew_seconds", "SIGNALHUB_CLOCK_SKEW_SECONDS", _positive(int),
             domain.REPLAY_WINDOW_SECONDS, "allowed distance of timestamps from the hub's clock"),
     Setting("audit_head_interval", "SIGNALHUB_AUDIT_HEAD_INTERVAL", _positive(float), 60.0,

@@ -33,7 +33,7 @@ from signalhub.signal_types import PluginError
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
-from .auth import CallVerifier
+from .auth import CERTIFICATE_MEMBER, CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import HubError
@@ -44,6 +44,7 @@ from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
 from .store import Store
+from .tls import certificate_member
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
@@ -62,7 +63,8 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    """With a client CA, every connection must present a certificate it issued (mTLS)."""
+    """With a client CA, every connection must present a certificate it issued (mTLS), and
+    every call must be signed as the member that certificate names (its CN)."""
     clock_skew_seconds: int = domain.REPLAY_WINDOW_SECONDS
     """How far a call's timestamp may be from the hub's clock."""
     audit_head_interval_seconds: float = 60.0
@@ -130,17 +132,36 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -
     )
 
 
-def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> Mapping[str, str | bytes]:
-    return {m[0]: m[1] for m in (context.invocation_metadata() or ())}
+def _metadata(
+    context: grpc.aio.ServicerContext[Any, Any], bind_certificate: bool
+) -> Mapping[str, str | bytes]:
+    """The call's metadata; with `bind_certificate` (mTLS), plus the member its client
+    certificate names under CERTIFICATE_MEMBER ("" for none), for Hub.authenticate to hold
+    the signed member to. A client can send any key, so its own value of that one is dropped."""
+    metadata: dict[str, str | bytes] = {
+        key: value
+        for key, value in (context.invocation_metadata() or ())
+        if key != CERTIFICATE_MEMBER
+    }
+    if bind_certificate:
+        pem = (context.auth_context() or {}).get("x509_pem_cert") or [b""]
+        metadata[CERTIFICATE_MEMBER] = certificate_member(pem[0]) or ""
+    return metadata
 
 
 class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Routes every method of the given services to the servicer method of the same name."""
 
     def __init__(
-        self, metrics: HubMetrics, services: list[tuple[Any, object]], stall_seconds: float = 30.0
+        self,
+        metrics: HubMetrics,
+        services: list[tuple[Any, object]],
+        stall_seconds: float = 30.0,
+        bind_certificate: bool = False,
     ) -> None:
         self._metrics = metrics
+        # mTLS: calls must be signed as the member their client certificate names.
+        self._bind_certificate = bind_certificate
         self._stall_seconds = stall_seconds
         self._methods: dict[str, grpc.RpcMethodHandler] = {}
         for descriptor, servicer in services:
@@ -188,7 +209,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
             ) -> None:
                 started = self._begin(context)
                 try:
-                    async for item in fn(request, _metadata(context)):
+                    async for item in fn(request, _metadata(context, self._bind_certificate)):
                         # A write waits while the subscriber's flow-control window is full: the
                         # stream's buffer is that window and one page. One that stays full means
                         # the subscriber stopped reading; it is let go rather than held.
@@ -225,7 +246,7 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         ) -> Message:
             started = self._begin(context)
             try:
-                response: Message = await fn(request, _metadata(context))
+                response: Message = await fn(request, _metadata(context, self._bind_certificate))
             except HubError as e:
                 self._observe(name, e.code, started, e)
                 await _abort(context, e)
@@ -367,6 +388,7 @@ class HubServer:
                     self.metrics,
                     [(exchange_desc, exchange), (admin_desc, AdminService(hub))],
                     self.config.follow_stall_seconds,
+                    bind_certificate=self.config.tls_client_ca is not None,
                 ),
             )
         )

@@ -9,6 +9,7 @@ import datetime as dt
 import ipaddress
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -26,6 +27,24 @@ class TlsFiles:
 
     cert: Path
     key: Path
+
+
+@lru_cache(maxsize=4096)
+def certificate_member(pem: bytes) -> str | None:
+    """The member a client certificate names: its subject's one common name (CN), as
+    `issue_cert` writes it; None when it has none, several, or does not parse.
+
+    Only the CN, no SAN: one place to look, no precedence between fields. Cached, since a
+    connection presents the same certificate on every call."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(names) != 1:
+        return None
+    value = names[0].value
+    return value if isinstance(value, str) else None
 
 
 def tls_dir(data_dir: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from client_sdk.signing import Signer
-from exchange.auth import CallVerifier
+from exchange.auth import CERTIFICATE_MEMBER, CallVerifier
 from exchange.errors import HubError
 from exchange.store import Store, StoreTxn
 from signalhub import domain
@@ -67,6 +67,24 @@ def test_each_forgery_is_refused_with_its_reason(setup: tuple[Store, Signer, Sig
     assert reason(store, verifier, fake_operator.call_metadata(METHOD, b"r"), b"r") == "unknown_key"
     other_method = member.call_metadata("/signalhub.v1.Exchange/GetSignal", b"r")
     assert reason(store, verifier, other_method, b"r") == "bad_signature"
+
+
+def test_mtls_call_must_be_signed_as_the_certificate_member(
+    setup: tuple[Store, Signer, Signer],
+) -> None:
+    store, member, operator = setup
+    verifier = CallVerifier()
+
+    def certified(signer: Signer, name: str) -> object:
+        return (*signer.call_metadata(METHOD, b"r"), (CERTIFICATE_MEMBER, name))
+
+    assert verify(store, verifier, certified(member, "acme"), b"r") == "acme"
+    assert verify(store, verifier, certified(operator, domain.OPERATOR_ID), b"r") == "operator"
+    assert reason(store, verifier, certified(member, "other"), b"r") == "certificate_mismatch"
+    assert reason(store, verifier, certified(member, ""), b"r") == "certificate_mismatch"
+    assert reason(store, verifier, certified(operator, "acme"), b"r") == "certificate_mismatch"
+    # An unsigned probe learns nothing from its certificate: the signature is checked first.
+    assert reason(store, verifier, certified(member, "other"), b"x") == "bad_signature"
 
 
 def test_nonce_is_single_use(setup: tuple[Store, Signer, Signer]) -> None:
