@@ -1,11 +1,15 @@
-"""Per-member rate limits: a token bucket per caller. A member over its rate gets
+"""Per-member limits. Rates: a token bucket per caller; a member over its rate gets
 RESOURCE_EXHAUSTED with google.rpc.RetryInfo saying when to try again; the SDK waits that
-long before retrying. The operator is not limited."""
+long before retrying. Concurrency: a member holds at most so many of each kind of long call
+(following streams, snapshots, reports) at once, so that one member cannot take the memory,
+disk or threads those cost from the others. The operator is not limited."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -39,3 +43,47 @@ class RateLimiter:
                     retry_after_seconds=wait,
                 )
             self._buckets[member_id] = (tokens - 1.0, at)
+
+
+class MemberSlots:
+    """At most `limit` calls of one kind in flight per member (0 = no limit); a call over it
+    gets RESOURCE_EXHAUSTED at once, before any work, and `refused` is told (a metric)."""
+
+    def __init__(
+        self, kind: str, limit: int, refused: Callable[[str], None] = lambda kind: None
+    ) -> None:
+        self.kind = kind
+        self.limit = limit
+        self._refused = refused
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, member_id: str, is_operator: bool = False) -> Iterator[None]:
+        """Holds one slot for the call's duration."""
+        if self.limit <= 0 or is_operator:
+            yield
+            return
+        with self._lock:
+            held = self._held.get(member_id, 0)
+            if held >= self.limit:
+                self._refused(self.kind)
+                raise HubError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"at most {self.limit} {self.kind} at once per member; retry when one ends",
+                    retry_after_seconds=1.0,
+                )
+            self._held[member_id] = held + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._held[member_id] - 1
+                if left:
+                    self._held[member_id] = left
+                else:
+                    del self._held[member_id]
+
+    def held(self, member_id: str) -> int:
+        with self._lock:
+            return self._held.get(member_id, 0)

@@ -97,6 +97,13 @@ class HubMetrics:
             "Share of match shards that answered the last scatter (1 = full coverage).",
             registry=self.registry,
         )
+        self.member_limit_refusals = Counter(
+            "signalhub_member_limit_refusals",
+            "Calls refused because the member already held its share of that kind of call "
+            "(kind: follow, snapshot, report).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.follower_disconnects = Counter(
             "signalhub_feed_follower_disconnects",
             "Following subscribers disconnected for not reading (they resume from their cursor).",

@@ -39,7 +39,7 @@ from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import HubError
 from .index import SignalIndex
 from .ledger import Applied
-from .limits import RateLimiter
+from .limits import MemberSlots, RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
@@ -81,6 +81,10 @@ class ServerConfig:
     keepalive_seconds: float = 60.0
     follow_stall_seconds: float = 30.0
     """A stream whose subscriber reads nothing this long is ended (RESOURCE_EXHAUSTED)."""
+    max_follows_per_member: int = 16
+    max_snapshots_per_member: int = 2
+    max_reports_per_member: int = 1
+    """Long calls one member may hold at once (exchange.limits.MemberSlots; 0 = no limit)."""
     cluster: list[str] = field(default_factory=list)
     """NATS servers: the command log is a JetStream stream shared by the hub nodes (empty:
     single node, the log in LMDB only)."""
@@ -348,6 +352,10 @@ class HubServer:
         self.writer = Writer(store, committed)
         hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
         verifier = CallVerifier(self.config.clock_skew_seconds)
+
+        def refused(kind: str) -> Callable[[str], None]:
+            return lambda _: self.metrics.member_limit_refusals.labels(kind).inc()
+
         limiter = RateLimiter(self.config.rate_limit, self.config.rate_burst)
         self.hub = hub = Hub(
             store,
@@ -359,6 +367,13 @@ class HubServer:
             limiter=limiter,
             max_batch_signals=self.config.max_batch_signals,
             feed=feed,
+            follows=MemberSlots(
+                "following streams", self.config.max_follows_per_member, refused("follow")
+            ),
+            snapshots=MemberSlots(
+                "snapshot streams", self.config.max_snapshots_per_member, refused("snapshot")
+            ),
+            reports=MemberSlots("reports", self.config.max_reports_per_member, refused("report")),
         )
         keepalive_ms = int(self.config.keepalive_seconds * 1000)
         options = [

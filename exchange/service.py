@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
@@ -34,7 +35,7 @@ from .cursor import CursorCodec
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import PreparedBatch, key_message, valid_time
-from .limits import RateLimiter
+from .limits import MemberSlots, RateLimiter
 from .metrics import HubMetrics
 from .snapshot import framed
 from .store import Store, StoreTxn, StoreView, submission_key
@@ -161,6 +162,11 @@ class Hub:
     """Where log entries go: the cluster's stream (exchange.cluster); None: the local writer."""
     cursors: CursorCodec | None = None
     """Members' cursors (exchange.cursor); derived from the hub key when not given."""
+    follows: MemberSlots = field(default_factory=lambda: MemberSlots("following streams", 16))
+    snapshots: MemberSlots = field(default_factory=lambda: MemberSlots("snapshot streams", 2))
+    reports: MemberSlots = field(default_factory=lambda: MemberSlots("reports", 1))
+    """Long calls one member may hold at once: each stream holds memory and a spool or a
+    subscription, each report replays the log."""
 
     def __post_init__(self) -> None:
         if self.cursors is None:
@@ -559,6 +565,7 @@ class ExchangeService:
         self._filled = 0
         self._filler: threading.Thread | None = None
         self._snapshot_builds = asyncio.Semaphore(snapshot.MAX_CONCURRENT_BUILDS)
+        self._report_thread = ThreadPoolExecutor(1, thread_name_prefix="signalhub-report")
 
     def start_tail(self) -> None:
         """Starts the thread that, after each commit, reads the new feed records into the tail
@@ -849,14 +856,20 @@ class ExchangeService:
         if message.limit < 0:
             raise invalid("limit is 0 (no limit) or more", [("limit", "negative")])
         remaining = message.limit or -1
-        if message.follow:
-            self.hub.metrics.followers.inc()
-        try:
-            async for page in self._pages(caller.member_id, message, after, remaining):
-                yield page
-        finally:
+        slot = (
+            self.hub.follows.hold(caller.member_id, caller.is_operator)
+            if message.follow
+            else contextlib.nullcontext()
+        )
+        with slot:
             if message.follow:
-                self.hub.metrics.followers.dec()
+                self.hub.metrics.followers.inc()
+            try:
+                async for page in self._pages(caller.member_id, message, after, remaining):
+                    yield page
+            finally:
+                if message.follow:
+                    self.hub.metrics.followers.dec()
 
     async def _pages(
         self,
@@ -1130,7 +1143,10 @@ class ExchangeService:
                 body = report.member_report(view, caller.member_id, first, last)
             return json.dumps(body, sort_keys=True)
 
-        text = await asyncio.get_running_loop().run_in_executor(None, build)
+        # One report at a time per member, on a thread of their own: reports replay the log
+        # and must not take the threads that matching runs on.
+        with self.hub.reports.hold(caller.member_id, caller.is_operator):
+            text = await asyncio.get_running_loop().run_in_executor(self._report_thread, build)
         return exchange_pb2.GetMemberReportResponse(report_json=text)
 
     async def GetAuditHead(
@@ -1160,11 +1176,18 @@ class ExchangeService:
         key = self.hub.hub_key
         if key is None:
             raise HubError(grpc.StatusCode.FAILED_PRECONDITION, "the hub has no signing key")
+        with self.hub.snapshots.hold(caller.member_id, caller.is_operator):
+            async for part in self._snapshot(caller.member_id, after, message.min_backlog, key):
+                yield part
+
+    async def _snapshot(
+        self, member_id: str, after: int, min_backlog: int, key: Ed25519PrivateKey
+    ) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         async with self._snapshot_builds:
             built = await loop.run_in_executor(
-                None, snapshot.build, self.hub.store, caller.member_id, after,
-                message.min_backlog, now_timestamp(), self.hub.codec,
+                None, snapshot.build, self.hub.store, member_id, after,
+                min_backlog, now_timestamp(), self.hub.codec,
             )  # fmt: skip
         with contextlib.closing(built):
             header = built.header.SerializeToString()

@@ -4,8 +4,10 @@ member or one stranger can make it do before any work is spent on them."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -103,3 +105,45 @@ def test_an_answer_over_its_size_budget_is_cut_and_marked_truncated() -> None:
     assert result.truncated and len(result.matches) == 7
     service._cut_to_budget(result, 10**9)
     assert result.truncated and len(result.matches) == 0
+
+
+def _follow(process: HubProcess, signer: Signer, channel: grpc.Channel) -> Any:
+    method = "/signalhub.v1.Exchange/FetchUpdates"
+    raw = exchange_pb2.FetchUpdatesRequest(follow=True).SerializeToString()
+    call = channel.unary_stream(method, request_serializer=lambda b: b)
+    return call(raw, metadata=tuple(signer.call_metadata(method, raw)), timeout=60)
+
+
+def test_a_member_holds_at_most_its_share_of_following_streams(tmp_path: Path) -> None:
+    process = new_hub(tmp_path, metrics=True, extra=("--max-follows-per-member", "2"))
+    try:
+        signers = {}
+        for name in ("greedy", "other"):
+            process.add_member(name, tmp_path)
+            signers[name] = Signer(name, domain.read_private_key(tmp_path / f"{name}.key"))
+        with grpc.insecure_channel(process.endpoint) as channel:
+            held = [_follow(process, signers["greedy"], channel) for _ in range(2)]
+            time.sleep(0.5)  # both are being served
+            with pytest.raises(grpc.RpcError) as e:
+                next(_follow(process, signers["greedy"], channel))
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "at most 2 following streams at once per member" in (e.value.details() or "")
+            refused = 'signalhub_member_limit_refusals_total{kind="follow"}'
+            assert process.metric(refused) == 1
+            others = _follow(process, signers["other"], channel)  # another member's share
+            with process.client("other", tmp_path / "other.key") as other:
+                other.submit([Signal("md5", "ab" * 16)])
+                assert len(list(other.fetch())) == 1  # plain fetches are not limited
+            assert _first_value(next(others)) == "ab" * 16
+            held[0].cancel()
+            time.sleep(0.5)
+            again = _follow(process, signers["greedy"], channel)  # a slot was given back
+            assert _first_value(next(again)) == "ab" * 16
+            for call in (*held, others, again):
+                call.cancel()
+    finally:
+        process.stop()
+
+
+def _first_value(raw: bytes) -> str:
+    return exchange_pb2.FetchUpdatesResponse.FromString(raw).events[0].signal.value

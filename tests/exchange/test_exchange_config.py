@@ -54,3 +54,30 @@ def test_a_shard_without_a_cluster_is_refused_and_the_store_untouched(tmp_path: 
     bad = run_cli("serve", "--data-dir", str(data_dir), "--cluster", "ftp://x:1", timeout=60)
     assert bad.returncode != 0 and "cluster" in bad.stderr
     assert store_fingerprint(data_dir) == before
+
+
+def test_member_slots_refuse_a_members_extra_call_and_give_the_slot_back() -> None:
+    import grpc
+    import pytest
+
+    from exchange.errors import HubError
+    from exchange.limits import MemberSlots
+
+    refused: list[str] = []
+    slots = MemberSlots("reports", 1, refused.append)
+    with slots.hold("acme"):
+        with pytest.raises(HubError) as e, slots.hold("acme"):
+            pass
+        assert e.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "at most 1 reports at once per member" in e.value.message
+        with slots.hold("beta"), slots.hold(domain_operator(), is_operator=True):
+            assert slots.held("beta") == 1
+    assert refused == ["reports"] and slots.held("acme") == 0
+    with slots.hold("acme"):  # given back
+        assert slots.held("acme") == 1
+
+
+def domain_operator() -> str:
+    from signalhub import domain
+
+    return domain.OPERATOR_ID
