@@ -153,7 +153,7 @@ def _domain_labels(text: str) -> list[str]:
     shown = text[:80]
     try:
         mapped = idna.uts46_remap(text, std3_rules=False)
-    except idna.IDNAError as e:
+    except ValueError as e:  # IDNAError and the punycode codec's UnicodeError
         raise InvalidValue(f"not a valid domain name: {shown!r}: {e}") from None
     out: list[str] = []
     for label in mapped.rstrip(".").split("."):
@@ -172,7 +172,7 @@ def _domain_labels(text: str) -> list[str]:
                     raise idna.IDNAError("not the canonical encoding of its U-label")
             else:
                 a_label = idna.alabel(label).decode("ascii")
-        except idna.IDNAError as e:
+        except ValueError as e:  # IDNAError and the punycode codec's UnicodeError
             raise InvalidValue(
                 f"not a valid domain name: {shown!r}: label {label[:63]!r}: {e}"
             ) from None
