@@ -1,11 +1,12 @@
 """The hub side of the `signalhub` command: `init`, `serve`, and the operator commands that
 work on the data directory itself: `audit verify`, `admin issue-cert`, `admin backup`,
-`admin restore` and `admin report`."""
+`admin restore`, `admin report` and `admin rule-changes`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -116,6 +117,18 @@ def add_commands(groups: Groups) -> None:
     p.add_argument("--trend", default="auto", choices=("auto", "day", "week"),
                    help="trend per day or per ISO week (auto: per day up to 31 days)")  # fmt: skip
     p.set_defaults(run=cmd_report)
+
+    p = groups["admin"].add_parser(
+        "rule-changes",
+        help="list stored url and domain signals whose canonical form the current "
+        "normalisation rule changed",
+        description="Reads the log of the hub's store read-only (a running hub may go on "
+        "serving) and prints one JSON line per stored signal that the current rule "
+        "(IDNA 2008, WHATWG hosts, dot segments) gives another value and id, or refuses. "
+        "See docs/normalisation.md, 'Migrating ids of the old rule'.",
+    )
+    _data_dir_flag(p)
+    p.set_defaults(run=cmd_rule_changes)
 
     p = groups["audit"].add_parser(
         "verify", help="check the audit chain, signed heads and state of a data directory"
@@ -311,6 +324,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = report.write_report(data, args.out, formats)
     print(f"report of {first} to {last} (through log entry {data['through_log_entry']}): "
           + ", ".join(str(p) for p in written))  # fmt: skip
+    return 0
+
+
+def cmd_rule_changes(args: argparse.Namespace) -> int:
+    from signalhub.signal_types import NORMALISATION_RULE
+
+    from .rule_changes import stored_rule_changes
+
+    if not (lmdb_path(args.data_dir) / "data.mdb").exists():
+        print(f"signalhub: error: {args.data_dir} is not a signalhub data directory",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    store = Store(lmdb_path(args.data_dir), readonly=True)
+    try:
+        changes = stored_rule_changes(store)
+    finally:
+        store.close()
+    for change in changes:
+        print(json.dumps(change.as_json(), ensure_ascii=False))
+    refused = sum(1 for c in changes if c.new_value is None)
+    print(f"{len(changes)} stored signals normalise otherwise under rule "
+          f"{NORMALISATION_RULE} ({refused} of them refused by it)",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
