@@ -227,9 +227,15 @@ def test_erasing_a_video_and_a_plugin_type_still_replays(hub: HubProcess, tmp_pa
         for value, kind in ((video, "vpdq"), (doc, "tlsh")):
             admin.erase_signal(domain.signal_id(kind, value), "court order")
     assert _traces(hub.data_dir, frames[2].pdq) == []
+    store = Store(lmdb_path(hub.data_dir), readonly=True)
+    with store.read() as view:  # the plug-in's own table (and so its index) is left empty
+        assert list(view.typed_values("tlsh")) == []
+    store.close()
     with hub.client("acme", key) as acme:
         (r,) = acme.match([("pdq", "77" * 32)], 0)
         assert len(r.matches) == 1
+        (r,) = acme.match([("tlsh", doc)], 0)
+        assert r.matches == ()
     hub.stop()
     report = verify_data_dir(hub.data_dir)
     assert report.ok, report.problems
