@@ -1374,6 +1374,8 @@ def cmd_erase_signal(args: argparse.Namespace) -> int:
         "signal_id": t.signal_id, "type": t.type, "reason": t.reason,
         "erased_at": _iso(t.erased_at), "log_entries_redacted": response.log_entries_redacted,
         "feed_events_scrubbed": response.feed_events_scrubbed,
+        "also_erased": [{"signal_id": a.signal_id, "type": a.type, "reason": a.reason}
+                        for a in response.also_erased],
     }  # fmt: skip
     if args.json:
         print(json.dumps(out))
@@ -1381,6 +1383,8 @@ def cmd_erase_signal(args: argparse.Namespace) -> int:
         redacted, scrubbed = response.log_entries_redacted, response.feed_events_scrubbed
         print(f"erased {t.type} signal {t.signal_id}: {redacted} log entries redacted, "
               f"{scrubbed} feed events scrubbed")  # fmt: skip
+        for a in response.also_erased:
+            print(f"also erased {a.type} signal {a.signal_id}, which carries its value")
     return 0
 
 

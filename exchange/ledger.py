@@ -289,7 +289,7 @@ def _apply_submit(
         refused = [
             (f"signals[{i}].value", "this signal was erased on legal request")
             for i, signal in enumerate(signals)
-            if i not in erased and tx.erased(signal.signal_id) is not None
+            if i not in erased and _carries_erased(tx, signal)
         ]
         if refused:
             raise invalid(f"invalid batch: {refused[0][0]}: {refused[0][1]}", refused)
@@ -1079,6 +1079,45 @@ def _apply_remove_member(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -
     return applied
 
 
+def _carries_erased(tx: StoreView, signal: domain.CanonicalSignal) -> bool:
+    """Whether a submitted signal is a value erased on legal request, or a video with a
+    retained frame that is one (a video carries its frames' PDQ hashes: they match as PDQ)."""
+    if tx.erased(signal.signal_id) is not None:
+        return True
+    if signal.type != "vpdq":
+        return False
+    return any(
+        tx.erased(domain.signal_id("pdq", f.pdq)) is not None
+        for f in vpdq_retained(vpdq_frames(signal.value))
+    )
+
+
+def _check_carrier_scan(
+    tx: StoreView, command: rec.EraseSignalCommand, record: rec.SignalRecord
+) -> None:
+    """Refuses (ABORTED: the service scans again) an erasure whose scan for other signals
+    carrying the value was overtaken: the signal stored after the scan looked, or a carrier
+    given a PDQ row after the rows it read. A replay sees placeholder rows (no value) for
+    signals erased later and skips them; it passes wherever the live apply did."""
+    sid = record.signal.signal_id
+    if record.signal.type not in ("pdq", "vpdq"):
+        return
+    if command.scanned_type != record.signal.type:
+        raise HubError(grpc.StatusCode.ABORTED, f"signal {sid} was stored while its erasure "
+                       "was prepared; retry")  # fmt: skip
+    wanted = {sid, *command.frame_ids}
+    listed = {sid, *command.carrier_ids}
+    rows, packed = tx.pdq_rows_after(command.pdq_rows_scanned_to, 1 << 62)
+    for i in range(len(rows)):
+        owner = bytes(packed[i, 32:48]).hex()
+        if owner in listed or domain.signal_id("pdq", bytes(packed[i, :32]).hex()) not in wanted:
+            continue
+        found = tx.signal(owner)
+        if found is not None and found.signal.value:
+            raise HubError(grpc.StatusCode.ABORTED, f"signal {owner}, which carries a value of "
+                           f"{sid}, was stored while the erasure was prepared; retry")  # fmt: skip
+
+
 def _apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
     command = entry.erase_signal
     sid = command.signal_id
@@ -1094,15 +1133,36 @@ def _apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) ->
     record = tx.signal(sid)
     if record is None:
         raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
+    if command.carriers_scanned:
+        _check_carrier_scan(tx, command, record)
     response = admin_pb2.EraseSignalResponse()
     applied = Applied(response)
-    subs = tx.submissions(sid)
-    _remove_submissions(tx, applied, sid, subs, [], "", entry.received_at, erased=True)
-    (tombstone,), response.log_entries_redacted, response.feed_events_scrubbed = _erase(
-        tx, {sid: _Removed(record, subs)}, command.reason, command, entry.received_at,
-        log_sequence,
+    # The signals that carry (part of) its value, as the scan found them: erased with it.
+    removed = {sid: _Removed(record, tx.submissions(sid))}
+    for carrier in sorted(set(command.carrier_ids) - {sid}):
+        found = tx.signal(carrier)
+        if found is not None:  # else removed since the scan
+            removed[carrier] = _Removed(found, tx.submissions(carrier))
+    for gone_id, gone in removed.items():
+        _remove_submissions(tx, applied, gone_id, gone.submissions, [], "", entry.received_at,
+                            erased=True)  # fmt: skip
+    why = f"shares a PDQ hash (a video frame) with erased signal {sid}: {command.reason}"
+    tombstones, response.log_entries_redacted, response.feed_events_scrubbed = _erase(
+        tx, removed, command.reason, command, entry.received_at, log_sequence,
+        reasons={c: why for c in removed if c != sid},
     )  # fmt: skip
-    response.tombstone.CopyFrom(tombstone)
+    for tombstone in tombstones:
+        if tombstone.signal_id == sid:
+            response.tombstone.CopyFrom(tombstone)
+        else:
+            response.also_erased.add().CopyFrom(tombstone)
+    # A video's retained frames are refused for good too, as photos and in other videos.
+    for frame_id in sorted(set(command.frame_ids) - set(removed)):
+        if tx.erased(frame_id) is None:
+            tx.put_erased(admin_pb2.ErasedSignal(
+                signal_id=frame_id, type="pdq", erased_at=entry.received_at,
+                reason=f"a retained frame of erased signal {sid}: {command.reason}",
+            ))  # fmt: skip
     return applied
 
 
@@ -1113,13 +1173,14 @@ def _erase(
     scan: rec.EraseSignalCommand | rec.RemoveMemberCommand,
     when: Timestamp,
     log_sequence: int,
+    reasons: Mapping[str, str] | None = None,
 ) -> tuple[list[admin_pb2.ErasedSignal], int, int]:
     """Scrubs removed signals' values out of the log entries that carried them (which keep
     their audit hash) and out of the feed, and leaves their tombstones. `scan`: what a scan
     found before the command was appended (log entries carrying them besides those of their
     last submissions; feed records about them up to a sequence, after which apply reads the
-    feed itself). Returns the tombstones, the entries redacted and the feed records
-    scrubbed."""
+    feed itself). `reasons`: a tombstone's own reason, for some of them. Returns the
+    tombstones, the entries redacted and the feed records scrubbed."""
     sequences = set(scan.log_sequences)
     for gone in removed.values():
         sequences.update(s.log_sequence for s in gone.submissions)
@@ -1153,7 +1214,8 @@ def _erase(
     tombstones = []
     for sid in sorted(removed):
         tombstone = admin_pb2.ErasedSignal(signal_id=sid, type=removed[sid].record.signal.type,
-                                           reason=reason, erased_at=when)  # fmt: skip
+                                           reason=(reasons or {}).get(sid, reason),
+                                           erased_at=when)  # fmt: skip
         tx.put_erased(tombstone)
         tombstones.append(tombstone)
     return tombstones, redacted, scrubbed

@@ -1497,26 +1497,19 @@ class AdminService:
         metadata: Mapping[str, str | bytes],
     ) -> admin_pb2.EraseSignalResponse:
         m = self._operator("/signalhub.v1.Admin/EraseSignal", request, metadata)
-        command = rec.EraseSignalCommand(signal_id=m.signal_id, reason=m.reason)
-        if domain.is_signal_id(m.signal_id):
-            with self.hub.store.read() as view:
-                record = view.signal(m.signal_id)
-            if record is not None:  # else apply answers NOT_FOUND (or already erased)
-                loop = asyncio.get_running_loop()
-                found = await loop.run_in_executor(
-                    None,
-                    erasure.entries_carrying,
-                    self.hub.store,
-                    m.signal_id,
-                    record.signal.type,
-                )
-                command.log_sequences.extend(found)
-                command.feed_scanned_to, feed = await loop.run_in_executor(
-                    None, erasure.feed_about, self.hub.store, {m.signal_id}
-                )
-                command.feed_sequences.extend(feed)
-        entry = self.hub.log_entry(erase_signal=command)
-        return await self._command(entry, admin_pb2.EraseSignalResponse)
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, erasure.ERASE_ATTEMPTS + 1):
+            command = await loop.run_in_executor(
+                None, erasure.erase_command, self.hub.store, m.signal_id, m.reason
+            )
+            entry = self.hub.log_entry(erase_signal=command)
+            try:
+                return await self._command(entry, admin_pb2.EraseSignalResponse)
+            except HubError as e:
+                # ABORTED: a signal carrying the value was stored after the scan looked.
+                if e.code is not grpc.StatusCode.ABORTED or attempt == erasure.ERASE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def SetMemberSuspended(
         self,

@@ -386,6 +386,23 @@ class StoreView:
         packed = np.frombuffer(values, dtype=np.uint8).reshape(-1, PDQ_ROW_BYTES)
         return rows, np.ascontiguousarray(packed[:, :32])
 
+    def pdq_rows_after(
+        self, after: int, limit: int
+    ) -> tuple[NDArray[np.uint64], NDArray[np.uint8]]:
+        """Up to `limit` rows of the packed PDQ table numbered above `after`, as (rows, 48-byte
+        hash + signal id) arrays: for scans in short read transactions."""
+        cur = self.txn.cursor(db=self.dbs["pdq"])
+        keys = bytearray()
+        values = bytearray()
+        if cur.set_range(u64(after + 1)):
+            for n, (key, value) in enumerate(cur.iternext(keys=True, values=True)):
+                if n == limit:
+                    break
+                keys += key
+                values += value
+        rows = np.frombuffer(bytes(keys), dtype=">u8").astype(np.uint64)
+        return rows, np.frombuffer(bytes(values), dtype=np.uint8).reshape(-1, PDQ_ROW_BYTES)
+
     def typed_values(self, type_name: str) -> Iterator[tuple[str, str]]:
         """(signal_id, canonical value) of every signal of a type matched by its own index."""
         if "typed" not in self.dbs:

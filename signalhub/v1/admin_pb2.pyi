@@ -114,14 +114,16 @@ class EraseSignalRequest(_message.Message):
     def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class EraseSignalResponse(_message.Message):
-    __slots__ = ("tombstone", "log_entries_redacted", "feed_events_scrubbed")
+    __slots__ = ("tombstone", "log_entries_redacted", "feed_events_scrubbed", "also_erased")
     TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
     LOG_ENTRIES_REDACTED_FIELD_NUMBER: _ClassVar[int]
     FEED_EVENTS_SCRUBBED_FIELD_NUMBER: _ClassVar[int]
+    ALSO_ERASED_FIELD_NUMBER: _ClassVar[int]
     tombstone: ErasedSignal
     log_entries_redacted: int
     feed_events_scrubbed: int
-    def __init__(self, tombstone: _Optional[_Union[ErasedSignal, _Mapping]] = ..., log_entries_redacted: _Optional[int] = ..., feed_events_scrubbed: _Optional[int] = ...) -> None: ...
+    also_erased: _containers.RepeatedCompositeFieldContainer[ErasedSignal]
+    def __init__(self, tombstone: _Optional[_Union[ErasedSignal, _Mapping]] = ..., log_entries_redacted: _Optional[int] = ..., feed_events_scrubbed: _Optional[int] = ..., also_erased: _Optional[_Iterable[_Union[ErasedSignal, _Mapping]]] = ...) -> None: ...
 
 class ErasedSignal(_message.Message):
     __slots__ = ("signal_id", "type", "reason", "erased_at")

@@ -227,9 +227,98 @@ def test_erasing_a_video_and_a_plugin_type_still_replays(hub: HubProcess, tmp_pa
         for value, kind in ((video, "vpdq"), (doc, "tlsh")):
             admin.erase_signal(domain.signal_id(kind, value), "court order")
     assert _traces(hub.data_dir, frames[2].pdq) == []
+    store = Store(lmdb_path(hub.data_dir), readonly=True)
+    with store.read() as view:  # the plug-in's own table (and so its index) is left empty
+        assert list(view.typed_values("tlsh")) == []
+    store.close()
     with hub.client("acme", key) as acme:
         (r,) = acme.match([("pdq", "77" * 32)], 0)
         assert len(r.matches) == 1
+        (r,) = acme.match([("tlsh", doc)], 0)
+        assert r.matches == ()
     hub.stop()
     report = verify_data_dir(hub.data_dir)
     assert report.ok, report.problems
+
+
+def test_erasing_a_pdq_hash_erases_the_videos_with_that_frame_and_refuses_it_in_any_type(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    """A video's retained frames are PDQ hashes the PDQ index matches: erasing a hash erases
+    every video with it as a frame, and erasing a video tombstones its frames, so neither
+    the hash nor a video with it comes back (issue 19)."""
+    from signalhub.signal_types import VpdqFrame, vpdq_text
+
+    def frame(byte: int, t: float) -> VpdqFrame:
+        return VpdqFrame(f"{byte:02x}" * 32, 90, t)
+
+    carrier = vpdq_text([frame(0x11, 0.0), VpdqFrame(SECRET, 90, 1.0), frame(0x12, 2.0)])
+    kept = vpdq_text([frame(0x21, 0.0), frame(0x22, 1.0)])
+    key = hub.add_member("acme", tmp_path)
+    operator = _operator(hub)
+    with hub.client("acme", key) as acme:
+        acme.submit([Signal("pdq", SECRET, labels=("csam",))])
+        acme.submit([Signal("vpdq", carrier), Signal("vpdq", kept)])  # a batch of its own
+        (r,) = acme.match([("pdq", SECRET)], 0)
+        assert {m.signal.type for m in r.matches} == {"pdq", "vpdq"}
+
+        out = run_cli("admin", "erase-signal", SID, "--reason", "court order 2026/118",
+                      "--json", env=operator, check=True)  # fmt: skip
+        summary = json.loads(out.stdout)
+        carrier_id = domain.signal_id("vpdq", carrier)
+        (also,) = summary["also_erased"]
+        assert also["signal_id"] == carrier_id and "court order 2026/118" in also["reason"]
+        assert summary["log_entries_redacted"] == 2  # the photo's batch and the video's
+
+        (r,) = acme.match([("pdq", SECRET)], 0)
+        assert r.matches == ()  # neither the photo nor the video's frame
+        with pytest.raises(SignalhubError, match="no signal"):
+            acme.get_signal(carrier_id)
+        for value in (SECRET, frame(0x11, 0).pdq):
+            assert _traces(hub.data_dir, value) == []
+        assert [e.event for e in acme.fetch() if e.signal.signal_id == carrier_id][-1] == (
+            "signal_erased"
+        )
+
+        # Refused in any type that carries it; a refused batch stores nothing.
+        other_video = json.dumps([f"{'31' * 32},90,0.0", f"{SECRET.upper()},70,4.0"])
+        before = store_fingerprint(hub.data_dir)
+        for batch, field in (
+            ([Signal("vpdq", carrier)], "signals[0].value"),
+            ([Signal("pdq", OTHER), Signal("vpdq", other_video)], "signals[1].value"),
+            ([Signal("pdq", SECRET)], "signals[0].value"),
+        ):
+            with pytest.raises(InvalidArgument, match="erased on legal request") as refused:
+                acme.submit(batch)
+            assert field in str(refused.value)
+        assert store_fingerprint(hub.data_dir) == before
+        (r,) = acme.match([("pdq", frame(0x21, 0).pdq)], 0)
+        assert len(r.matches) == 1  # a video without the frame stays
+
+        # Erasing a video takes the photos and videos carrying one of its frames, and
+        # tombstones its frames; what only shared a frame with it is not refused.
+        photo = frame(0x22, 0).pdq
+        sharer = vpdq_text([frame(0x22, 0.0), frame(0x41, 1.0)])
+        acme.submit([Signal("pdq", photo), Signal("vpdq", sharer)])
+        out = run_cli("admin", "erase-signal", domain.signal_id("vpdq", kept), "--reason",
+                      "court order 2026/119", "--json", env=operator, check=True)  # fmt: skip
+        assert {e["signal_id"] for e in json.loads(out.stdout)["also_erased"]} == {
+            domain.signal_id("pdq", photo),
+            domain.signal_id("vpdq", sharer),
+        }
+        before = store_fingerprint(hub.data_dir)
+        for batch in (
+            [Signal("pdq", frame(0x21, 0).pdq)],
+            [Signal("vpdq", vpdq_text([frame(0x51, 0.0), frame(0x21, 1.0)]))],
+        ):
+            with pytest.raises(InvalidArgument, match="erased on legal request"):
+                acme.submit(batch)
+        assert store_fingerprint(hub.data_dir) == before
+        acme.submit([Signal("pdq", frame(0x41, 0).pdq)])  # the sharer's own frame
+        for value in (frame(0x21, 0).pdq, photo):
+            (r,) = acme.match([("pdq", value)], 0)
+            assert r.matches == ()
+            assert _traces(hub.data_dir, value) == []
+    hub.stop()
+    verified = run_cli("audit", "verify", "--data-dir", str(hub.data_dir))
+    assert verified.returncode == 0, verified.stdout + verified.stderr

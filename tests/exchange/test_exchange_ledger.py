@@ -300,3 +300,36 @@ def test_random_history_with_groups_keys_and_audiences_replays_identically(
     assert report.entries > 120
     with store.read() as view:
         assert view.entries("group_signals") > 0 and view.entries("feed") > 100
+
+
+def test_an_erasure_overtaken_by_a_video_carrying_the_hash_is_refused_until_scanned_again(
+    store: Store, acme: Signer
+) -> None:
+    """The scan for signals carrying an erased value runs before the command is appended; a
+    video stored in between with the hash as a frame makes apply refuse (ABORTED, nothing
+    written), and a new scan erases it too."""
+    from exchange.erasure import erase_command
+    from signalhub.signal_types import VpdqFrame, vpdq_text
+
+    hash_ = "3c" * 32
+    sid = domain.signal_id("pdq", hash_)
+    apply(store, submit_entry(acme, "b1", [hash_]))
+    stale = erase_command(store, sid, "court order")
+    video = vpdq_text([VpdqFrame("4d" * 32, 90, 0.0), VpdqFrame(hash_, 90, 1.0)])
+    envelope = acme.envelope("b2", [common_pb2.SignalSubmission(type="vpdq", value=video)],
+                             created_at=T0)  # fmt: skip
+    apply(store, rec.LogEntry(received_at=stamp(T0), submit=rec.SubmitCommand(envelope=envelope)))
+
+    def erase(command: rec.EraseSignalCommand) -> Applied:
+        return apply(store, rec.LogEntry(received_at=stamp(T0), erase_signal=command))
+
+    before = fingerprint(store)
+    with pytest.raises(HubError) as refused:
+        erase(stale)
+    assert refused.value.code is grpc.StatusCode.ABORTED
+    assert fingerprint(store) == before
+    applied = erase(erase_command(store, sid, "court order"))
+    video_id = domain.signal_id("vpdq", video)
+    assert [t.signal_id for t in applied.response.also_erased] == [video_id]  # type: ignore[attr-defined]
+    with store.read() as view:
+        assert view.signal(video_id) is None and view.erased(video_id) is not None

@@ -28,7 +28,7 @@ from signalhub.v1 import common_pb2 as signalhub_dot_v1_dot_common__pb2
 from signalhub.v1 import exchange_pb2 as signalhub_dot_v1_dot_exchange__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\xe1\x07\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x12\x42\n\rremove_member\x18\r \x01(\x0b\x32).signalhub.storage.v1.RemoveMemberCommandH\x00\x12@\n\x0c\x65rase_signal\x18\x0e \x01(\x0b\x32(.signalhub.storage.v1.EraseSignalCommandH\x00\x12K\n\x12set_member_contact\x18\x0f \x01(\x0b\x32-.signalhub.storage.v1.SetMemberContactCommandH\x00\x12\x32\n\tredaction\x18\x10 \x01(\x0b\x32\x1f.signalhub.storage.v1.RedactionB\t\n\x07\x63ommand\"\x8a\x01\n\tRedaction\x12\x1b\n\x13original_entry_hash\x18\x01 \x01(\x0c\x12\x11\n\terased_by\x18\x02 \x01(\x04\x12\x35\n\x07signals\x18\x03 \x03(\x0b\x32$.signalhub.storage.v1.RedactedSignal\x12\x16\n\x0e\x63ontent_digest\x18\x04 \x01(\x0c\"R\n\x0eRedactedSignal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08pdq_rows\x18\x04 \x01(\r\"\xb8\x01\n\x13RemoveMemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x36\n\x0bsubmissions\x18\x02 \x01(\x0e\x32!.signalhub.v1.OffboardSubmissions\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rlog_sequences\x18\x04 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x05 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x06 \x03(\x04\"\x7f\n\x12\x45raseSignalCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rlog_sequences\x18\x03 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x04 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x05 \x03(\x04\"Z\n\x17SetMemberContactCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12,\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"l\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x35\n\x11\x63ompromised_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\x95\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"}\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12,\n\x07\x63ontact\x18\x04 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\xfa\x02\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\xe1\x07\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x12\x42\n\rremove_member\x18\r \x01(\x0b\x32).signalhub.storage.v1.RemoveMemberCommandH\x00\x12@\n\x0c\x65rase_signal\x18\x0e \x01(\x0b\x32(.signalhub.storage.v1.EraseSignalCommandH\x00\x12K\n\x12set_member_contact\x18\x0f \x01(\x0b\x32-.signalhub.storage.v1.SetMemberContactCommandH\x00\x12\x32\n\tredaction\x18\x10 \x01(\x0b\x32\x1f.signalhub.storage.v1.RedactionB\t\n\x07\x63ommand\"\x8a\x01\n\tRedaction\x12\x1b\n\x13original_entry_hash\x18\x01 \x01(\x0c\x12\x11\n\terased_by\x18\x02 \x01(\x04\x12\x35\n\x07signals\x18\x03 \x03(\x0b\x32$.signalhub.storage.v1.RedactedSignal\x12\x16\n\x0e\x63ontent_digest\x18\x04 \x01(\x0c\"R\n\x0eRedactedSignal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08pdq_rows\x18\x04 \x01(\r\"\xb8\x01\n\x13RemoveMemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x36\n\x0bsubmissions\x18\x02 \x01(\x0e\x32!.signalhub.v1.OffboardSubmissions\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rlog_sequences\x18\x04 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x05 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x06 \x03(\x04\"\xf4\x01\n\x12\x45raseSignalCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rlog_sequences\x18\x03 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x04 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x05 \x03(\x04\x12\x18\n\x10\x63\x61rriers_scanned\x18\x06 \x01(\x08\x12\x14\n\x0cscanned_type\x18\x07 \x01(\t\x12\x11\n\tframe_ids\x18\x08 \x03(\t\x12\x13\n\x0b\x63\x61rrier_ids\x18\t \x03(\t\x12\x1b\n\x13pdq_rows_scanned_to\x18\n \x01(\x04\"Z\n\x17SetMemberContactCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12,\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"l\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x35\n\x11\x63ompromised_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\x95\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"}\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12,\n\x07\x63ontact\x18\x04 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\xfa\x02\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,40 +43,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REDACTEDSIGNAL']._serialized_end=1394
   _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1397
   _globals['_REMOVEMEMBERCOMMAND']._serialized_end=1581
-  _globals['_ERASESIGNALCOMMAND']._serialized_start=1583
-  _globals['_ERASESIGNALCOMMAND']._serialized_end=1710
-  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_start=1712
-  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_end=1802
-  _globals['_SIGNEDCOMMAND']._serialized_start=1804
-  _globals['_SIGNEDCOMMAND']._serialized_end=1867
-  _globals['_EXPIRETICK']._serialized_start=1869
-  _globals['_EXPIRETICK']._serialized_end=1881
-  _globals['_OPINIONRECORD']._serialized_start=1884
-  _globals['_OPINIONRECORD']._serialized_end=2014
-  _globals['_REQUESTRECORD']._serialized_start=2016
-  _globals['_REQUESTRECORD']._serialized_end=2073
-  _globals['_ADDKEYCOMMAND']._serialized_start=2075
-  _globals['_ADDKEYCOMMAND']._serialized_end=2129
-  _globals['_REVOKEKEYCOMMAND']._serialized_start=2131
-  _globals['_REVOKEKEYCOMMAND']._serialized_end=2239
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=2241
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=2306
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=2308
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=2367
-  _globals['_FEEDRECORD']._serialized_start=2370
-  _globals['_FEEDRECORD']._serialized_end=2519
-  _globals['_AUDITRECORD']._serialized_start=2521
-  _globals['_AUDITRECORD']._serialized_end=2574
-  _globals['_SUBMITCOMMAND']._serialized_start=2576
-  _globals['_SUBMITCOMMAND']._serialized_end=2639
-  _globals['_ADDMEMBERCOMMAND']._serialized_start=2641
-  _globals['_ADDMEMBERCOMMAND']._serialized_end=2766
-  _globals['_SIGNALRECORD']._serialized_start=2768
-  _globals['_SIGNALRECORD']._serialized_end=2894
-  _globals['_SUBMISSIONRECORD']._serialized_start=2897
-  _globals['_SUBMISSIONRECORD']._serialized_end=3275
-  _globals['_BATCHRECORD']._serialized_start=3277
-  _globals['_BATCHRECORD']._serialized_end=3369
-  _globals['_KEYRECORD']._serialized_start=3372
-  _globals['_KEYRECORD']._serialized_end=3534
+  _globals['_ERASESIGNALCOMMAND']._serialized_start=1584
+  _globals['_ERASESIGNALCOMMAND']._serialized_end=1828
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_start=1830
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_end=1920
+  _globals['_SIGNEDCOMMAND']._serialized_start=1922
+  _globals['_SIGNEDCOMMAND']._serialized_end=1985
+  _globals['_EXPIRETICK']._serialized_start=1987
+  _globals['_EXPIRETICK']._serialized_end=1999
+  _globals['_OPINIONRECORD']._serialized_start=2002
+  _globals['_OPINIONRECORD']._serialized_end=2132
+  _globals['_REQUESTRECORD']._serialized_start=2134
+  _globals['_REQUESTRECORD']._serialized_end=2191
+  _globals['_ADDKEYCOMMAND']._serialized_start=2193
+  _globals['_ADDKEYCOMMAND']._serialized_end=2247
+  _globals['_REVOKEKEYCOMMAND']._serialized_start=2249
+  _globals['_REVOKEKEYCOMMAND']._serialized_end=2357
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=2359
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=2424
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=2426
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=2485
+  _globals['_FEEDRECORD']._serialized_start=2488
+  _globals['_FEEDRECORD']._serialized_end=2637
+  _globals['_AUDITRECORD']._serialized_start=2639
+  _globals['_AUDITRECORD']._serialized_end=2692
+  _globals['_SUBMITCOMMAND']._serialized_start=2694
+  _globals['_SUBMITCOMMAND']._serialized_end=2757
+  _globals['_ADDMEMBERCOMMAND']._serialized_start=2759
+  _globals['_ADDMEMBERCOMMAND']._serialized_end=2884
+  _globals['_SIGNALRECORD']._serialized_start=2886
+  _globals['_SIGNALRECORD']._serialized_end=3012
+  _globals['_SUBMISSIONRECORD']._serialized_start=3015
+  _globals['_SUBMISSIONRECORD']._serialized_end=3393
+  _globals['_BATCHRECORD']._serialized_start=3395
+  _globals['_BATCHRECORD']._serialized_end=3487
+  _globals['_KEYRECORD']._serialized_start=3490
+  _globals['_KEYRECORD']._serialized_end=3652
 # @@protoc_insertion_point(module_scope)

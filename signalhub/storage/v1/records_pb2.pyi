@@ -89,18 +89,28 @@ class RemoveMemberCommand(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., submissions: _Optional[_Union[_admin_pb2.OffboardSubmissions, str]] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ..., feed_scanned_to: _Optional[int] = ..., feed_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class EraseSignalCommand(_message.Message):
-    __slots__ = ("signal_id", "reason", "log_sequences", "feed_scanned_to", "feed_sequences")
+    __slots__ = ("signal_id", "reason", "log_sequences", "feed_scanned_to", "feed_sequences", "carriers_scanned", "scanned_type", "frame_ids", "carrier_ids", "pdq_rows_scanned_to")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     FEED_SCANNED_TO_FIELD_NUMBER: _ClassVar[int]
     FEED_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    CARRIERS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FRAME_IDS_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PDQ_ROWS_SCANNED_TO_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
     reason: str
     log_sequences: _containers.RepeatedScalarFieldContainer[int]
     feed_scanned_to: int
     feed_sequences: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ..., feed_scanned_to: _Optional[int] = ..., feed_sequences: _Optional[_Iterable[int]] = ...) -> None: ...
+    carriers_scanned: bool
+    scanned_type: str
+    frame_ids: _containers.RepeatedScalarFieldContainer[str]
+    carrier_ids: _containers.RepeatedScalarFieldContainer[str]
+    pdq_rows_scanned_to: int
+    def __init__(self, signal_id: _Optional[str] = ..., reason: _Optional[str] = ..., log_sequences: _Optional[_Iterable[int]] = ..., feed_scanned_to: _Optional[int] = ..., feed_sequences: _Optional[_Iterable[int]] = ..., carriers_scanned: _Optional[bool] = ..., scanned_type: _Optional[str] = ..., frame_ids: _Optional[_Iterable[str]] = ..., carrier_ids: _Optional[_Iterable[str]] = ..., pdq_rows_scanned_to: _Optional[int] = ...) -> None: ...
 
 class SetMemberContactCommand(_message.Message):
     __slots__ = ("member_id", "contact")
