@@ -19,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from exchange.errors import HubError, invalid, permission_denied, unauthenticated
 from signalhub import domain
-from signalhub.signal_types import vpdq_frames, vpdq_retained
+from signalhub.signal_types import normalisation_rule, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
@@ -224,6 +224,13 @@ def apply_entry(
     """Decides one log entry and writes its effects into `tx`. Raises HubError to refuse it;
     the caller then discards everything the entry wrote. `hint` is the precheck's validation
     of a submission's payload, used only when it is of this very payload."""
+    with normalisation_rule(entry.normalisation_rule or 1):  # as it was when logged
+        return _apply_command(tx, log_sequence, entry, hint)
+
+
+def _apply_command(
+    tx: StoreTxn, log_sequence: int, entry: rec.LogEntry, hint: PreparedBatch | None
+) -> Applied:
     which = entry.WhichOneof("command")
     if which == "submit":
         return _apply_submit(tx, log_sequence, entry, hint)

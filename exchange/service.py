@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError, Message
 from numpy.typing import NDArray
 
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
+from signalhub.signal_types import NORMALISATION_RULE, VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
@@ -209,6 +209,7 @@ class Hub:
         return rec.LogEntry(
             received_at=now_timestamp(),
             window_seconds=self.verifier.window_ms // 1000,
+            normalisation_rule=NORMALISATION_RULE,
             **command,  # type: ignore[arg-type]
         )
 

@@ -31,6 +31,8 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from importlib import metadata
@@ -512,6 +514,29 @@ def _rule1_email(value: str) -> str:
 
 _RULE1 = {"url": _rule1_url, "domain": _rule1_domain, "email": _rule1_email}
 _RULE2 = {"url": normalize_url, "domain": normalize_domain, "email": normalize_email}
+_APPLYING_RULE: ContextVar[int] = ContextVar("signalhub_normalisation_rule",
+                                             default=NORMALISATION_RULE)  # fmt: skip
+
+
+@contextmanager
+def normalisation_rule(rule: int) -> Iterator[None]:
+    """Within the block, the hub's canonical forms of `url` and `domain` values are those of
+    rule `rule`: the hub replays a log entry written under rule 1 as rule 1 decided it, so
+    `audit verify` and a cluster node catching up rebuild the same store."""
+    token = _APPLYING_RULE.set(rule)
+    try:
+        yield
+    finally:
+        _APPLYING_RULE.reset(token)
+
+
+def _canonical_by_rule(name: str) -> Callable[[str], str]:
+    old, current = _RULE1[name], _RULE2[name]
+
+    def canonical(value: str) -> str:
+        return old(value) if _APPLYING_RULE.get() == 1 else current(value)
+
+    return canonical
 
 
 @dataclass(frozen=True)
@@ -778,9 +803,10 @@ _TYPES = [
     SignalType("sha1", MatchKind.EXACT, "SHA-1 file digest", _hex("sha1", 40), _hex("sha1", 40)),
     SignalType("sha256", MatchKind.EXACT, "SHA-256 file digest",
                _hex("sha256", 64), _hex("sha256", 64)),
-    SignalType("url", MatchKind.EXACT, "URL, canonical form", normalize_url, normalize_url),
+    SignalType("url", MatchKind.EXACT, "URL, canonical form", _canonical_by_rule("url"),
+               normalize_url),
     SignalType("domain", MatchKind.EXACT, "domain name, IDNA lowercase",
-               normalize_domain, normalize_domain),
+               _canonical_by_rule("domain"), normalize_domain),
     SignalType("email", MatchKind.EXACT, "email address (keyed)", _keyed("email"),
                normalize_email, personal=True),
     SignalType("phone", MatchKind.EXACT, "phone number, E.164 (keyed)", _keyed("phone"),

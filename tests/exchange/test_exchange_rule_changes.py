@@ -128,3 +128,29 @@ def test_a_store_without_moved_values_lists_nothing(tmp_path: Path) -> None:
 def test_the_command_refuses_a_directory_that_is_not_a_hub(tmp_path: Path) -> None:
     result = run_cli("admin", "rule-changes", "--data-dir", str(tmp_path))
     assert result.returncode == 1 and "not a signalhub data directory" in result.stderr
+
+
+def test_entries_logged_under_rule_1_replay_as_rule_1_decided_them(tmp_path: Path) -> None:
+    """A store written before rule 2 still passes `audit verify`: apply normalises an entry
+    by the rule recorded in it (none recorded: rule 1), not by today's."""
+    data_dir = tmp_path / "data"
+    init_data_dir(data_dir)
+    write_old_store(lmdb_path(data_dir), OLD_BATCHES)
+    result = run_cli("audit", "verify", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr + result.stdout
+    # A rule-2 entry of the same raw value gets rule 2's id, in the same store.
+    store = Store(lmdb_path(data_dir))
+    try:
+        key = domain.new_private_key()
+        add = rec.LogEntry(received_at=stamp(), add_member=rec.AddMemberCommand(
+            member_id="gamma", public_key=domain.raw_public_key(key)))  # fmt: skip
+        store.write(lambda tx: append_and_apply(tx, add))
+        wire = [common_pb2.SignalSubmission(type="domain", value="faß.de")]
+        envelope = Signer("gamma", key).envelope("g1", wire, created_at=NOW)
+        entry = rec.LogEntry(received_at=stamp(), normalisation_rule=2,
+                             submit=rec.SubmitCommand(envelope=envelope))  # fmt: skip
+        applied = store.write(lambda tx: append_and_apply(tx, entry))
+        assert applied.response.results[0].signal_id == domain.signal_id("domain", "xn--fa-hia.de")
+    finally:
+        store.close()
+    assert run_cli("audit", "verify", "--data-dir", str(data_dir)).returncode == 0

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick", "remove_member", "erase_signal", "set_member_contact", "redaction")
+    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick", "remove_member", "erase_signal", "set_member_contact", "redaction", "normalisation_rule")
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class LogEntry(_message.Message):
     ERASE_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     SET_MEMBER_CONTACT_FIELD_NUMBER: _ClassVar[int]
     REDACTION_FIELD_NUMBER: _ClassVar[int]
+    NORMALISATION_RULE_FIELD_NUMBER: _ClassVar[int]
     received_at: _timestamp_pb2.Timestamp
     window_seconds: int
     submit: SubmitCommand
@@ -46,7 +47,8 @@ class LogEntry(_message.Message):
     erase_signal: EraseSignalCommand
     set_member_contact: SetMemberContactCommand
     redaction: Redaction
-    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., erase_signal: _Optional[_Union[EraseSignalCommand, _Mapping]] = ..., set_member_contact: _Optional[_Union[SetMemberContactCommand, _Mapping]] = ..., redaction: _Optional[_Union[Redaction, _Mapping]] = ...) -> None: ...
+    normalisation_rule: int
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., erase_signal: _Optional[_Union[EraseSignalCommand, _Mapping]] = ..., set_member_contact: _Optional[_Union[SetMemberContactCommand, _Mapping]] = ..., redaction: _Optional[_Union[Redaction, _Mapping]] = ..., normalisation_rule: _Optional[int] = ...) -> None: ...
 
 class Redaction(_message.Message):
     __slots__ = ("original_entry_hash", "erased_by", "signals", "content_digest")
