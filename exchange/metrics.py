@@ -97,6 +97,12 @@ class HubMetrics:
             "Share of match shards that answered the last scatter (1 = full coverage).",
             registry=self.registry,
         )
+        self.snapshot_spool_bytes = Gauge(
+            "signalhub_snapshot_spool_bytes",
+            "Bytes of snapshot spool files held for streams being read (one per member and "
+            "state, shared by its readers).",
+            registry=self.registry,
+        )
         self.member_limit_refusals = Counter(
             "signalhub_member_limit_refusals",
             "Calls refused because the member already held its share of that kind of call "

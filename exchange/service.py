@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from numpy.typing import NDArray
 
 from signalhub import domain
@@ -554,6 +555,14 @@ def _shared_event(
 _EVENTS_FIELD = 2  # FetchUpdatesResponse.events
 
 
+@dataclass
+class _SharedSpool:
+    """A built snapshot and how many streams are reading it."""
+
+    built: snapshot.BuiltSnapshot
+    readers: int = 0
+
+
 class ExchangeService:
     """signalhub.v1.Exchange."""
 
@@ -567,6 +576,7 @@ class ExchangeService:
         self._filler: threading.Thread | None = None
         self._snapshot_builds = asyncio.Semaphore(snapshot.MAX_CONCURRENT_BUILDS)
         self._report_thread = ThreadPoolExecutor(1, thread_name_prefix="signalhub-report")
+        self._spools: dict[tuple[str, int], _SharedSpool] = {}
 
     def start_tail(self) -> None:
         """Starts the thread that, after each commit, reads the new feed records into the tail
@@ -1184,29 +1194,64 @@ class ExchangeService:
     async def _snapshot(
         self, member_id: str, after: int, min_backlog: int, key: Ed25519PrivateKey
     ) -> AsyncIterator[bytes]:
+        """Streams the member's snapshot. Readers of one member at one state share one spool
+        (built once, deleted when its last reader ends)."""
         loop = asyncio.get_running_loop()
-        async with self._snapshot_builds:
-            built = await loop.run_in_executor(
-                None, snapshot.build, self.hub.store, member_id, after,
-                min_backlog, now_timestamp(), self.hub.codec,
-            )  # fmt: skip
-        with contextlib.closing(built):
-            header = built.header.SerializeToString()
-            yield framed(snapshot.HEADER_FIELD, header)
-            if built.header.not_needed:
-                return
-            running = domain.SnapshotDigest()
-            running.update(header)
-            sent = 0
-            while sent < len(built.chunk_sizes):
-                chunks = await loop.run_in_executor(
-                    None, built.read, sent, snapshot.SPOOL_READ_BYTES, running
+        store = self.hub.store
+        now = now_timestamp()
+        if not await loop.run_in_executor(
+            None, snapshot.is_needed, store, member_id, after, min_backlog
+        ):
+            header = exchange_pb2.SnapshotHeader(member_id=member_id, created_at=now,
+                                                 not_needed=True)  # fmt: skip
+            yield framed(snapshot.HEADER_FIELD, header.SerializeToString())
+            return
+        state = (member_id, await loop.run_in_executor(None, snapshot.state_of, store))
+        shared = self._spools.get(state)
+        if shared is None:
+            async with self._snapshot_builds:
+                built = await loop.run_in_executor(
+                    None, snapshot.build, store, member_id, 0, 0, now, self.hub.codec
                 )
-                for chunk in chunks:
-                    yield framed(snapshot.CHUNK_FIELD, chunk)
-                sent += len(chunks)
-            trailer = snapshot.signed_trailer(key, running.digest())
-            yield framed(snapshot.TRAILER_FIELD, trailer.SerializeToString())
+            state = (member_id, built.log_sequence)
+            shared = self._spools.get(state)
+            if shared is None:
+                shared = self._spools[state] = _SharedSpool(built)
+                self.hub.metrics.snapshot_spool_bytes.inc(built.spool_bytes)
+            else:  # another reader built the same one meanwhile
+                built.close()
+        shared.readers += 1
+        try:
+            async for part in self._stream_snapshot(shared.built, now, key):
+                yield part
+        finally:
+            shared.readers -= 1
+            if shared.readers == 0:
+                del self._spools[state]
+                self.hub.metrics.snapshot_spool_bytes.dec(shared.built.spool_bytes)
+                shared.built.close()
+
+    async def _stream_snapshot(
+        self, built: snapshot.BuiltSnapshot, now: Timestamp, key: Ed25519PrivateKey
+    ) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        own = exchange_pb2.SnapshotHeader()
+        own.CopyFrom(built.header)
+        own.created_at.CopyFrom(now)  # the spool may be shared; the header is this stream's
+        header = own.SerializeToString()
+        yield framed(snapshot.HEADER_FIELD, header)
+        running = domain.SnapshotDigest()
+        running.update(header)
+        sent = 0
+        while sent < len(built.chunk_sizes):
+            chunks = await loop.run_in_executor(
+                None, built.read, sent, snapshot.SPOOL_READ_BYTES, running
+            )
+            for chunk in chunks:
+                yield framed(snapshot.CHUNK_FIELD, chunk)
+            sent += len(chunks)
+        trailer = snapshot.signed_trailer(key, running.digest())
+        yield framed(snapshot.TRAILER_FIELD, trailer.SerializeToString())
 
     async def ListSignalTypes(
         self,

@@ -110,6 +110,22 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
 BACKLOG_PAGE_RECORDS = 4096
 
 
+def is_needed(store: Store, member_id: str, after: int, min_backlog: int) -> bool:
+    """Whether a snapshot is worth sending: min_backlog 0, or the member's own backlog after
+    `after` is more than min_backlog events (`visible_backlog`)."""
+    if min_backlog <= 0:
+        return True
+    with store.read() as view:
+        viewer = Viewer.load(view, member_id)
+        return visible_backlog(view, viewer, after, min_backlog) > min_backlog
+
+
+def state_of(store: Store) -> int:
+    """The store's state as BuiltSnapshot.log_sequence records it."""
+    with store.read() as view:
+        return view.counter("log_seq")
+
+
 def _sent(view: StoreView, record: rec.FeedRecord, viewer: Viewer) -> bool:
     """Would FetchUpdates send this record to the viewer? (as service._event_for decides: it
     may see it, and it is a tombstone or its signal still exists)"""
@@ -178,23 +194,31 @@ class BuiltSnapshot:
     header: exchange_pb2.SnapshotHeader
     spool: IO[bytes] | None = None
     chunk_sizes: list[int] = field(default_factory=list)
-    _offset: int = 0
+    log_sequence: int = 0
+    """The store's state it was built at: the log entries applied (same member, same
+    log_sequence: the same snapshot, so concurrent readers share one spool)."""
+
+    @property
+    def spool_bytes(self) -> int:
+        return sum(self.chunk_sizes)
 
     def read(self, first: int, max_bytes: int, running: domain.SnapshotDigest) -> list[bytes]:
         """Chunks from number `first` on, about `max_bytes` of them (at least one), added to
-        the running digest in order. Call from a worker thread, in sequence."""
+        the running digest in order. Call from a worker thread; several readers may read one
+        snapshot at once (positional reads)."""
         assert self.spool is not None
         out: list[bytes] = []
         size = 0
+        offset = sum(self.chunk_sizes[:first])
         for n in self.chunk_sizes[first:]:
             if out and size + n > max_bytes:
                 break
-            chunk = os.pread(self.spool.fileno(), n, self._offset)
+            chunk = os.pread(self.spool.fileno(), n, offset)
             if len(chunk) != n:
                 raise OSError("the snapshot's spool file is shorter than written")
             running.update(chunk)
             out.append(chunk)
-            self._offset += n
+            offset += n
             size += n
         return out
 
@@ -227,6 +251,7 @@ def build(
                 return BuiltSnapshot(header)
             cursor = member_cursor(view, viewer)
             header.cursor = codec.encode(cursor)
+            log_sequence = view.counter("log_seq")
             # Closed by BuiltSnapshot.close once streamed (deleted by the system on close).
             spool = tempfile.TemporaryFile(prefix="signalhub-snapshot-")  # noqa: SIM115
             sizes: list[int] = []
@@ -243,4 +268,4 @@ def build(
         "snapshot at feed sequence %d: %d signals, %d bytes, built in %.2f s",
         cursor, header.signals, sum(sizes), time.perf_counter() - started,
     )  # fmt: skip
-    return BuiltSnapshot(header, spool, sizes)
+    return BuiltSnapshot(header, spool, sizes, log_sequence)

@@ -15,6 +15,7 @@ from hubtools import HubProcess, new_hub, store_fingerprint
 
 from client_sdk import Signal
 from client_sdk.signing import Signer
+from client_sdk.snapshot import read_snapshot
 from exchange import service
 from signalhub import domain
 from signalhub.v1 import common_pb2, exchange_pb2
@@ -147,3 +148,48 @@ def test_a_member_holds_at_most_its_share_of_following_streams(tmp_path: Path) -
 
 def _first_value(raw: bytes) -> str:
     return exchange_pb2.FetchUpdatesResponse.FromString(raw).events[0].signal.value
+
+
+def test_snapshot_readers_of_one_state_share_one_spool_and_hold_at_most_their_share(
+    tmp_path: Path,
+) -> None:
+    """Issue 19: 40 unread GetSnapshot streams of one member held 574 MB of spool files. A
+    member now holds at most 2 snapshot streams, and those of one state share one spool,
+    deleted when its last reader ends."""
+    process = new_hub(tmp_path, metrics=True)
+    try:
+        process.add_member("onboarding", tmp_path)
+        signer = Signer("onboarding", domain.read_private_key(tmp_path / "onboarding.key"))
+        rng = random.Random(5)
+        with process.client("onboarding", tmp_path / "onboarding.key") as member:
+            member.submit([Signal("pdq", f"{rng.getrandbits(256):064x}") for _ in range(3000)])
+        method = "/signalhub.v1.Exchange/GetSnapshot"
+        raw = exchange_pb2.GetSnapshotRequest().SerializeToString()
+        spool = "signalhub_snapshot_spool_bytes"
+        # A reader that reads slowly: HTTP/2 windows stay at their initial 64 KiB.
+        slow = [("grpc.http2.bdp_probe", 0)]
+        with grpc.insecure_channel(process.endpoint, options=slow) as channel:
+            call = channel.unary_stream(method, request_serializer=lambda b: b)
+
+            def open_stream() -> Any:
+                return call(raw, metadata=tuple(signer.call_metadata(method, raw)), timeout=60)
+
+            first = open_stream()
+            heads = [next(first)]
+            one = process.metric(spool)
+            assert one > 100_000  # 3000 signals
+            second = open_stream()
+            heads.append(next(second))
+            assert process.metric(spool) == one  # the same state: the same spool
+            with pytest.raises(grpc.RpcError) as e:
+                next(open_stream())
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert process.metric('signalhub_member_limit_refusals_total{kind="snapshot"}') == 1
+            got = [read_snapshot([head, *rest], "onboarding") for head, rest in
+                   zip(heads, (list(first), list(second)), strict=True)]  # fmt: skip
+        assert got[0].count == got[1].count == 3000
+        assert [s.signal_id for s in got[0].signals] == [s.signal_id for s in got[1].signals]
+        time.sleep(0.2)
+        assert process.metric(spool) == 0  # deleted with its last reader
+    finally:
+        process.stop()
