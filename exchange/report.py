@@ -162,7 +162,7 @@ def week_start(day: int) -> date:
 
 # --- reading the store ----------------------------------------------------------------------------
 @contextmanager
-def _read(store: Store) -> Iterator[StoreView]:
+def read_view(store: Store) -> Iterator[StoreView]:
     """A short read transaction of a store opened read-only while the hub may be writing:
     when the hub grew the map meanwhile (LMDB's MDB_MAP_RESIZED), adopts the new size."""
     try:
@@ -178,11 +178,11 @@ def log_entries(store: Store, last: int | None = None) -> Iterator[tuple[int, re
     """(sequence, entry) of the log up to `last` (default: its end when called), read in
     chunks of short read transactions (the log is append-only: chunks are consistent)."""
     if last is None:
-        with _read(store) as view:
+        with read_view(store) as view:
             last = view.counter("log_seq")
     for start in range(1, last + 1, LOG_CHUNK_ENTRIES):
         stop = min(last, start + LOG_CHUNK_ENTRIES - 1)
-        with _read(store) as view:
+        with read_view(store) as view:
             chunk = [(n, view.log_entry(n)) for n in range(start, stop + 1)]
         for n, entry in chunk:
             if entry is not None:
@@ -1027,7 +1027,7 @@ def coalition_report(
     buckets = Buckets.of(period, granularity)
     # Usage counts first: every signal they name is then in the log read after them, even
     # while the hub goes on writing.
-    with _read(store) as view:
+    with read_view(store) as view:
         used = Usage.read(view, period)
     history = History(period).replay(log_entries(store))
     tree, sheet = coalition_tree(history, used, buckets, min_count)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
@@ -38,6 +36,7 @@ from .index import SignalIndex
 from .ledger import PreparedBatch, key_message, valid_time
 from .limits import MemberSlots, RateLimiter
 from .metrics import HubMetrics
+from .report_worker import ReportWorkers
 from .snapshot import framed
 from .store import Store, StoreTxn, StoreView, submission_key
 from .usage import UsageCounter
@@ -575,7 +574,7 @@ class ExchangeService:
         self._filled = 0
         self._filler: threading.Thread | None = None
         self._snapshot_builds = asyncio.Semaphore(snapshot.MAX_CONCURRENT_BUILDS)
-        self._report_thread = ThreadPoolExecutor(1, thread_name_prefix="signalhub-report")
+        self._reports = ReportWorkers(hub.store.path)
         self._spools: dict[tuple[str, int], _SharedSpool] = {}
 
     def start_tail(self) -> None:
@@ -589,6 +588,7 @@ class ExchangeService:
         self._filler.start()
 
     def stop_tail(self) -> None:
+        self._reports.close()
         self._stopping = True
         self._kick.set()
         if self._filler is not None:
@@ -1147,17 +1147,10 @@ class ExchangeService:
         )
         first, last = _report_period(message)
 
-        def build() -> str:
-            from . import report  # replays the log: read in a worker thread
-
-            with self.hub.store.read() as view:
-                body = report.member_report(view, caller.member_id, first, last)
-            return json.dumps(body, sort_keys=True)
-
-        # One report at a time per member, on a thread of their own: reports replay the log
-        # and must not take the threads that matching runs on.
+        # One report at a time per member, in a process of its own: a report replays the log,
+        # and in the hub's threads it would hold the GIL against matching.
         with self.hub.reports.hold(caller.member_id, caller.is_operator):
-            text = await asyncio.get_running_loop().run_in_executor(self._report_thread, build)
+            text = await self._reports.member_report(caller.member_id, first, last)
         return exchange_pb2.GetMemberReportResponse(report_json=text)
 
     async def GetAuditHead(
