@@ -836,6 +836,7 @@ def _remove_submissions(
     for group in removed_groups - kept_groups:
         tx.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid), db=tx.dbs["group_signals"])
     tx.put_signal(record)
+    visibility.withdraws = True  # whoever saw only these has lost sight of the signal
     _append_event(
         tx, visibility, common_pb2.EVENT_KIND_SIGNAL_UPDATED, record.signal, member_id, when
     )

@@ -1415,6 +1415,11 @@ def _event_for(
         out.kind = (
             common_pb2.EVENT_KIND_SIGNAL_UPDATED if earlier else common_pb2.EVENT_KIND_SIGNAL_ADDED
         )
+    if shown is None and not record.withdraws:
+        # An older event about a signal the caller no longer sees: not sent, exactly as when
+        # the signal is gone (its removal reached the caller as the withdrawal below, or as a
+        # tombstone). Sending it as a removal would tell that somebody still holds it.
+        return None
     if shown is None:
         out.kind = common_pb2.EVENT_KIND_SIGNAL_REMOVED
         out.signal.CopyFrom(

@@ -132,10 +132,12 @@ def _sent(view: StoreView, record: rec.FeedRecord, viewer: Viewer) -> bool:
     if not event_visible(record, viewer):
         return False
     event = record.event
-    return event.kind in (
-        common_pb2.EVENT_KIND_SIGNAL_REMOVED,
-        common_pb2.EVENT_KIND_SIGNAL_ERASED,
-    ) or (view.txn.get(bytes.fromhex(event.signal.signal_id), db=view.dbs["signals"]) is not None)
+    if event.kind in (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED):
+        return True
+    stored = view.signal(event.signal.signal_id)
+    if stored is None:
+        return False
+    return record.withdraws or signal_view(view, stored, viewer) is not None
 
 
 def visible_backlog(view: StoreView, viewer: Viewer, after: int, most: int) -> int:

@@ -136,3 +136,28 @@ def test_cursors_do_not_count_the_events_a_member_may_not_see(
                 list(observer.fetch(bad))
             errors.add((str(e.value).replace(repr(bad[:40]), "?"), e.value.violations[0][0]))
         assert len(errors) == 1
+
+
+def test_a_replayed_feed_shows_a_signal_another_group_kept_as_one_nobody_kept(
+    hub: tuple[HubProcess, Path],
+) -> None:
+    """Two values the ally shared and then retracted; another group also holds the first. The
+    observer, replaying its feed, must see the two alike (else the extra tombstone says that
+    somebody it may not see still holds the first)."""
+    kept, dropped = _pdq(), _pdq()
+    with (
+        _client(hub, "observer") as observer,
+        _client(hub, "ally") as ally,
+        _client(hub, "x1") as x1,
+    ):
+        start = _feed_head(observer)
+        ally.submit([Signal("pdq", kept)])
+        ally.submit([Signal("pdq", dropped)])
+        x1.submit([Signal("pdq", kept)], audience=["hh"])
+        ally.retract([domain.signal_id("pdq", kept)])
+        ally.retract([domain.signal_id("pdq", dropped)])
+        events = _tail(observer, start)
+    by_value: dict[str, list[str]] = {}
+    for e in events:
+        by_value.setdefault(e.signal.value, []).append(e.event)
+    assert by_value[kept] == by_value[dropped] == ["signal_removed"]

@@ -187,20 +187,22 @@ class GroupMembersCommand(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FeedRecord(_message.Message):
-    __slots__ = ("event", "audience", "target_member", "private", "members", "log_sequence")
+    __slots__ = ("event", "audience", "target_member", "private", "members", "log_sequence", "withdraws")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_MEMBER_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWS_FIELD_NUMBER: _ClassVar[int]
     event: _common_pb2.FeedEvent
     audience: _containers.RepeatedScalarFieldContainer[str]
     target_member: str
     private: bool
     members: _containers.RepeatedScalarFieldContainer[str]
     log_sequence: int
-    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+    withdraws: bool
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ..., log_sequence: _Optional[int] = ..., withdraws: _Optional[bool] = ...) -> None: ...
 
 class AuditRecord(_message.Message):
     __slots__ = ("entry_hash", "chain_hash")
