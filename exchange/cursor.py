@@ -67,6 +67,24 @@ class CursorCodec:
             [(name, f"not a cursor: {text[:40]!r}")],
         )
 
+    def encode_position(self, position: bytes) -> str:
+        """A page token for a 12-byte position (a submission's place among a signal's: its
+        log sequence and index), which would otherwise count the hub's log entries."""
+        assert len(position) == 12
+        return self._cipher.encryptor().update(position + _POSITION_TAG).hex()
+
+    def decode_position(self, text: str, name: str = "page_token") -> bytes:
+        """The position of a page token this hub handed out; INVALID_ARGUMENT otherwise."""
+        block = _hex_block(text)
+        if block is not None:
+            plain = self._cipher.decryptor().update(block)
+            if plain[12:] == _POSITION_TAG:
+                return plain[:12]
+        raise invalid(f"{name} comes from a previous page", [(name, "malformed")])
+
+
+_POSITION_TAG = b"pos1"
+
 
 def _hex_block(text: str) -> bytes | None:
     if len(text) != CURSOR_CHARS or not all(c in "0123456789abcdef" for c in text):

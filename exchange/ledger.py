@@ -376,6 +376,7 @@ def _apply_submit(
         counts[name] = counts.get(name, 0) + 1
     if batch.validate_only:
         applied.stored = False  # a dry run: answered, then undone
+        response.cursor = ""  # of events that were never stored: it would count others
     else:
         tx.put_batch(
             batch.member_id,
@@ -765,9 +766,12 @@ def _rebuild(record: rec.SignalRecord, subs: list[rec.SubmissionRecord]) -> None
 
 
 def _visibility_of(subs: list[rec.SubmissionRecord]) -> rec.FeedRecord:
-    """A feed record visible to whoever could see any of `subs`."""
+    """A feed record visible to whoever could see any of `subs`: everyone when one of them
+    is shared with everyone, else their submitters and their audiences' members."""
+    if not all(s.audience for s in subs):
+        return rec.FeedRecord(members=sorted({s.member_id for s in subs}))
     return rec.FeedRecord(
-        private=all(s.audience for s in subs),
+        private=True,
         members=sorted({s.member_id for s in subs}),
         audience=sorted({g for s in subs for g in s.audience}),
     )
@@ -932,6 +936,8 @@ def _apply_opinion(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
         if old.member_id == change.member_id:
             _count(counts, old.opinion, -1)
     _count(counts, change.opinion, +1)
+    if not counts.ByteSize():  # no opinion left: no field, as on a signal never given one
+        record.signal.ClearField("opinions")
     tx.put_opinion(
         sid,
         rec.OpinionRecord(

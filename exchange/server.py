@@ -232,6 +232,11 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
                 except Exception as e:
                     if isinstance(e, asyncio.CancelledError):
                         raise
+                    if context.cancelled() or context.done():
+                        # The caller went away mid-write (grpc raises on the write): not a
+                        # failure of the hub's, so no traceback and no INTERNAL.
+                        self._observe(name, grpc.StatusCode.CANCELLED, started, None)
+                        return
                     log.exception("%s failed", full)
                     self._observe(name, grpc.StatusCode.INTERNAL, started, None)
                     await _abort(context, HubError(grpc.StatusCode.INTERNAL, "internal error"))

@@ -974,9 +974,53 @@ class ExchangeService:
     def _feed_page_shared(
         self, member_id: str, after: int, remaining: int, urgent_only: bool
     ) -> tuple[int, list[common_pb2.FeedEvent], bytes | None]:
-        """The page as `_feed_page` gives it, plus the serialised FetchUpdatesResponse when
-        every event in it is one every member sees alike (then it is built once, however many
-        subscribers read it: see _TailCache)."""
+        """The caller's next page, as `_feed_page` gives it, plus the serialised
+        FetchUpdatesResponse when every event in it is one every member sees alike (then it
+        is built once, however many subscribers read it: see _TailCache).
+
+        A page is FEED_PAGE_EVENTS of the caller's own events, or as many as there are up to
+        the end of the feed: hub pages are read (each in its own short transaction) until
+        then, so where one message ends never tells how many events the caller may not see."""
+        events: list[common_pb2.FeedEvent] = []
+        frames: list[bytes] | None = []
+        cursor = 0
+        viewer: Viewer | None = None
+        while True:
+            page = self._hub_page(after)
+            if not page.items:
+                break
+            view_cm = None
+            try:
+                for record, shared in page.items:
+                    if urgent_only and not record.event.urgent:
+                        continue
+                    if shared is not None:
+                        event: common_pb2.FeedEvent | None = shared[0]
+                        if frames is not None:
+                            frames.append(shared[1])
+                    else:
+                        frames = None  # this page is the caller's own: built the usual way
+                        if view_cm is None:
+                            view_cm = self.hub.store.read()
+                            view = view_cm.__enter__()
+                            viewer = viewer or Viewer.load(view, member_id)
+                        assert viewer is not None
+                        event = _event_for(view, record, viewer, self.hub.codec)
+                    if event is not None:
+                        events.append(event)
+                        if len(events) == remaining or len(events) >= FEED_PAGE_EVENTS:
+                            raw = b"".join(frames) if frames is not None else None
+                            return int(record.event.cursor), events, raw
+            finally:
+                if view_cm is not None:
+                    view_cm.__exit__(None, None, None)
+            cursor = after = page.cursor
+        raw = b"".join(frames) if frames is not None and events else None
+        return cursor, events, raw
+
+    def _hub_page(self, after: int) -> _TailPage:
+        """The hub's feed records after `after` (at most FEED_PAGE_EVENTS), from the tail
+        cache or read into it."""
         page = self._tail.get(after)
         if page is None:
             # One reader at a time fills the cache: followers woken by the same commit would
@@ -992,36 +1036,7 @@ class ExchangeService:
                         )
                     if records:
                         self._tail.put(after, page)
-        events: list[common_pb2.FeedEvent] = []
-        frames: list[bytes] | None = []
-        viewer: Viewer | None = None
-        view_cm = None
-        try:
-            for record, shared in page.items:
-                if urgent_only and not record.event.urgent:
-                    continue
-                if shared is not None:
-                    event: common_pb2.FeedEvent | None = shared[0]
-                    if frames is not None:
-                        frames.append(shared[1])
-                else:
-                    frames = None  # this page is the caller's own: built the usual way
-                    if view_cm is None:
-                        view_cm = self.hub.store.read()
-                        view = view_cm.__enter__()
-                        viewer = Viewer.load(view, member_id)
-                    assert viewer is not None
-                    event = _event_for(view, record, viewer, self.hub.codec)
-                if event is not None:
-                    events.append(event)
-                    if len(events) == remaining:
-                        raw = b"".join(frames) if frames is not None else None
-                        return int(record.event.cursor), events, raw
-        finally:
-            if view_cm is not None:
-                view_cm.__exit__(None, None, None)
-        raw = b"".join(frames) if frames is not None and events else None
-        return page.cursor, events, raw
+        return page
 
     async def GetSignal(
         self,
@@ -1040,8 +1055,7 @@ class ExchangeService:
         if message.page_size < 0 or message.page_size > SUBMISSIONS_PAGE_MAX:
             raise invalid(f"page_size is 0-{SUBMISSIONS_PAGE_MAX}", [("page_size", "out of range")])
         token = message.page_token
-        if token and not (len(token) == 24 and all(c in "0123456789abcdef" for c in token)):
-            raise invalid("page_token comes from a previous page", [("page_token", "malformed")])
+        after = self.hub.codec.decode_position(token) if token else b""
         size = message.page_size or SUBMISSIONS_PAGE_DEFAULT
         with self.hub.store.read() as view:
             viewer = Viewer.load(view, caller.member_id)
@@ -1056,7 +1070,7 @@ class ExchangeService:
             if record is None or shown is None:  # invisible looks exactly like missing
                 raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
             response = exchange_pb2.GetSignalResponse(signal=shown)
-            page = [s for s in subs if not token or _position(sid, s) > token]
+            page = [s for s in subs if not token or _position(sid, s) > after]
             envelope_bytes = 0
             last: rec.SubmissionRecord | None = None
             for sub in page:
@@ -1067,7 +1081,7 @@ class ExchangeService:
                     response.submissions and envelope_bytes + cost > ENVELOPE_BYTES_PER_PAGE
                 )
                 if full and last is not None:
-                    response.next_page_token = _position(sid, last)
+                    response.next_page_token = self.hub.codec.encode_position(_position(sid, last))
                     break
                 key = view.key(sub.key_id)
                 out = response.submissions.add(
@@ -1362,9 +1376,10 @@ def member_usage(
     return response
 
 
-def _position(signal_id: str, sub: rec.SubmissionRecord) -> str:
-    """A submission's place among a signal's submissions, as a page token (24 hex digits)."""
-    return submission_key(signal_id, sub)[16:].hex()
+def _position(signal_id: str, sub: rec.SubmissionRecord) -> bytes:
+    """A submission's place among a signal's submissions (12 bytes: its log sequence and
+    index), handed out only encrypted as a page token (exchange.cursor)."""
+    return submission_key(signal_id, sub)[16:]
 
 
 def _envelope_of(message: Message) -> common_pb2.SignedEnvelope:

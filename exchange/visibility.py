@@ -97,7 +97,8 @@ def view_from(
     last = max(subs, key=lambda s: (s.received_at.seconds, s.received_at.nanos))
     out.first_seen.CopyFrom(first.received_at)
     out.last_seen.CopyFrom(last.received_at)
-    out.opinions.CopyFrom(opinions)
+    if opinions.ByteSize():  # none is no field at all, as on a stored signal without any
+        out.opinions.CopyFrom(opinions)
     verdicts = merge_verdicts(s.classifier for s in subs if s.HasField("classifier"))
     if verdicts:
         out.classifiers.extend(verdicts)
