@@ -231,6 +231,7 @@ class _Sub:
     key_id: str = ""
     ms: int = 0
     """When the hub received it."""
+    audience: tuple[str, ...] = ()
 
 
 class _Signal:
@@ -288,6 +289,9 @@ class _Own:
     live: list[bool] = field(default_factory=list)
     value: str = ""
     """The signal's value (a member's own report may show it: the member submitted it)."""
+    audiences: set[tuple[str, ...]] = field(default_factory=set)
+    """The audiences the member shared it with: another member's match or opinion of it
+    counts only when that member could see one of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,9 +339,17 @@ class History:
     may see (its current groups), as the hub shows them to it, and the member's own
     submissions are followed."""
 
-    def __init__(self, period: Period, focus: Viewer | None = None) -> None:
+    def __init__(
+        self,
+        period: Period,
+        focus: Viewer | None = None,
+        viewer_of: Callable[[str], Viewer] | None = None,
+    ) -> None:
         self.period = period
         self.focus = focus
+        self.viewer_of = viewer_of
+        """With `focus`: another member's groups, to decide which of its actions the focus
+        may count (only those through a submission the focus sees)."""
         self.signals: dict[str, _Signal] = {}
         self.contributions: list[Contribution] = []
         self.opinions: dict[tuple[str, str], OpinionGiven] = {}
@@ -428,7 +440,7 @@ class History:
                 record = self.signals[sid] = _Signal(self._intern(signal.type), ms)
             labels: tuple[str, ...] = self._intern(signal.labels)
             corroborates = any(s.member != member for s in record.live)
-            record.live.append(_Sub(sequence, index, member, labels, visible, key_id, ms))
+            record.live.append(_Sub(sequence, index, member, labels, visible, key_id, ms, audience))
             if signal.expires_at_ms:
                 heapq.heappush(self._expiries, (signal.expires_at_ms, sid, sequence, index))
             if record.corroborated_ms < 0 and corroborates:
@@ -443,9 +455,22 @@ class History:
                 if record.own is None:
                     record.own = _Own(value=signal.value)
                 record.own.labels.update(labels)
+                record.own.audiences.add(audience)
                 self._own(record, ms)
             if self._counts(ms, member):
                 self.contributions.append(Contribution(ms, sid, record.type, member, labels, new))
+
+    def shares(self, member: str, record: _Signal) -> bool:
+        """With `focus`: whether `member` sees a submission of the signal the focus sees —
+        one of the focus's own, or a live one visible to it. An action of a member who saw
+        the signal only through submissions the focus may not see is as if it never was."""
+        if self.focus is None or self.viewer_of is None or member == self.focus.member_id:
+            return True
+        other = self.viewer_of(member)
+        focus = self.focus.member_id
+        if record.own is not None and any(other.sees(focus, a) for a in record.own.audiences):
+            return True
+        return any(s.visible and other.sees(s.member, s.audience) for s in record.live)
 
     def _relabel(self, record: _Signal, ms: int) -> None:
         labels = frozenset(x for s in record.live if s.visible for x in s.labels)
@@ -470,7 +495,7 @@ class History:
         record = self.signals.get(change.signal_id)
         if record is None or not self.period.contains(ms):
             return
-        own = record.own_live_between(ms, ms + 1)
+        own = record.own_live_between(ms, ms + 1) and self.shares(change.member_id, record)
         self.opinions[(change.signal_id, change.member_id)] = OpinionGiven(
             ms, change.signal_id, change.member_id, int(change.opinion), record.labels_at(ms), own
         )
@@ -500,7 +525,10 @@ class History:
             record.live = kept
             self._after_removal(record, ms)
             if self._counts(ms, member):
-                self.retractions.append(Withdrawal(ms, sid, member, withdrawn, not kept))
+                # Removed as the focus sees it: a submission it may not see that keeps the
+                # signal stored must not show (as RetractSubmission answers).
+                gone = not any(s.visible for s in kept)
+                self.retractions.append(Withdrawal(ms, sid, member, withdrawn, gone))
 
     def _expire(self, ms: int) -> None:
         due: dict[str, set[tuple[int, int]]] = defaultdict(set)
@@ -1044,7 +1072,14 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
     (labels and corroboration from submissions visible to it)."""
     period = Period(first_day, last_day)
     viewer = Viewer.load(view, member_id)
-    history = History(period, focus=viewer).replay(view_log_entries(view))
+    viewers: dict[str, Viewer] = {}
+
+    def viewer_of(member: str) -> Viewer:
+        if member not in viewers:
+            viewers[member] = Viewer.load(view, member)
+        return viewers[member]
+
+    history = History(period, focus=viewer, viewer_of=viewer_of).replay(view_log_entries(view))
     used = Usage.read(view, period)
     contribs = history.contributions
     signals = {c.signal_id for c in contribs}
@@ -1072,7 +1107,11 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
         if m.member_id == member_id:
             labs = sorted(record.labels_at(day_start + DAY_MS - 1)) if record else []
             mine.add(m.day, m.signal_id, labs or [NO_LABEL], m.count)
-        elif record is not None and record.own_live_between(day_start, day_start + DAY_MS):
+        elif (
+            record is not None
+            and record.own_live_between(day_start, day_start + DAY_MS)
+            and history.shares(m.member_id, record)
+        ):
             by_others.add(m.day, m.signal_id, own_labels(record), m.count)
     own_queries = [q for q in used.queries if q.member_id == member_id]
     weeks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -1113,7 +1152,6 @@ def member_report(view: StoreView, member_id: str, first_day: date, last_day: da
             "to": period.last.isoformat(),
             "days": period.days,
         },
-        "through_log_entry": history.last_sequence,
         "contributions": {
             "signals": len(signals),
             "new_signals": len({c.signal_id for c in contribs if c.new}),

@@ -975,15 +975,32 @@ FIXED: dict[str, list[Step]] = {
         hidden(Submit(HIDDEN_TWO, (Item(HIDDEN_ONLY[0]),), (HIDDEN,))),
         visible(Submit(ALLY, (Item(OPEN[1]),))),
     ],
-    # An erasure refuses the value for good. Should the observer's later submission of a
-    # value that only hidden members had (and the operator erased) be refused as well? It
-    # tells the observer that somebody it cannot see submitted it.
-    "a value erased while only hidden members had it, then submitted by the observer": [
-        hidden(Submit(HIDDEN_ONE, (Item(HIDDEN_ONLY[1]),), (HIDDEN,))),
-        hidden(Erase(HIDDEN_ONLY[1])),
-        visible(Submit(OBSERVER, (Item(HIDDEN_ONLY[1]),))),
-    ],
 }
+
+ERASED_THEN_SUBMITTED = [
+    hidden(Submit(HIDDEN_ONE, (Item(HIDDEN_ONLY[1]),), (HIDDEN,))),
+    hidden(Erase(HIDDEN_ONLY[1])),
+    visible(Submit(OBSERVER, (Item(HIDDEN_ONLY[1]),))),
+]
+
+
+def test_the_one_deliberate_difference_is_a_legal_erasure_refusing_the_value_for_good(
+    template: Path, tmp_path: Path
+) -> None:
+    """A legal erasure refuses the value for good, to every member: the observer's later
+    submission of a value the operator erased (while only a group it is not in held it) is
+    refused, and so tells it that the value was erased. That is the erasure's purpose (the
+    order is about the value, not about who held it), it says nothing of who or which group
+    held it, and it is the only answer that differs (docs/costs.md)."""
+    differences, played = asyncio.run(play(ERASED_THEN_SUBMITTED, template, tmp_path))
+    assert played == len(ERASED_THEN_SUBMITTED)
+    # all at the refused submission: its answer, and (full probe) the signal A now holds
+    assert differences and {d.step.split(",")[0] for d in differences} == {differences[0].step}
+    submit = differences[0]
+    assert submit.rpc == "SubmitSignals"
+    assert "erased on legal request" in submit.b.readable
+    assert "erased" not in submit.a.readable
+    assert HIDDEN_ONE not in submit.b.readable and HIDDEN not in submit.b.readable
 
 
 @pytest.mark.parametrize("name", list(FIXED))

@@ -527,7 +527,7 @@ def test_a_reader_adopts_a_map_the_hub_grew(tmp_path: Path) -> None:
     Store(path, map_bytes=1 << 20).close()
     reader = Store(path, readonly=True, map_bytes=1 << 20)
     try:
-        with report._read(reader) as view:
+        with report.read_view(reader) as view:
             assert view.counter("log_seq") == 0
         grow = (  # another process (the hub) grows the map and writes
             "import lmdb, sys\n"
@@ -539,7 +539,7 @@ def test_a_reader_adopts_a_map_the_hub_grew(tmp_path: Path) -> None:
         )
         subprocess.run([sys.executable, "-c", grow, str(path)], check=True)
         assert list(report.log_entries(reader)) == []
-        with report._read(reader) as view:
+        with report.read_view(reader) as view:
             assert view.meta("filler") == bytes(4 << 20)
     finally:
         reader.close()
