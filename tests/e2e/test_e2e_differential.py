@@ -58,7 +58,7 @@ import itertools
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,6 +68,7 @@ import pytest
 from difftools import (
     Answer,
     Difference,
+    Failure,
     Follower,
     HubClock,
     HubUnderTest,
@@ -1103,32 +1104,44 @@ def moves_with_hidden_events(tokens: dict[int, list[str]]) -> list[str]:
     return found
 
 
-async def observer_tokens(steps: Sequence[Step], template: Path, work: Path) -> list[str]:
-    """The raw cursors a history gives the observer on one hub: those of its own submissions,
-    of its feed from the start, and of a snapshot."""
-    data_dir = work / f"tokens-{next(_runs)}"
+@contextlib.asynccontextmanager
+async def one_hub(
+    steps: Sequence[Step], template: Path, work: Path, name: str
+) -> AsyncIterator[tuple[HubUnderTest, list[tuple[Call, bytes | list[bytes] | Failure]]]]:
+    """One hub (a copy of the template) that has played `steps` on the shared clock, and each
+    step's call and answer; stopped on leaving."""
+    data_dir = work / f"{name}-{next(_runs)}"
     shutil.copytree(template, data_dir)
     hub = HubUnderTest("one", data_dir, signers_of(template))
     clock = start_clock()
     calls = Calls(clock, signers_of(template))
-    tokens: list[str] = []
     with hub_clock(clock):
         await hub.start()
         try:
+            played = []
             for i, step in enumerate(steps):
                 clock.ms += STEP_MS
                 call = calls.of(step.action, i)
-                result = await hub.send(call.who, call.rpc, call.request)
-                assert isinstance(result, bytes), f"step {i + 1} ({step}) failed: {result}"
-                if call.who == OBSERVER and call.rpc == "SubmitSignals":
-                    tokens.append(exchange_pb2.SubmitSignalsResponse.FromString(result).cursor)
+                played.append((call, await hub.send(call.who, call.rpc, call.request)))
             await hub.settle()
-            tokens += [e.cursor for e in await hub.feed_events_after(OBSERVER, "")]
-            parts = await hub.send(OBSERVER, "GetSnapshot", exchange_pb2.GetSnapshotRequest())
-            assert isinstance(parts, list)
-            tokens.append(exchange_pb2.GetSnapshotResponse.FromString(parts[0]).header.cursor)
+            yield hub, played
         finally:
             await hub.stop()
+
+
+async def observer_tokens(steps: Sequence[Step], template: Path, work: Path) -> list[str]:
+    """The raw cursors a history gives the observer on one hub: those of its own submissions,
+    of its feed from the start, and of a snapshot."""
+    tokens: list[str] = []
+    async with one_hub(steps, template, work, "tokens") as (hub, played):
+        for i, (call, result) in enumerate(played):
+            assert isinstance(result, bytes), f"step {i + 1} ({steps[i]}) failed: {result}"
+            if call.who == OBSERVER and call.rpc == "SubmitSignals":
+                tokens.append(exchange_pb2.SubmitSignalsResponse.FromString(result).cursor)
+        tokens += [e.cursor for e in await hub.feed_events_after(OBSERVER, "")]
+        parts = await hub.send(OBSERVER, "GetSnapshot", exchange_pb2.GetSnapshotRequest())
+        assert isinstance(parts, list)
+        tokens.append(exchange_pb2.GetSnapshotResponse.FromString(parts[0]).header.cursor)
     return tokens
 
 
@@ -1166,32 +1179,20 @@ async def observer_page_tokens(
     steps: Sequence[Step], template: Path, work: Path, value: Value
 ) -> list[str]:
     """The page tokens of the observer's GetSignal of `value`, one submission a page."""
-    data_dir = work / f"pages-{next(_runs)}"
-    shutil.copytree(template, data_dir)
-    hub = HubUnderTest("one", data_dir, signers_of(template))
-    clock = start_clock()
-    calls = Calls(clock, signers_of(template))
     tokens: list[str] = []
-    with hub_clock(clock):
-        await hub.start()
-        try:
-            for i, step in enumerate(steps):
-                clock.ms += STEP_MS
-                call = calls.of(step.action, i)
-                result = await hub.send(call.who, call.rpc, call.request)
-                assert isinstance(result, bytes), f"step {i + 1} ({step}) failed: {result}"
-            token = None
-            while token != "":
-                request = exchange_pb2.GetSignalRequest(
-                    signal_id=value.signal_id, page_size=1, page_token=token or ""
-                )
-                page = await hub.send(OBSERVER, "GetSignal", request)
-                assert isinstance(page, bytes), page
-                token = exchange_pb2.GetSignalResponse.FromString(page).next_page_token
-                if token:
-                    tokens.append(token)
-        finally:
-            await hub.stop()
+    async with one_hub(steps, template, work, "pages") as (hub, played):
+        for i, (_, result) in enumerate(played):
+            assert isinstance(result, bytes), f"step {i + 1} ({steps[i]}) failed: {result}"
+        token = None
+        while token != "":
+            request = exchange_pb2.GetSignalRequest(
+                signal_id=value.signal_id, page_size=1, page_token=token or ""
+            )
+            page = await hub.send(OBSERVER, "GetSignal", request)
+            assert isinstance(page, bytes), page
+            token = exchange_pb2.GetSignalResponse.FromString(page).next_page_token
+            if token:
+                tokens.append(token)
     return tokens
 
 
@@ -1223,24 +1224,10 @@ def test_feed_pages_do_not_reveal_hidden_events(template: Path, tmp_path: Path) 
     of the feed must not be a fixed number of the hub's events, the observer's among them)."""
 
     async def cut(steps: Sequence[Step]) -> list[int]:
-        data_dir = tmp_path / f"cut-{next(_runs)}"
-        shutil.copytree(template, data_dir)
-        hub = HubUnderTest("one", data_dir, signers_of(template))
-        clock = start_clock()
-        calls = Calls(clock, signers_of(template))
-        with hub_clock(clock):
-            await hub.start()
-            try:
-                for i, step in enumerate(steps):
-                    clock.ms += STEP_MS
-                    call = calls.of(step.action, i)
-                    await hub.send(call.who, call.rpc, call.request)
-                await hub.settle()
-                request = exchange_pb2.FetchUpdatesRequest()
-                messages = await hub.send(OBSERVER, "FetchUpdates", request)
-                assert isinstance(messages, list)
-            finally:
-                await hub.stop()
+        async with one_hub(steps, template, tmp_path, "cut") as (hub, _):
+            request = exchange_pb2.FetchUpdatesRequest()
+            messages = await hub.send(OBSERVER, "FetchUpdates", request)
+            assert isinstance(messages, list)
         return [len(exchange_pb2.FetchUpdatesResponse.FromString(m).events) for m in messages]
 
     def history(n: int) -> list[Step]:
