@@ -224,6 +224,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keepalive_seconds=settings["keepalive_seconds"],
         follow_stall_seconds=settings["follow_stall_seconds"],
         max_follows_per_member=settings["max_follows_per_member"],
+        match_results_rate=settings["match_results_rate"],
+        match_results_burst=settings["match_results_burst"],
         max_snapshots_per_member=settings["max_snapshots_per_member"],
         max_reports_per_member=settings["max_reports_per_member"],
         cluster=settings["cluster"],

@@ -136,6 +136,11 @@ SETTINGS: tuple[Setting, ...] = (
             "calls served at once; more are refused RESOURCE_EXHAUSTED (0 = no limit)"),
     Setting("keepalive_seconds", "SIGNALHUB_KEEPALIVE_SECONDS", _positive(float), 60.0,
             "interval of HTTP/2 keepalive pings to idle clients"),
+    Setting("match_results_rate", "SIGNALHUB_MATCH_RESULTS_RATE", _non_negative(float), 5000.0,
+            "matches (and linked signals) a second one member's answers may carry on average "
+            "(0 = no limit)"),
+    Setting("match_results_burst", "SIGNALHUB_MATCH_RESULTS_BURST", _positive(float), 50000.0,
+            "matches one member may get in a burst (any one call within it goes through)"),
     Setting("max_follows_per_member", "SIGNALHUB_MAX_FOLLOWS_PER_MEMBER", _non_negative(int),
             16, "following FetchUpdates streams one member may hold at once (0 = no limit)"),
     Setting("max_snapshots_per_member", "SIGNALHUB_MAX_SNAPSHOTS_PER_MEMBER",

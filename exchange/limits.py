@@ -87,3 +87,48 @@ class MemberSlots:
     def held(self, member_id: str) -> int:
         with self._lock:
             return self._held.get(member_id, 0)
+
+
+class CostLimiter:
+    """A member's share of an expensive kind of work, in units of its cost (MatchHashes: the
+    matches and linked signals its answers carry): `rate` units a second with bursts of
+    `burst`. A call is refused (RESOURCE_EXHAUSTED, RetryInfo) only while the member is in
+    debt; its cost, known once it is answered, is charged after. So any one call a full
+    bucket allows goes through, and a member sending call after call gets `rate` a second."""
+
+    def __init__(self, what: str, rate: float, burst: float,
+                 refused: Callable[[str], None] = lambda kind: None) -> None:  # fmt: skip
+        self.what = what
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._refused = refused
+        self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def _tokens(self, member_id: str, at: float) -> float:
+        tokens, last = self._buckets.get(member_id, (self.burst, at))
+        return min(self.burst, tokens + (at - last) * self.rate)
+
+    def check(self, member_id: str, now: float | None = None) -> None:
+        if self.rate <= 0:
+            return
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            tokens = self._tokens(member_id, at)
+            self._buckets[member_id] = (tokens, at)
+        if tokens < 0:
+            wait = -tokens / self.rate
+            self._refused(self.what)
+            raise HubError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"your share of {self.what} is spent ({self.rate:g} a second, bursts of "
+                f"{self.burst:g}); retry in {wait:.2f} s",
+                retry_after_seconds=wait,
+            )
+
+    def charge(self, member_id: str, cost: float, now: float | None = None) -> None:
+        if self.rate <= 0 or cost <= 0:
+            return
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            self._buckets[member_id] = (self._tokens(member_id, at) - cost, at)

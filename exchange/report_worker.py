@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -24,8 +25,13 @@ _store: Store | None = None
 """The worker process's read-only store (opened by `_open`)."""
 
 
+REPORT_NICENESS = 10
+"""The worker yields the CPU to the hub: matching comes first, a report waits (seconds)."""
+
+
 def _open(path: str) -> None:
     global _store
+    os.nice(REPORT_NICENESS)
     _store = Store(Path(path), readonly=True)
 
 

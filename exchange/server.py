@@ -39,7 +39,7 @@ from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import HubError
 from .index import SignalIndex
 from .ledger import Applied
-from .limits import MemberSlots, RateLimiter
+from .limits import CostLimiter, MemberSlots, RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
@@ -81,6 +81,9 @@ class ServerConfig:
     keepalive_seconds: float = 60.0
     follow_stall_seconds: float = 30.0
     """A stream whose subscriber reads nothing this long is ended (RESOURCE_EXHAUSTED)."""
+    match_results_rate: float = 5000.0
+    match_results_burst: float = 50000.0
+    """Each member's share of match work (exchange.limits.CostLimiter; rate 0 = no limit)."""
     max_follows_per_member: int = 16
     max_snapshots_per_member: int = 2
     max_reports_per_member: int = 1
@@ -379,6 +382,12 @@ class HubServer:
                 "snapshot streams", self.config.max_snapshots_per_member, refused("snapshot")
             ),
             reports=MemberSlots("reports", self.config.max_reports_per_member, refused("report")),
+            match_work=CostLimiter(
+                "match results",
+                self.config.match_results_rate,
+                self.config.match_results_burst,
+                refused("match"),
+            ),
         )
         keepalive_ms = int(self.config.keepalive_seconds * 1000)
         options = [

@@ -34,7 +34,7 @@ from .cursor import CursorCodec
 from .errors import HubError, invalid, permission_denied
 from .index import SignalIndex
 from .ledger import PreparedBatch, key_message, valid_time
-from .limits import MemberSlots, RateLimiter
+from .limits import CostLimiter, MemberSlots, RateLimiter
 from .metrics import HubMetrics
 from .report_worker import ReportWorkers
 from .snapshot import framed
@@ -165,6 +165,10 @@ class Hub:
     follows: MemberSlots = field(default_factory=lambda: MemberSlots("following streams", 16))
     snapshots: MemberSlots = field(default_factory=lambda: MemberSlots("snapshot streams", 2))
     reports: MemberSlots = field(default_factory=lambda: MemberSlots("reports", 1))
+    match_work: CostLimiter = field(
+        default_factory=lambda: CostLimiter("match results", 5000, 50_000)
+    )
+    """Each member's share of match work: the matches and linked signals its answers carry."""
     """Long calls one member may hold at once: each stream holds memory and a spool or a
     subscription, each report replays the log."""
 
@@ -752,8 +756,10 @@ class ExchangeService:
             )
         if violations:
             raise invalid(f"invalid query: {violations[0][0]}: {violations[0][1]}", violations)
+        if not caller.is_operator:
+            self.hub.match_work.check(caller.member_id)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        response = await loop.run_in_executor(
             None,
             self._match,
             canonical,
@@ -763,6 +769,10 @@ class ExchangeService:
             videos,
             typed_limits,
         )
+        if not caller.is_operator:
+            cost = sum(1 + len(m.linked) for r in response.results for m in r.matches)
+            self.hub.match_work.charge(caller.member_id, cost)
+        return response
 
     def _match(
         self,

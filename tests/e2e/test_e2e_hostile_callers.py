@@ -3,6 +3,7 @@ member or one stranger can make it do before any work is spent on them."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ import grpc
 import pytest
 from hubtools import HubProcess, new_hub, store_fingerprint
 
-from client_sdk import Signal
+from client_sdk import RetryPolicy, Signal
+from client_sdk.errors import ResourceExhausted
 from client_sdk.signing import Signer
 from client_sdk.snapshot import read_snapshot
 from exchange import service
@@ -26,7 +28,7 @@ MATCH = "/signalhub.v1.Exchange/MatchHashes"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, Path]]:
     root = tmp_path_factory.mktemp("hostile")
-    hub = new_hub(root)
+    hub = new_hub(root, metrics=True)
     hub.add_member("mallory", root)
     yield hub, root
     hub.stop()
@@ -94,6 +96,19 @@ def test_a_match_against_a_large_incident_stays_within_the_answer_budgets(
     assert any(m.linked_truncated and not m.linked for r in results for m in r.matches)
     distinct = len(set(values))
     assert all(len(r.matches) == distinct and not r.truncated for r in results)
+    # That answer spent the member's share of match work: the next call waits its turn
+    # (RetryInfo), and another member's matching is not touched.
+    with process.client("caseworker", key, retry=RetryPolicy(attempts=1)) as member:
+        with contextlib.suppress(ResourceExhausted):  # in debt by at most 0.3 s: may pass
+            member.match([("pdq", values[i % 300]) for i in range(200)], max_distance=31)
+        with pytest.raises(ResourceExhausted) as e:  # in debt by 10 s now, whatever the above
+            member.match([("pdq", values[0])])
+    assert "share of match results is spent" in str(e.value)
+    with process.client("mallory", root / "mallory.key") as other:
+        (found,) = other.match([("pdq", values[0])], max_distance=0)
+    assert [m.signal.value for m in found.matches] == [values[0]]
+    refused = 'signalhub_member_limit_refusals_total{kind="match"}'
+    assert process.metric(refused) >= 1
 
 
 def test_an_answer_over_its_size_budget_is_cut_and_marked_truncated() -> None:

@@ -81,3 +81,23 @@ def domain_operator() -> str:
     from signalhub import domain
 
     return domain.OPERATOR_ID
+
+
+def test_a_cost_limiter_lets_one_call_through_a_full_bucket_then_charges_the_debt() -> None:
+    import grpc
+    import pytest
+
+    from exchange.errors import HubError
+    from exchange.limits import CostLimiter
+
+    refused: list[str] = []
+    work = CostLimiter("match results", rate=100, burst=1000, refused=refused.append)
+    work.check("acme", now=0.0)
+    work.charge("acme", 1500, now=0.0)  # one call larger than the burst still went through
+    with pytest.raises(HubError) as e:
+        work.check("acme", now=1.0)  # 500 in debt, 100 back: 4 s more
+    assert e.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert e.value.retry_after_seconds == pytest.approx(4.0)
+    work.check("beta", now=1.0)  # another member's share is its own
+    work.check("acme", now=5.0)  # paid off
+    assert refused == ["match results"]
