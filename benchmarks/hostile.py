@@ -723,12 +723,16 @@ def attack_bomb(spec: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
                 stop.wait(0.2)
                 continue
             n = 0
+            interval = 1.0 / spec["rate"] if spec.get("rate") else 0.0
+            next_at = time.perf_counter()
             while conn.closed is None and not stop.is_set() and time.perf_counter() < deadline:
-                while len(conn.open) < spec["inflight"] and conn.closed is None:
+                while (len(conn.open) < spec["inflight"] and conn.closed is None
+                       and time.perf_counter() >= next_at):  # fmt: skip
                     variant = "forged" if n % 2 else "none"
                     conn.request(variant, forged() if variant == "forged" else [])
                     n += 1
-                conn.pump(0.05)
+                    next_at += interval
+                conn.pump(min(0.05, interval) if interval else 0.05)
             grace_ends = time.perf_counter() + spec["grace_seconds"]
             while conn.open and conn.closed is None and time.perf_counter() < grace_ends:
                 conn.pump(0.05)  # the answers to requests in flight still count
@@ -1264,6 +1268,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="unauthenticated connections (default 2)")  # fmt: skip
     ap.add_argument("--bomb-inflight", type=int, default=8,
                     help="requests in flight per connection (default 8)")  # fmt: skip
+    ap.add_argument("--bomb-rate", type=float, default=0.0,
+                    help="requests a second per bomb sender (default 0: as fast as they are "
+                         "answered, a flood)")  # fmt: skip
     ap.add_argument("--bomb-mib", type=float, default=15.0,
                     help="uncompressed size of one bomb request, MiB (default 15)")  # fmt: skip
     ap.add_argument("--bomb-query-bytes", type=int, default=4096,
@@ -1325,6 +1332,7 @@ def main(argv: list[str] | None = None) -> int:
             "linked": {**common, "key": keys[HOSTILE], "center": setup["center"],
                        "queries": args.linked_queries},
             "bomb": {**common, "senders": args.bomb_senders, "inflight": args.bomb_inflight,
+                     "rate": args.bomb_rate,
                      "bomb_bytes": int(args.bomb_mib * 2**20),
                      "query_bytes": args.bomb_query_bytes},
             "snapshots": {**common, "key": keys[HOSTILE], "streams": args.snapshot_streams},
