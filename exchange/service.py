@@ -295,6 +295,7 @@ class _RowLookup:
         self._views: dict[str, common_pb2.Signal | None] = {}
         self._frames: dict[str, dict[bytes, float]] = {}
         self._cases: dict[tuple[str, str], list[str]] = {}
+        self._linked_ids: dict[str, tuple[list[str], bool]] = {}
         self.linked_left = MAX_LINKED_PER_CALL
 
     def row(self, row: int) -> tuple[bytes, str] | None:
@@ -320,20 +321,22 @@ class _RowLookup:
         the call's budgets (MAX_LINKED_PER_CALL, MAX_LINKED_CASES_PER_CALL). Also whether any
         were left out. Budgets are spent on what the caller sees only, so what it is shown
         never depends on what it may not see."""
-        cases = {
-            (s.member_id, s.incident)
-            for s in self.view.submissions(signal_id)
-            if s.incident and self.viewer.sees(s.member_id, s.audience)
-        }
-        found: set[str] = set()
-        cut = False
-        for case in sorted(cases):
-            members = self._case(case)
-            if members is None:
-                cut = True
-                continue
-            found.update(m for m in members if m != signal_id)
-        ids = sorted(found)
+        if signal_id not in self._linked_ids:  # once a call per signal: matches repeat
+            cases = {
+                (s.member_id, s.incident)
+                for s in self.view.submissions(signal_id)
+                if s.incident and self.viewer.sees(s.member_id, s.audience)
+            }
+            found: set[str] = set()
+            cut_cases = False
+            for case in sorted(cases):
+                members = self._case(case)
+                if members is None:
+                    cut_cases = True
+                    continue
+                found.update(m for m in members if m != signal_id)
+            self._linked_ids[signal_id] = (sorted(found), cut_cases)
+        ids, cut = self._linked_ids[signal_id]
         room = min(MAX_LINKED, self.linked_left)
         if len(ids) > room:
             ids, cut = ids[:room], True
