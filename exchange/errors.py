@@ -37,3 +37,16 @@ def unauthenticated(message: str, reason: str) -> HubError:
 
 def permission_denied(message: str, reason: str) -> HubError:
     return HubError(grpc.StatusCode.PERMISSION_DENIED, message, auth_reason=reason)
+
+
+RESTORE_ADVICE = (
+    "run `signalhub admin check --data-dir DATA_DIR` and `signalhub audit verify --data-dir "
+    "DATA_DIR` on the hub, and restore a backup (`signalhub admin restore BACKUP --data-dir "
+    "DATA_DIR --force`)"
+)
+"""What the operator should do about a corrupt store (DATA_DIR, BACKUP: theirs to fill in)."""
+
+
+def data_loss(what: str) -> HubError:
+    """DATA_LOSS for a stored record that is corrupt: `what` says which and how."""
+    return HubError(grpc.StatusCode.DATA_LOSS, f"{what}; {RESTORE_ADVICE}")

@@ -102,6 +102,12 @@ class HubMetrics:
             "Following subscribers disconnected for not reading (they resume from their cursor).",
             registry=self.registry,
         )
+        self.corrupt_records = Counter(
+            "signalhub_store_corrupt_records",
+            "Stored records found corrupt when read (refused with DATA_LOSS), by table.",
+            ["table"],
+            registry=self.registry,
+        )
 
         self.ready = Gauge(
             "signalhub_ready",
@@ -110,9 +116,11 @@ class HubMetrics:
         )
 
     def watch_store(self, store: Store) -> None:
-        """Store usage is read at scrape time, so it is never stale."""
+        """Store usage is read at scrape time, so it is never stale; corrupt records are
+        counted as reads find them."""
         self.store_bytes.set_function(lambda: store.map_bytes()[0])
         self.store_map_bytes.set_function(lambda: store.map_bytes()[1])
+        store.on_corrupt = lambda table: self.corrupt_records.labels(table).inc()
 
     def serve(self, host: str, port: int) -> None:
         """Starts the /metrics HTTP endpoint in a background thread."""

@@ -33,7 +33,7 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 
-from .store import Store, StoreView
+from .store import Store, StoreView, open_seal
 from .visibility import Viewer, event_visible, signal_view
 
 log = logging.getLogger("signalhub.snapshot")
@@ -93,15 +93,22 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
     """Every signal the viewer may see, in signal id order, each framed as an entry of
     SnapshotChunk.signals: the serialised Signal exactly as the feed shows it to the viewer.
     A signal none of whose submissions is restricted is the same for everyone: its stored
-    bytes are used as they are, without parsing them."""
+    bytes are used as they are, without parsing them, once their seal shows they are the bytes
+    written (a record without a valid seal is parsed and checked: HubError(DATA_LOSS) when it
+    is corrupt)."""
     parse = rec.SignalRecord.FromString
-    for _, raw in view.txn.cursor(db=view.dbs["signals"]):
+    for key, raw in view.txn.cursor(db=view.dbs["signals"]):
         value = bytes(raw)  # bytes already (buffers=False): no copy
-        end = signal_field_end(value)
-        if end and not parse(value[end:]).restricted:
-            yield value[:end]
-            continue
-        shown = signal_view(view, parse(value), viewer)
+        body, sealed = open_seal(value)
+        if sealed:
+            end = signal_field_end(body)
+            if end and not parse(body[end:]).restricted:
+                yield body[:end]
+                continue
+            record = parse(body)
+        else:
+            record = view.signal_record(bytes(key), value)
+        shown = signal_view(view, record, viewer)
         if shown is not None:
             yield framed(1, shown.SerializeToString())
 
@@ -114,8 +121,8 @@ def member_cursor(view: StoreView, viewer: Viewer) -> int:
     the feed. Mirrors service._event_for: an event is sent when the viewer may see it and it
     is a tombstone or its signal still exists."""
     signals = view.dbs["signals"]
-    for _, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
-        record = rec.FeedRecord.FromString(bytes(raw))
+    for key, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
+        record = view.feed_record_at(bytes(key), bytes(raw))
         if not event_visible(record, viewer):
             continue
         event = record.event
