@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import lmdb
 from google.protobuf import any_pb2, duration_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
@@ -36,14 +37,15 @@ from signalhub.v1 import admin_pb2, exchange_pb2
 from .auth import CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
-from .errors import HubError
+from .errors import RESTORE_ADVICE, HubError
 from .index import SignalIndex
+from .integrity import startup_problems
 from .ledger import Applied
 from .limits import RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
-from .store import Store
+from .store import STORE_CORRUPTION, Store
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
@@ -248,6 +250,27 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         )
 
 
+def corrupt_store_message(data_dir: Path, problem: str) -> str:
+    """Why a hub refuses to serve a corrupt store, and what the operator can do."""
+    problem = problem.split("; " + RESTORE_ADVICE)[0]
+    return (
+        f"refusing to serve {data_dir}: its store is corrupt: {problem}; run `signalhub admin "
+        f"check --data-dir {data_dir}` to list what is damaged, and restore a backup "
+        f"(`signalhub admin restore BACKUP --data-dir {data_dir} --force`)"
+    )
+
+
+def open_checked(path: Path, data_dir: Path, max_map_bytes: int = 0) -> Store:
+    """Opens the store to serve it, or exits saying why it is corrupt (LMDB refuses its file,
+    or one of the one-off passes a store from an older hub gets fails)."""
+    try:
+        return Store(path, max_map_bytes=max_map_bytes)
+    except HubError as e:
+        raise SystemExit(corrupt_store_message(data_dir, e.message)) from None
+    except (lmdb.InvalidError, *STORE_CORRUPTION) as e:
+        raise SystemExit(corrupt_store_message(data_dir, f"LMDB: {e}")) from None
+
+
 def check_registry(store: Store) -> None:
     """Refuses to serve when a signal type this store was served with is no longer registered
     (its plug-in uninstalled or broken): its stored signals could be neither validated nor
@@ -258,7 +281,7 @@ def check_registry(store: Store) -> None:
         raise SystemExit(f"cannot load the signal types: {e}") from None
     with store.read() as view:
         raw = view.meta("signal_types")
-    recorded: dict[str, str] = json.loads(raw) if raw else {}
+    recorded: dict[str, str] = json.loads(raw) if raw else {}  # startup_problems checked it
     missing = sorted(set(recorded) - set(current))
     if missing:
         listed = ", ".join(f"{name} (from {recorded[name]})" for name in missing)
@@ -307,10 +330,15 @@ class HubServer:
             raise SystemExit(f"another hub is serving {self.config.data_dir}")
         if self.config.cluster:  # a new node starts from the cluster's latest snapshot
             await restore_snapshot(self.config.cluster, path)
-        self.store = store = Store(path, max_map_bytes=self.config.max_store_bytes)
+        self.store = store = open_checked(path, self.config.data_dir,
+                                          max_map_bytes=self.config.max_store_bytes)  # fmt: skip
         with store.read() as view:
             if view.meta("operator_public_key") is None:
                 raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
+            problems = startup_problems(view)
+        if problems:
+            raise SystemExit(corrupt_store_message(self.config.data_dir, "; ".join(problems)))
+        self.metrics.watch_store(store)
         if self.config.shard is not None and not self.config.cluster:
             raise SystemExit("--shard needs --cluster: the other shards are reached over NATS")
         check_registry(store)
@@ -389,11 +417,13 @@ class HubServer:
             host, _, port = self.config.metrics_listen.rpartition(":")
             self.metrics.serve(host or "127.0.0.1", int(port))
         started = time.perf_counter()
-        loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        except HubError as e:  # a corrupt PDQ table or typed row (DATA_LOSS)
+            raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
         self.metrics.index_signals.labels("pdq").set(loaded)
         with store.read() as view:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
-        self.metrics.watch_store(store)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         exchange.start_tail()
         self.writer.start()
