@@ -188,8 +188,8 @@ def _log_groups(store: Store, last: int) -> Iterator[list[rec.LogEntry]]:
 def _first_difference(store: Store, replica: Store, db: str) -> str | None:
     with store.read() as a, replica.read() as b:
         # Compared without their seals: a store written before seals verifies as well.
-        ours = ((k, unsealed(db, v)) for k, v in a.items(db))
-        theirs = ((k, unsealed(db, v)) for k, v in b.items(db))
+        ours = ((k, unsealed(db, k, v)) for k, v in a.items(db))
+        theirs = ((k, unsealed(db, k, v)) for k, v in b.items(db))
         for left, right in zip_longest(ours, theirs):
             if left == right:
                 continue

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,6 @@ from .store import (
     PDQ_ROW_BYTES,
     PDQ_TABLE_SUM,
     SEALED_RECORDS,
-    STORE_CORRUPTION,
     Store,
     StoreView,
     open_seal,
@@ -104,6 +104,8 @@ class CheckReport:
     """The outcome of LMDB's structural walk: "ok", "problems", or why it was not run."""
     seconds: float = 0.0
     max_problems: int = MAX_PROBLEMS
+    sink: Callable[[Problem], None] | None = None
+    """Also called with each problem as it is found."""
 
     @property
     def ok(self) -> bool:
@@ -111,8 +113,11 @@ class CheckReport:
 
     def add(self, table: str, key: str, what: str) -> None:
         self.found += 1
+        problem = Problem(table, key, what)
         if len(self.problems) < self.max_problems:
-            self.problems.append(Problem(table, key, what))
+            self.problems.append(problem)
+        if self.sink is not None:
+            self.sink(problem)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -155,17 +160,59 @@ def check_data_dir(data_dir: Path, max_problems: int = MAX_PROBLEMS) -> CheckRep
             _check_structure(path, report)
         else:
             report.structure = "skipped: a hub is serving this directory"
-        try:
-            store = Store(path, readonly=True)
-        except lmdb.Error as e:
-            report.add("lmdb", "-", f"the store cannot be opened: {e}")
+        if report.structure == "problems":
+            _check_records_in_child(path, report)
         else:
-            try:
-                check_store(store, report)
-            finally:
-                store.close()
+            _check_records(path, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_records(path: Path, report: CheckReport) -> None:
+    try:
+        store = Store(path, readonly=True)
+    except lmdb.Error as e:
+        report.add("lmdb", "-", f"the store cannot be opened: {e}")
+        return
+    try:
+        check_store(store, report)
+    finally:
+        store.close()
+
+
+def _check_records_in_child(path: Path, report: CheckReport) -> None:
+    """The record walk in a child process. LMDB trusts its pages: reading a damaged one can
+    kill the reader (SIGBUS, SIGSEGV), so once the structural walk found damage the records are
+    read where a crash costs only the child; what it found before crashing is kept."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report each problem as a JSON line, then the counts
+        os.close(read_end)
+        code = 1
+        try:
+            with os.fdopen(write_end, "w") as out:
+                child = CheckReport(max_problems=report.max_problems)
+                child.sink = lambda p: print(json.dumps(p.__dict__), file=out, flush=True)
+                _check_records(path, child)
+                print(json.dumps({"records": child.records, "unchecked": child.unchecked}),
+                      file=out)  # fmt: skip
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as lines:
+        for line in lines:
+            item = json.loads(line)
+            if "table" in item:
+                report.add(item["table"], item["key"], item["what"])
+            else:
+                report.records.update(item["records"])
+                report.unchecked += item["unchecked"]
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        report.add("lmdb", "-", f"reading the records crashed LMDB ({name}) on a damaged page: "
+                   "a hub reading it would crash too")  # fmt: skip
 
 
 def _check_structure(path: Path, report: CheckReport) -> None:
@@ -192,11 +239,10 @@ def _check_structure(path: Path, report: CheckReport) -> None:
 def check_store(store: Store, report: CheckReport | None = None) -> CheckReport:
     """Walks every table of an open store (see the module docstring) into `report`."""
     report = report or CheckReport()
-    with _read(store) as view:
-        _Walk(view, report).run()
+    _Walk(store, report).run()
     try:
         entries, problems = chain_problems(store)
-    except (HubError, *STORE_CORRUPTION) as e:
+    except (HubError, lmdb.Error) as e:
         report.add("audit", "-", f"the chain cannot be read: {e}")
     else:
         for problem in problems:
@@ -205,31 +251,32 @@ def check_store(store: Store, report: CheckReport | None = None) -> CheckReport:
     return report
 
 
-@contextmanager
-def _read(store: Store) -> Iterator[StoreView]:
-    """One read transaction with the checks of exchange.store off (this walk does them all and
-    names each problem instead of raising); adopts a map a serving hub grew meanwhile."""
+def _begin(store: Store) -> lmdb.Transaction:
+    """A read transaction; adopts a map a serving hub grew meanwhile."""
     try:
-        txn = store.env.begin(buffers=False)
+        return store.env.begin(buffers=False)
     except lmdb.MapResizedError:
         store.env.set_mapsize(0)
-        txn = store.env.begin(buffers=False)
-    with txn:
-        yield StoreView(txn, store.dbs, checks=False)
+        return store.env.begin(buffers=False)
 
 
 class _Walk:
-    """The walk itself: one method per table, sharing what later tables need."""
+    """The walk itself: one method per table, sharing what later tables need. The store's own
+    checks are off in its view: it makes them all, naming each problem instead of raising."""
 
-    def __init__(self, view: StoreView, report: CheckReport) -> None:
-        self.view = view
+    def __init__(self, store: Store, report: CheckReport) -> None:
+        self.store = store
+        self.view = StoreView(_begin(store), store.dbs, checks=False)
         self.report = report
-        self.sealed = view.seals_required()
+        self.sealed = self.view.seals_required()
         self.members: set[str] = set()
         self.groups: set[str] = set()
         self.live: dict[str, int] = {}
         """Submissions by member, as the submissions table holds them."""
         self.owned_rows: list[int] = []
+        self.broken_signals: set[bytes] = set()
+        self.walked: set[str] = set()
+        """Steps that ran to their end (later checks that count on one need it whole)."""
         self.log_seq = 0
         self.feed_seq = 0
 
@@ -256,12 +303,19 @@ class _Walk:
             ("stats", self.stats),
             ("counters", self.live_counters),
         ]
-        for table, step in steps:
-            try:
-                step()
-            except (HubError, *STORE_CORRUPTION) as e:
-                # LMDB stopped the walk of this table (a damaged page); go on with the next.
-                self.report.add(table, "-", f"the walk stopped: {e}")
+        try:
+            for table, step in steps:
+                try:
+                    step()
+                    self.walked.add(table)
+                except (HubError, lmdb.Error) as e:
+                    # LMDB stopped the walk of this table (a damaged page); the transaction is
+                    # dead after that: go on with the next table in a new one.
+                    self.report.add(table, "-", f"the walk stopped: {type(e).__name__}: {e}")
+                    self.view.txn.abort()
+                    self.view = StoreView(_begin(self.store), self.store.dbs, checks=False)
+        finally:
+            self.view.txn.abort()
 
     def items(self, db: str) -> Iterator[tuple[bytes, bytes]]:
         if db not in self.view.dbs:
@@ -276,7 +330,7 @@ class _Walk:
 
     def parse(self, db: str, key: bytes, raw: bytes, cls: type[Message]) -> Message | None:
         """The record, once its seal is checked; None (and a problem) when it is corrupt."""
-        body, sealed = open_seal(raw)
+        body, sealed = open_seal(key, raw)
         if sealed is False and self.sealed:
             self.add(db, key, "its checksum does not match (the record changed on disk)")
             return None
@@ -354,6 +408,7 @@ class _Walk:
     # --- signals and their submissions (one merged walk: both are in signal id order) ------
 
     def signals_and_submissions(self) -> None:
+        self.walked.add("whole submissions")  # until one is corrupt: counters would then differ
         subs = self._submissions()
         pending = next(subs, None)
         for key, raw in self.items("signals"):
@@ -361,11 +416,15 @@ class _Walk:
                 self.add("submissions", pending[0], "its signal is not stored")
                 pending = next(subs, None)
             mine: list[rec.SubmissionRecord] = []
+            whole = True  # no submission of it is corrupt (else comparing with them would
+            # only repeat that problem)
             while pending is not None and pending[0][:16] == key:
-                if pending[1] is not None:
+                if pending[1] is None:
+                    whole = False
+                else:
                     mine.append(pending[1])
                 pending = next(subs, None)
-            self._signal(key, raw, mine)
+            self._signal(key, raw, mine, whole)
         while pending is not None:
             self.add("submissions", pending[0], "its signal is not stored")
             pending = next(subs, None)
@@ -375,6 +434,7 @@ class _Walk:
         for key, raw in self.items("submissions"):
             record = self.parse("submissions", key, raw, rec.SubmissionRecord)
             if not isinstance(record, rec.SubmissionRecord):
+                self.walked.discard("whole submissions")
                 yield key, None
                 continue
             if len(key) != 28 or key[16:] != u64(record.log_sequence) + record.index.to_bytes(
@@ -392,28 +452,19 @@ class _Walk:
                     self.add("submissions", key, "its expiry is not filed (it would never expire)")
             yield key, record
 
-    def _signal(self, key: bytes, raw: bytes, subs: list[rec.SubmissionRecord]) -> None:
+    def _signal(
+        self, key: bytes, raw: bytes, subs: list[rec.SubmissionRecord], whole: bool
+    ) -> None:
         record = self.parse("signals", key, raw, rec.SignalRecord)
-        if not isinstance(record, rec.SignalRecord):
-            return
-        problem = signal_problem(key, record)
+        problem = signal_problem(key, record) if isinstance(record, rec.SignalRecord) else None
         if problem:
             self.add("signals", key, problem)
+        if not isinstance(record, rec.SignalRecord) or problem:
+            self.broken_signals.add(key)  # its rows are not reported again as orphans
             return
+        if whole:
+            self._aggregates(key, record, subs)
         s = record.signal
-        if not subs:
-            self.add("signals", key, "it has no submission (it should have been removed)")
-        else:
-            members = sorted({x.member_id for x in subs})
-            if list(record.members) != members or s.corroboration != len(members):
-                self.add("signals", key, "its members or corroboration differ from its submissions")
-            if set(s.labels) != {x for sub in subs for x in sub.labels} or set(s.tags) != {
-                x for sub in subs for x in sub.tags
-            }:
-                self.add("signals", key, "its labels or tags differ from its submissions")
-            if record.restricted != any(sub.audience for sub in subs):
-                self.add("signals", key, "its `restricted` flag differs from its submissions' "
-                         "audiences (visibility would be wrong)")  # fmt: skip
         rows = ([record.pdq_row] if record.pdq_row else []) + list(record.frame_rows)
         for row in rows:
             self.owned_rows.append(row)
@@ -437,6 +488,25 @@ class _Walk:
             elif value.decode(errors="replace") != s.value:
                 self.add("typed", typed_key, f"its value differs from signal {key.hex()}'s")
 
+    def _aggregates(
+        self, key: bytes, record: rec.SignalRecord, subs: list[rec.SubmissionRecord]
+    ) -> None:
+        """A signal's record against its submissions (what apply derives from them)."""
+        s = record.signal
+        if not subs:
+            self.add("signals", key, "it has no submission (it should have been removed)")
+            return
+        members = sorted({x.member_id for x in subs})
+        if list(record.members) != members or s.corroboration != len(members):
+            self.add("signals", key, "its members or corroboration differ from its submissions")
+        labels = {x for sub in subs for x in sub.labels}
+        tags = {x for sub in subs for x in sub.tags}
+        if set(s.labels) != labels or set(s.tags) != tags:
+            self.add("signals", key, "its labels or tags differ from its submissions")
+        if record.restricted != any(sub.audience for sub in subs):
+            self.add("signals", key, "its `restricted` flag differs from its submissions' "
+                     "audiences (visibility would be wrong)")  # fmt: skip
+
     # --- the packed and typed indexes ------------------------------------------------------
 
     def pdq(self) -> None:
@@ -458,8 +528,11 @@ class _Walk:
         unique, counts = np.unique(owned, return_counts=True)
         for row in unique[counts > 1].tolist():
             self.report.add("pdq", str(row), "more than one signal owns this row")
-        for row in np.setdiff1d(rows, owned).tolist():
-            self.add("pdq", u64(row), "no signal owns this row (a match would find nothing)")
+        if "signals" in self.walked:
+            by_row = dict(zip(rows.tolist(), range(len(rows)), strict=True))
+            for row in np.setdiff1d(rows, owned).tolist():
+                if packed[by_row[row], 32:].tobytes() not in self.broken_signals:
+                    self.add("pdq", u64(row), "no signal owns this row (a match finds nothing)")
         top = self.view.meta("pdq_rows") or b""
         if len(rows) and (len(top) != 8 or int(rows.max()) > int.from_bytes(top, "big")):
             self.report.add("meta", "'pdq_rows'", "the row counter is behind the PDQ table")
@@ -522,7 +595,7 @@ class _Walk:
                 except DecodeError:
                     self.add("audit", key, "it does not parse")
                     continue
-            body, sealed = open_seal(raw)
+            body, sealed = open_seal(key, raw)
             try:
                 entry = rec.LogEntry.FromString(body)
             except DecodeError:
@@ -577,6 +650,8 @@ class _Walk:
                 self.add("stats", key, "not a usage count this hub writes")
 
     def live_counters(self) -> None:
+        if not {"signals", "whole submissions"} <= self.walked:
+            return
         counted = {
             bytes(key).decode(errors="replace")[len(LIVE_SUBMISSIONS) :]: int.from_bytes(raw, "big")
             for key, raw in self.view.txn.cursor(db=self.view.dbs["meta"])
@@ -622,6 +697,16 @@ def startup_problems(view: StoreView) -> list[str]:
     if last_row > counters["pdq_rows"]:
         problems.append(f"the PDQ table ends at row {last_row}, past its counter 'pdq_rows' "
                         f"({counters['pdq_rows']})")  # fmt: skip
+    for table in sorted(view.dbs):
+        # The first and last record of each table: reads the pages on both edges of its tree
+        # (a damaged root or edge page shows here); the pages between are read as used.
+        try:
+            cur = view.txn.cursor(db=view.dbs[table])
+            if cur.first():
+                cur.last()
+        except lmdb.Error as e:
+            problems.append(f"LMDB cannot read the {table} table: {e}")
+            break  # the transaction is dead after such an error
     return problems
 
 

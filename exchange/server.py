@@ -332,10 +332,14 @@ class HubServer:
             await restore_snapshot(self.config.cluster, path)
         self.store = store = open_checked(path, self.config.data_dir,
                                           max_map_bytes=self.config.max_store_bytes)  # fmt: skip
-        with store.read() as view:
-            if view.meta("operator_public_key") is None:
-                raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
-            problems = startup_problems(view)
+        try:
+            with store.read() as view:
+                initialised = view.meta("operator_public_key") is not None
+                problems = startup_problems(view)
+        except HubError as e:  # LMDB found a damaged page (DATA_LOSS)
+            initialised, problems = True, [e.message]
+        if not initialised:
+            raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
         if problems:
             raise SystemExit(corrupt_store_message(self.config.data_dir, "; ".join(problems)))
         self.metrics.watch_store(store)
@@ -420,6 +424,7 @@ class HubServer:
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
         except HubError as e:  # a corrupt PDQ table or typed row (DATA_LOSS)
+            await self.server.stop(0)  # before the loop closes (grpc's __del__ needs it)
             raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
         self.metrics.index_signals.labels("pdq").set(loaded)
         with store.read() as view:

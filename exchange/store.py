@@ -144,28 +144,30 @@ STORE_CORRUPTION = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError
 """What LMDB raises when its own structures (pages, B-trees) are damaged."""
 
 
-def seal(payload: bytes) -> bytes:
-    """A record as stored in a sealed table: the payload, then its seal."""
-    return payload + SEAL_TAG + _CRC.pack(zlib.crc32(payload))
+def seal(key: bytes, payload: bytes) -> bytes:
+    """A record as stored under `key` in a sealed table: the payload, then its seal. The CRC
+    covers the key too: a record whose key changed on disk does not pass as another one."""
+    return payload + SEAL_TAG + _CRC.pack(zlib.crc32(payload, zlib.crc32(key)))
 
 
-def open_seal(raw: bytes) -> tuple[bytes, bool | None]:
-    """(payload, True) when `raw` ends with a seal that matches; (raw, None) when it ends with
-    none; (raw, False) when it ends with one that does not match (corrupt, or an unsealed
-    record of an old store whose last bytes happen to look like a seal)."""
+def open_seal(key: bytes, raw: bytes) -> tuple[bytes, bool | None]:
+    """(payload, True) when `raw`, stored under `key`, ends with a seal that matches; (raw,
+    None) when it ends with none; (raw, False) when it ends with one that does not match
+    (corrupt, or an unsealed record of an old store whose last bytes happen to look like a
+    seal)."""
     if len(raw) >= SEAL_BYTES and raw[-SEAL_BYTES:-4] == SEAL_TAG:
         payload = raw[:-SEAL_BYTES]
-        if zlib.crc32(payload) == _CRC.unpack_from(raw, len(raw) - 4)[0]:
+        if zlib.crc32(payload, zlib.crc32(key)) == _CRC.unpack_from(raw, len(raw) - 4)[0]:
             return payload, True
         return raw, False
     return raw, None
 
 
-def unsealed(db: str, raw: bytes) -> bytes:
+def unsealed(db: str, key: bytes, raw: bytes) -> bytes:
     """A stored value without its seal (if it has one that matches): what apply wrote. Audit
     replays compare these, so a store written before seals still verifies."""
     if db in SEALED_DATABASES or db == "log":
-        return open_seal(raw)[0]
+        return open_seal(key, raw)[0]
     return raw
 
 
@@ -306,7 +308,7 @@ class StoreView:
 
     def payload(self, db: str, key: bytes, raw: bytes) -> bytes:
         """A stored value of a sealed table without its seal, once the seal is checked."""
-        body, sealed = open_seal(raw)
+        body, sealed = open_seal(key, raw)
         if sealed or not self.checks:
             return body
         if self.seals_required():
@@ -324,8 +326,56 @@ class StoreView:
             raise self.corrupt(db, key, "it does not parse") from None
 
     def _record(self, db: str, key: bytes, cls: type[M]) -> M | None:
-        raw = self._get(db, key)
+        raw = self._lookup(db, key)
         return None if raw is None else self.record(db, key, raw, cls)
+
+    def _lookup(self, db: str, key: bytes) -> bytes | None:
+        """The value under `key` of a sealed table, or None, once a miss is shown not to be a
+        record whose key changed on disk: LMDB leaves such a record where its key was, so it
+        is one of the two records on either side of the gap, and its seal (which covers its
+        key) no longer matches."""
+        raw = self._get(db, key)
+        if raw is None and self.checks:
+            cur = self.txn.cursor(db=self.dbs[db])
+            if cur.set_range(key):
+                self._intact(db, bytes(cur.key()), bytes(cur.value()))
+                if cur.prev():
+                    self._intact(db, bytes(cur.key()), bytes(cur.value()))
+            elif cur.last():
+                self._intact(db, bytes(cur.key()), bytes(cur.value()))
+        return raw
+
+    def _intact(self, db: str, key: bytes, raw: bytes) -> None:
+        """Raises DATA_LOSS when a record of a sealed table fails its seal."""
+        _, sealed = open_seal(key, raw)
+        if sealed is False or (sealed is None and self.seals_required()):
+            raise self.corrupt(db, key, "its checksum does not match: its key or value changed")
+
+    def _scan(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) of a sealed table whose key starts with `prefix`, in key order.
+        The records on either side of the range must pass their seals (as for _lookup: a
+        record of the range whose key changed on disk is one of them)."""
+        cur = self.txn.cursor(db=self.dbs[db])
+        found = cur.set_range(prefix)
+        if self.checks:
+            if not found:
+                if cur.last():
+                    self._intact(db, bytes(cur.key()), bytes(cur.value()))
+                return
+            if cur.prev():
+                self._intact(db, bytes(cur.key()), bytes(cur.value()))
+                cur.next()
+            else:
+                cur.first()
+        elif not found:
+            return
+        for key, value in cur:
+            key = bytes(key)
+            if not key.startswith(prefix):
+                if self.checks:
+                    self._intact(db, key, bytes(value))
+                return
+            yield key, bytes(value)
 
     def counter(self, name: str) -> int:
         raw = self._get("meta", name.encode())
@@ -373,7 +423,7 @@ class StoreView:
 
     def signal(self, signal_id: str) -> rec.SignalRecord | None:
         key = bytes.fromhex(signal_id)
-        raw = self._get("signals", key)
+        raw = self._lookup("signals", key)
         return None if raw is None else self.signal_record(key, raw)
 
     def signal_record(self, key: bytes, raw: bytes) -> rec.SignalRecord:
@@ -387,17 +437,8 @@ class StoreView:
         return record
 
     def submissions(self, signal_id: str) -> list[rec.SubmissionRecord]:
-        prefix = bytes.fromhex(signal_id)
-        cur = self.txn.cursor(db=self.dbs["submissions"])
-        out: list[rec.SubmissionRecord] = []
-        if not cur.set_range(prefix):
-            return out
-        for key, value in cur:
-            key = bytes(key)
-            if not key.startswith(prefix):
-                break
-            out.append(self.submission_record(key, bytes(value)))
-        return out
+        scan = self._scan("submissions", bytes.fromhex(signal_id))
+        return [self.submission_record(key, raw) for key, raw in scan]
 
     def submission_record(self, key: bytes, raw: bytes) -> rec.SubmissionRecord:
         """A stored submission, checked: its seal, and its key against its log position."""
@@ -407,17 +448,8 @@ class StoreView:
         return record
 
     def opinions(self, signal_id: str) -> list[rec.OpinionRecord]:
-        prefix = bytes.fromhex(signal_id)
-        cur = self.txn.cursor(db=self.dbs["opinions"])
-        out: list[rec.OpinionRecord] = []
-        if not cur.set_range(prefix):
-            return out
-        for key, value in cur:
-            key = bytes(key)
-            if not key.startswith(prefix):
-                break
-            out.append(self.record("opinions", key, bytes(value), rec.OpinionRecord))
-        return out
+        scan = self._scan("opinions", bytes.fromhex(signal_id))
+        return [self.record("opinions", key, raw, rec.OpinionRecord) for key, raw in scan]
 
     def request(self, kind: str, member_id: str, request_id: str) -> rec.RequestRecord | None:
         return self._record("requests", _request_key(kind, member_id, request_id),
@@ -441,7 +473,7 @@ class StoreView:
         return int(_U64.unpack(bytes(cur.key())[:8])[0])
 
     def submission_at(self, key: bytes) -> rec.SubmissionRecord | None:
-        raw = self._get("submissions", key)
+        raw = self._lookup("submissions", key)
         return None if raw is None else self.submission_record(key, raw)
 
     def member_batch_signals(self, member_id: str) -> list[str]:
@@ -516,7 +548,11 @@ class StoreView:
     def feed_record(self, sequence: int) -> rec.FeedRecord | None:
         key = u64(sequence)
         raw = self._get("feed", key)
-        return None if raw is None else self.feed_record_at(key, raw)
+        if raw is None:
+            if self.checks and 0 < sequence <= self.counter("feed_seq"):
+                raise self.corrupt("feed", key, "it is missing (feed records are never deleted)")
+            return None
+        return self.feed_record_at(key, raw)
 
     def feed_record_at(self, key: bytes, raw: bytes) -> rec.FeedRecord:
         """A stored feed record, checked: its seal, and its cursor against its key."""
@@ -535,12 +571,14 @@ class StoreView:
         key = u64(sequence)
         raw = self._get("log", key)
         if raw is None:
+            if self.checks and 0 < sequence <= self.counter("log_seq"):
+                raise self.corrupt("log", key, "it is missing (log entries are never deleted)")
             return None
         if self.checks:
             link = self.audit(sequence)
             if link is not None and hashlib.sha256(raw).digest() == link.entry_hash:
                 return self.record("log", key, raw, rec.LogEntry)
-            body, sealed = open_seal(raw)
+            body, sealed = open_seal(key, raw)
             entry = self.record("log", key, body, rec.LogEntry)
             if (
                 not entry.HasField("redaction")
@@ -549,7 +587,7 @@ class StoreView:
             ):
                 raise self.corrupt("log", key, "its bytes do not match the audit chain")
             return entry
-        return self.record("log", key, open_seal(raw)[0], rec.LogEntry)
+        return self.record("log", key, open_seal(key, raw)[0], rec.LogEntry)
 
     def feed(self, after: int, limit: int) -> list[rec.FeedRecord]:
         """Up to `limit` feed records with sequence > `after`, oldest first."""
@@ -762,7 +800,7 @@ class StoreTxn(StoreView):
         as redact_log_entry stores one."""
         sequence = self.next_counter("log_seq")
         raw = entry.SerializeToString()
-        stored = seal(raw) if entry.HasField("redaction") else raw
+        stored = seal(u64(sequence), raw) if entry.HasField("redaction") else raw
         self.txn.put(u64(sequence), stored, db=self.dbs["log"], overwrite=False)
         previous = self.audit(sequence - 1)
         link = audit_link(
@@ -776,15 +814,21 @@ class StoreTxn(StoreView):
         link is left as it was (it keeps the hash of the original bytes), so the seal is what
         checks the redacted bytes."""
         assert entry.HasField("redaction")
-        self.txn.put(u64(sequence), seal(entry.SerializeToString()), db=self.dbs["log"])
+        self._put_sealed("log", u64(sequence), entry)
+
+    def _put_sealed(self, db: str, key: bytes, record: Message, overwrite: bool = True) -> bool:
+        """Writes a record sealed (see the module's "Integrity"); False when `overwrite` is
+        off and the key was taken."""
+        raw = seal(key, record.SerializeToString())
+        return bool(self.txn.put(key, raw, db=self.dbs[db], overwrite=overwrite))
 
     def replace_feed(self, sequence: int, record: rec.FeedRecord) -> None:
         """Rewrites a feed record in place (only erasure does: to scrub a value)."""
-        self.txn.put(u64(sequence), seal(record.SerializeToString()), db=self.dbs["feed"])
+        self._put_sealed("feed", u64(sequence), record)
 
     def replace_request(self, key: bytes, record: rec.RequestRecord) -> None:
         """Rewrites a stored answer in place (only erasure does: to scrub a value)."""
-        self.txn.put(key, seal(record.SerializeToString()), db=self.dbs["requests"])
+        self._put_sealed("requests", key, record)
 
     def link_incident(self, member_id: str, incident: str, signal_id: str) -> None:
         key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)
@@ -795,17 +839,13 @@ class StoreTxn(StoreView):
         self.txn.delete(key, db=self.dbs["incidents"])
 
     def put_erased(self, tombstone: admin_pb2.ErasedSignal) -> None:
-        self.txn.put(bytes.fromhex(tombstone.signal_id), seal(tombstone.SerializeToString()),
-                     db=self.dbs["erased"])  # fmt: skip
+        self._put_sealed("erased", bytes.fromhex(tombstone.signal_id), tombstone)
 
     def put_feed(self, sequence: int, record: rec.FeedRecord) -> None:
-        self.txn.put(
-            u64(sequence), seal(record.SerializeToString()), db=self.dbs["feed"], overwrite=False
-        )
+        self._put_sealed("feed", u64(sequence), record, overwrite=False)
 
     def put_group(self, group: admin_pb2.PrivacyGroup) -> None:
-        self.txn.put(group.group_id.encode(), seal(group.SerializeToString()),
-                     db=self.dbs["groups"])  # fmt: skip
+        self._put_sealed("groups", group.group_id.encode(), group)
 
     def link_group_signal(self, group_id: str, signal_id: str) -> None:
         key = group_id.encode() + b"\x00" + bytes.fromhex(signal_id)
@@ -815,28 +855,20 @@ class StoreTxn(StoreView):
         self.txn.put(u64(head.sequence), head.SerializeToString(), db=self.dbs["audit_heads"])
 
     def put_member(self, member: admin_pb2.Member) -> None:
-        self.txn.put(member.member_id.encode(), seal(member.SerializeToString()),
-                     db=self.dbs["members"])  # fmt: skip
+        self._put_sealed("members", member.member_id.encode(), member)
 
     def put_key(self, key: rec.KeyRecord) -> None:
-        self.txn.put(key.key_id.encode(), seal(key.SerializeToString()), db=self.dbs["keys"])
+        self._put_sealed("keys", key.key_id.encode(), key)
 
     def put_batch(self, member_id: str, batch_id: str, record: rec.BatchRecord) -> None:
-        self.txn.put(
-            _batch_key(member_id, batch_id), seal(record.SerializeToString()),
-            db=self.dbs["batches"],
-        )  # fmt: skip
+        self._put_sealed("batches", _batch_key(member_id, batch_id), record)
 
     def put_signal(self, record: rec.SignalRecord) -> None:
-        self.txn.put(
-            bytes.fromhex(record.signal.signal_id),
-            seal(record.SerializeToString()),
-            db=self.dbs["signals"],
-        )
+        self._put_sealed("signals", bytes.fromhex(record.signal.signal_id), record)
 
     def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
         key = submission_key(signal_id, record)
-        raw = seal(record.SerializeToString())
+        raw = seal(key, record.SerializeToString())
         db = self.dbs["submissions"]
         if self.txn.put(key, raw, db=db, overwrite=False):  # new: no extra lookup
             self._count_live(record.member_id, 1)
@@ -891,14 +923,13 @@ class StoreTxn(StoreView):
     def put_opinion(self, signal_id: str, record: rec.OpinionRecord) -> None:
         key = bytes.fromhex(signal_id) + record.member_id.encode()
         if record.opinion:
-            self.txn.put(key, seal(record.SerializeToString()), db=self.dbs["opinions"])
+            self._put_sealed("opinions", key, record)
         else:
             self.txn.delete(key, db=self.dbs["opinions"])
 
     def put_request(self, kind: str, member_id: str, request_id: str,
                     record: rec.RequestRecord) -> None:  # fmt: skip
-        self.txn.put(_request_key(kind, member_id, request_id), seal(record.SerializeToString()),
-                     db=self.dbs["requests"])  # fmt: skip
+        self._put_sealed("requests", _request_key(kind, member_id, request_id), record)
 
     def add_stats(self, counts: dict[bytes, tuple[int, ...]]) -> None:
         """Adds usage counts (exchange.usage) to what is stored."""
