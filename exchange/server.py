@@ -45,7 +45,7 @@ from .limits import RateLimiter
 from .logs import request_id
 from .metrics import HubMetrics
 from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
-from .store import STORE_CORRUPTION, Store
+from .store import Store
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
@@ -267,7 +267,7 @@ def open_checked(path: Path, data_dir: Path, max_map_bytes: int = 0) -> Store:
         return Store(path, max_map_bytes=max_map_bytes)
     except HubError as e:
         raise SystemExit(corrupt_store_message(data_dir, e.message)) from None
-    except (lmdb.InvalidError, *STORE_CORRUPTION) as e:
+    except lmdb.Error as e:  # a damaged header, main table or page
         raise SystemExit(corrupt_store_message(data_dir, f"LMDB: {e}")) from None
 
 

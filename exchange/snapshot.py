@@ -99,7 +99,7 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
     parse = rec.SignalRecord.FromString
     for key, raw in view.txn.cursor(db=view.dbs["signals"]):
         value = bytes(raw)  # bytes already (buffers=False): no copy
-        body, sealed = open_seal(bytes(key), value)
+        body, sealed = open_seal(bytes(key), value) if view.checks else (value, True)
         if sealed:
             end = signal_field_end(body)
             if end and not parse(body[end:]).restricted:

@@ -35,16 +35,18 @@ take short transactions and never hold one across an await.
 
 **Integrity.** LMDB keeps no checksum of its own, so a flipped byte on disk would be served as it
 reads. Every protobuf record of the SEALED_DATABASES ends with a 6-byte seal: protobuf field
-2047 (fixed32) holding the CRC-32 of the bytes before it, so any reader that does not know of it
-(an older hub, a test, `snapshot`'s unparsed fast path) still parses the record. Reads here
-check it; a signal record is also checked against its key (its id, recomputed from its type and
-value), a PDQ row against the signal it names, a typed row against its id, a log entry against
-the audit chain (its SHA-256), and the whole PDQ table, at start, against a running weighted
-sum kept in `meta` (PDQ_TABLE_SUM: vectorised, it costs a fraction of loading the table). A
-record that fails raises HubError(DATA_LOSS) (errors.data_loss) and is never served.
-`benchmarks/integrity.py` measures what the checks cost; `exchange.integrity` walks the whole
-store (`signalhub admin check`). Stores created before seals carry no SEALED_RECORDS flag:
-their unsealed records are read as they are (a signal still has its id checked).
+2047 (fixed32) holding the CRC-32 of its key and the bytes before it, so any reader that does
+not know of it (an older hub, a test, `snapshot`'s unparsed fast path) still parses the record.
+Reads here check it; a lookup that misses and a prefix scan also check the records beside the
+gap (a record whose key changed stays where it was). A PDQ row is checked against the signal it
+names, a typed row against its id, a log entry against the audit chain (its SHA-256), and the
+whole PDQ table, at start, against a running weighted sum kept in `meta` (PDQ_TABLE_SUM:
+vectorised, it costs a tenth of loading the table). A signal record's id is recomputed from its
+type and value only where it has no seal (a store from before seals, SEALED_RECORDS unset):
+an intact seal already proves the bytes are those apply wrote under that key, and the SHA-256
+would cost more than parsing the record. A record that fails raises HubError(DATA_LOSS)
+(errors.data_loss) and is never served. `benchmarks/integrity.py` measures what the checks
+cost; `exchange.integrity` walks the whole store (`signalhub admin check`).
 """
 
 from __future__ import annotations
@@ -306,20 +308,27 @@ class StoreView:
             self._sealed = self._get("meta", SEALED_RECORDS.encode()) is not None
         return self._sealed
 
-    def payload(self, db: str, key: bytes, raw: bytes) -> bytes:
-        """A stored value of a sealed table without its seal, once the seal is checked."""
+    def payload(self, db: str, key: bytes, raw: bytes) -> tuple[bytes, bool]:
+        """(a stored value of a sealed table without its seal, whether the seal was checked
+        and matched); raises DATA_LOSS when it does not match, or is missing from a store
+        whose every record has one."""
+        if not self.checks:
+            return (raw[:-SEAL_BYTES] if raw[-SEAL_BYTES:-4] == SEAL_TAG else raw), False
         body, sealed = open_seal(key, raw)
-        if sealed or not self.checks:
-            return body
+        if sealed:
+            return body, True
         if self.seals_required():
             raise self.corrupt(
                 db, key, "its checksum does not match" if sealed is False else "it has no checksum"
             )
-        return raw  # written before seals: unchecked
+        return raw, False  # written before seals: unchecked
 
     def record(self, db: str, key: bytes, raw: bytes, cls: type[M]) -> M:
         """A stored record parsed, once its seal (sealed tables) is checked."""
-        body = self.payload(db, key, raw) if db in SEALED_DATABASES else raw
+        body = self.payload(db, key, raw)[0] if db in SEALED_DATABASES else raw
+        return self._parse(db, key, body, cls)
+
+    def _parse(self, db: str, key: bytes, body: bytes, cls: type[M]) -> M:
         try:
             return cls.FromString(body)
         except DecodeError:
@@ -427,10 +436,13 @@ class StoreView:
         return None if raw is None else self.signal_record(key, raw)
 
     def signal_record(self, key: bytes, raw: bytes) -> rec.SignalRecord:
-        """A stored signal record, checked: its seal, and its id against its key, type and
-        value (one SHA-256)."""
-        record = self.record("signals", key, raw, rec.SignalRecord)
-        if self.checks:
+        """A stored signal record, checked: its seal (which covers its key) or, for a record
+        written before seals, its id recomputed from its type and value (one SHA-256: it
+        would cost a third of a checked read, and an intact seal already proves the bytes
+        are those apply wrote under that key; benchmarks/integrity.py)."""
+        body, sealed = self.payload("signals", key, raw)
+        record = self._parse("signals", key, body, rec.SignalRecord)
+        if self.checks and not sealed:
             problem = signal_problem(key, record)
             if problem:
                 raise self.corrupt("signals", key, problem)
@@ -1069,6 +1081,14 @@ class Store:
                     if name not in _LATER_DATABASES:
                         raise
         else:
+            with self.env.begin() as txn:  # the named tables, as LMDB's main table lists them
+                present = {bytes(key).decode(errors="replace") for key, _ in txn.cursor()}
+            missing = sorted(set(_DATABASES) - set(_LATER_DATABASES) - present)
+            if present & set(_DATABASES) and missing:
+                # A store with data lost a table's entry: creating it empty would serve nothing
+                # where it had records, without a word.
+                raise data_loss(f"the store's tables {', '.join(missing)} are missing (LMDB's "
+                                "list of tables is damaged)")  # fmt: skip
             with self.env.begin(write=True) as txn:
                 for name in _DATABASES:
                     self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=True)
