@@ -321,10 +321,15 @@ class _Walk:
         if db not in self.view.dbs:
             return
         n = 0
+        txn, handle = self.view.txn, self.view.dbs[db]
         try:
-            for key, value in self.view.txn.cursor(db=self.view.dbs[db]):
+            for key, value in txn.cursor(db=handle):
                 n += 1
-                yield bytes(key), bytes(value)
+                key = bytes(key)
+                if txn.get(key, db=handle) is None:  # walking finds what searching does not
+                    self.add(db, key, "LMDB's tree no longer leads to it: a lookup misses it "
+                             "(a damaged branch page)")  # fmt: skip
+                yield key, bytes(value)
         finally:
             self.report.records[db] = self.report.records.get(db, 0) + n
 

@@ -14,7 +14,11 @@ from prometheus_client import (
     start_http_server,
 )
 
-from .store import Store
+from .store import SEALED_DATABASES, Store
+
+CHECKED_TABLES = (*sorted(SEALED_DATABASES), "log", "audit", "audit_heads", "pdq", "typed", "meta",
+                  "lmdb")  # fmt: skip
+"""The `table` labels of signalhub_store_corrupt_records_total ("lmdb": a damaged page)."""
 
 
 class HubMetrics:
@@ -108,6 +112,8 @@ class HubMetrics:
             ["table"],
             registry=self.registry,
         )
+        for table in CHECKED_TABLES:  # at 0 from the start: an alert sees the first one rise
+            self.corrupt_records.labels(table)
 
         self.ready = Gauge(
             "signalhub_ready",

@@ -81,6 +81,8 @@ LOW_DISK_BYTES = 4 * 1024 * 1024
 """A failed write with less free disk than this is taken for a full disk."""
 MAX_DATABASES = 32
 PDQ_ROW_BYTES = 48
+MAX_KEY_BYTES = 511
+"""LMDB's largest key (its default build)."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 T = TypeVar("T")
@@ -291,7 +293,12 @@ class StoreView:
         self._sealed: bool | None = None
 
     def _get(self, db: str, key: bytes) -> bytes | None:
-        value = self.txn.get(key, db=self.dbs[db])
+        try:
+            value = self.txn.get(key, db=self.dbs[db])
+        except lmdb.BadValsizeError:
+            if 0 < len(key) <= MAX_KEY_BYTES:  # a valid key: the size LMDB read is a page's
+                raise self.corrupt(db, key, "LMDB read a damaged page for it") from None
+            raise
         return None if value is None else bytes(value)
 
     def corrupt(self, db: str, key: bytes, problem: str) -> HubError:
@@ -347,6 +354,9 @@ class StoreView:
         if raw is None and self.checks:
             cur = self.txn.cursor(db=self.dbs[db])
             if cur.set_range(key):
+                if bytes(cur.key()) == key:  # walking finds what searching did not
+                    raise self.corrupt(db, key, "LMDB's tree no longer leads to it (a damaged "
+                                       "branch page)")  # fmt: skip
                 self._intact(db, bytes(cur.key()), bytes(cur.value()))
                 if cur.prev():
                     self._intact(db, bytes(cur.key()), bytes(cur.value()))

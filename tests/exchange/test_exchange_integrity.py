@@ -545,3 +545,32 @@ def test_a_store_that_lost_a_tables_entry_is_not_served_with_that_table_empty(
         Store(tmp_path / "lmdb")
     assert caught.value.code == grpc.StatusCode.DATA_LOSS
     assert "tables signals are missing" in caught.value.message
+
+
+def test_a_record_the_tree_no_longer_leads_to_is_not_a_silent_miss(store: Store) -> None:
+    """A damaged branch page can route a lookup past a record a cursor still walks to."""
+    sid = sid_of("md5", MD5)
+
+    class Misrouted:  # the transaction as LMDB answers over such a page
+        def __init__(self, txn: lmdb.Transaction) -> None:
+            self._txn = txn
+
+        def get(self, key: bytes, db: object = None) -> bytes | None:
+            return None if key == bytes.fromhex(sid) else self._txn.get(key, db=db)
+
+        def cursor(self, db: object = None) -> lmdb.Cursor:
+            return self._txn.cursor(db=db)
+
+    with store.read() as view:
+        view.txn = Misrouted(view.txn)  # type: ignore[assignment]
+        assert "no longer leads to it" in refused(lambda: view.signal(sid)).message
+
+
+def test_a_damaged_page_under_a_valid_key_is_data_loss(store: Store) -> None:
+    class Damaged:
+        def get(self, key: bytes, db: object = None) -> bytes | None:
+            raise lmdb.BadValsizeError("mdb_get: MDB_BAD_VALSIZE")
+
+    with store.read() as view:
+        view.txn = Damaged()  # type: ignore[assignment]
+        assert "damaged page" in refused(lambda: view.signal(sid_of("md5", MD5))).message
