@@ -33,7 +33,7 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 
-from .store import Store, StoreView, open_seal
+from .store import Store, StoreView, seal_state
 from .visibility import Viewer, event_visible, signal_view
 
 log = logging.getLogger("signalhub.snapshot")
@@ -99,13 +99,12 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
     parse = rec.SignalRecord.FromString
     for key, raw in view.txn.cursor(db=view.dbs["signals"]):
         value = bytes(raw)  # bytes already (buffers=False): no copy
-        body, sealed = open_seal(bytes(key), value) if view.checks else (value, True)
-        if sealed:
-            end = signal_field_end(body)
-            if end and not parse(body[end:]).restricted:
-                yield body[:end]
+        if not view.checks or seal_state(bytes(key), value):
+            end = signal_field_end(value)  # the seal, last, is an unknown field to parse
+            if end and not parse(value[end:]).restricted:
+                yield value[:end]
                 continue
-            record = parse(body)
+            record = parse(value)
         else:
             record = view.signal_record(bytes(key), value)
         shown = signal_view(view, record, viewer)

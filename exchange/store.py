@@ -154,17 +154,21 @@ def seal(key: bytes, payload: bytes) -> bytes:
     return payload + SEAL_TAG + _CRC.pack(zlib.crc32(payload, zlib.crc32(key)))
 
 
+def seal_state(key: bytes, raw: bytes) -> bool | None:
+    """True when `raw`, stored under `key`, ends with a seal that matches; None when it ends
+    with none; False when it ends with one that does not match (corrupt, or an unsealed record
+    of an old store whose last bytes happen to look like a seal). Copies nothing."""
+    if len(raw) < SEAL_BYTES or raw[-SEAL_BYTES:-4] != SEAL_TAG:
+        return None
+    crc = zlib.crc32(memoryview(raw)[:-SEAL_BYTES], zlib.crc32(key))
+    return bool(crc == _CRC.unpack_from(raw, len(raw) - 4)[0])
+
+
 def open_seal(key: bytes, raw: bytes) -> tuple[bytes, bool | None]:
-    """(payload, True) when `raw`, stored under `key`, ends with a seal that matches; (raw,
-    None) when it ends with none; (raw, False) when it ends with one that does not match
-    (corrupt, or an unsealed record of an old store whose last bytes happen to look like a
-    seal)."""
-    if len(raw) >= SEAL_BYTES and raw[-SEAL_BYTES:-4] == SEAL_TAG:
-        payload = raw[:-SEAL_BYTES]
-        if zlib.crc32(payload, zlib.crc32(key)) == _CRC.unpack_from(raw, len(raw) - 4)[0]:
-            return payload, True
-        return raw, False
-    return raw, None
+    """(payload, seal_state) of a stored value: the payload without its seal when the seal
+    matches, else `raw` as it is."""
+    sealed = seal_state(key, raw)
+    return (raw[:-SEAL_BYTES] if sealed else raw), sealed
 
 
 def unsealed(db: str, key: bytes, raw: bytes) -> bytes:
