@@ -21,7 +21,8 @@ on the same store in the same run; medians of --repeats runs:
 flips one byte of data.mdb at every STEP-th offset of a small store and classifies what
 reading everything through the store then does (each trial in a child process: LMDB itself
 may crash on a damaged page): served unchanged, refused (DATA_LOSS, or at start), crashed, or
-served changed without a word, and whether `admin check` reports it.
+served changed without a word, and whether `admin check` reports it; and, as the peer, what the
+same reads give with the checks off.
 
     python -m benchmarks.integrity --signals 100000 --sweep 37 --out /tmp/integrity.json
 """
@@ -214,16 +215,16 @@ def checker(store: Store) -> dict[str, float]:
 # --- the sweep -----------------------------------------------------------------------------
 
 
-def _served(path: Path) -> str:
-    """Everything a hub serves from the store, read through its checks, as one string; or
-    what stopped it (refused at start, DATA_LOSS)."""
+def _served(path: Path, checks: bool = True) -> str:
+    """Everything a hub serves from the store, read through its checks (or without them: the
+    peer), as one string; or what stopped it (refused at start, DATA_LOSS)."""
     try:
-        store = Store(path, readonly=True)
+        store = Store(path, readonly=True, checks=checks)
     except lmdb.Error:  # the hub cannot open it either: it refuses to start
         return "refused at start"
     try:
         with store.read() as view:
-            problems = startup_problems(view)
+            problems = startup_problems(view) if checks else []
             if problems:
                 return "refused at start"
             rows, hashes = view.pdq_table()
@@ -276,27 +277,33 @@ def sweep(step: int, signals: int) -> dict[str, Any]:
         work = Path(tmp) / "data" / "lmdb"
         work.mkdir(parents=True)
 
-        def trial(data: bytes) -> tuple[str, str]:
+        def trial(data: bytes) -> tuple[str, str, str]:
             (work / "data.mdb").write_bytes(data)
             (work / "lock.mdb").unlink(missing_ok=True)
             served = _in_child(lambda: _served(work))
+            unchecked = _in_child(lambda: _served(work, checks=False))
             checked = _in_child(lambda: "reports" if check_data_dir(work.parent).found else "clean")
-            return served, checked
+            return served, unchecked, checked
 
-        baseline, ok = trial(original)
-        assert ok == "clean" and baseline.startswith("["), (baseline[:200], ok)
+        baseline, peer, ok = trial(original)
+        assert ok == "clean" and baseline.startswith("[") and peer.startswith("["), ok
+
+        def outcome(served: str, expected: str) -> str:
+            if served == expected:
+                return "served unchanged"
+            return "served CHANGED, no error" if served.startswith("[") else served
+
         outcomes: Counter[tuple[str, str]] = Counter()
+        without: Counter[str] = Counter()
         silent: list[int] = []
         started = time.perf_counter()
         for offset in range(0, len(original), step):
             data = bytearray(original)
             data[offset] ^= 0x10
-            served, checked = trial(bytes(data))
-            what = (
-                "served unchanged" if served == baseline
-                else "served CHANGED, no error" if served.startswith("[") else served
-            )  # fmt: skip
+            served, unchecked, checked = trial(bytes(data))
+            what = outcome(served, baseline)
             outcomes[(what, checked)] += 1
+            without[outcome(unchecked, peer)] += 1
             if what.startswith("served CHANGED"):
                 silent.append(offset)
         return {
@@ -307,6 +314,7 @@ def sweep(step: int, signals: int) -> dict[str, Any]:
                 {"served": s, "admin_check": c, "flips": n} for (s, c), n in outcomes.most_common()
             ],
             "silent_offsets": silent,
+            "without_checks": dict(without.most_common()),
         }
 
 
@@ -360,6 +368,9 @@ def main() -> None:
               f"({s['seconds']:.0f} s)")  # fmt: skip
         for o in s["outcomes"]:
             print(f"  {o['flips']:>5}  {o['served']:<28} admin check: {o['admin_check']}")
+        print("the same flips read without the checks (the peer):")
+        for what, n in s["without_checks"].items():
+            print(f"  {n:>5}  {what}")
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
 
