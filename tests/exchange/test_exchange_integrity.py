@@ -4,6 +4,7 @@ DATA_LOSS, never served, and the walk names it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 from collections.abc import Callable, Iterator
@@ -21,11 +22,12 @@ from hypothesis import strategies as st
 
 from client_sdk.signing import Signer
 from exchange.audit import verify_store
+from exchange.cluster import ClusterLog
 from exchange.commands import init_data_dir
-from exchange.errors import HubError
+from exchange.errors import HubError, data_loss
 from exchange.integrity import CheckReport, check_data_dir, check_store, startup_problems
 from exchange.ledger import append_and_apply
-from exchange.server import lmdb_path
+from exchange.server import lmdb_path, open_checked
 from exchange.store import (
     PDQ_TABLE_SUM,
     SEAL_BYTES,
@@ -39,6 +41,7 @@ from exchange.store import (
     submission_key,
     u64,
 )
+from exchange.writer import Writer, _Pending
 from signalhub import cli, domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
@@ -574,3 +577,50 @@ def test_a_damaged_page_under_a_valid_key_is_data_loss(store: Store) -> None:
     with store.read() as view:
         view.txn = Damaged()  # type: ignore[assignment]
         assert "damaged page" in refused(lambda: view.signal(sid_of("md5", MD5))).message
+
+
+# --- the hub's edges: opening, the writer, a cluster node -----------------------------------
+
+
+def test_a_hub_refuses_a_file_lmdb_cannot_open_saying_what_to_run(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    lmdb_path(data_dir).mkdir(parents=True)
+    (lmdb_path(data_dir) / "data.mdb").write_bytes(b"not an LMDB file" * 512)
+    with pytest.raises(SystemExit) as stopped:
+        open_checked(lmdb_path(data_dir), data_dir)
+    message = str(stopped.value)
+    assert f"refusing to serve {data_dir}: its store is corrupt: LMDB:" in message
+    assert f"signalhub admin check --data-dir {data_dir}" in message
+    assert "signalhub admin restore BACKUP" in message
+
+
+def test_a_damaged_page_met_by_the_writer_answers_data_loss_not_internal(store: Store) -> None:
+    def damaged(tx: StoreTxn) -> None:
+        raise lmdb.CorruptedError("mdb_page_get: MDB_CORRUPTED")
+
+    writer = Writer(store, lambda applied: None)
+    loop = asyncio.new_event_loop()
+    try:
+        pending = _Pending(rec.LogEntry(), loop.create_future(), loop, damaged)
+        (outcome,) = writer._commit([pending])
+    finally:
+        loop.close()
+    assert isinstance(outcome, HubError) and outcome.code == grpc.StatusCode.DATA_LOSS
+    assert "LMDB: CorruptedError" in outcome.message
+
+
+def test_a_cluster_node_that_meets_a_corrupt_record_stops_instead_of_diverging(
+    store: Store,
+) -> None:
+    class Refusing:
+        async def execute(self, entry: rec.LogEntry, hint: object, stream_seq: int) -> None:
+            raise data_loss("the stored record for signal 00 is corrupt (it does not parse)")
+
+    failures: list[str] = []
+    node = ClusterLog([], store, Refusing())  # type: ignore[arg-type]
+    node.on_failure = failures.append
+    entry = rec.LogEntry(received_at=_stamp(), expire_tick=rec.ExpireTick())
+    asyncio.run(node._apply(7, entry.SerializeToString()))
+    assert node.failure is not None and "stream entry 7 met a corrupt record" in node.failure
+    assert failures == [node.failure] and node.caught_up.is_set()
+    assert node.applied_seq == 0  # not counted as applied
