@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
+
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 
@@ -32,6 +34,7 @@ from .store import (
     StoreView,
     audit_link,
     u64,
+    unsealed,
 )
 
 REPLAY_GROUP_ENTRIES = 512
@@ -63,10 +66,13 @@ def verify_data_dir(data_dir: Path) -> AuditReport:
 
 def verify_store(store: Store) -> AuditReport:
     report = AuditReport()
-    chain = _check_chain(store, report)
-    _check_heads(store, chain, report)
-    if report.ok:
-        _check_replay(store, report)
+    try:
+        chain = _check_chain(store, report)
+        _check_heads(store, chain, report)
+        if report.ok:
+            _check_replay(store, report)
+    except HubError as e:  # a corrupt record (DATA_LOSS): `admin check` lists them all
+        report.problems.append(e.message)
     return report
 
 
@@ -83,7 +89,11 @@ def _check_chain(store: Store, report: AuditReport) -> dict[int, bytes]:
             if raw is None or stored is None:
                 report.problems.append(f"log entry {sequence}: missing from the log or the chain")
                 break
-            entry = rec.LogEntry.FromString(raw)
+            try:
+                entry = rec.LogEntry.FromString(raw)
+            except DecodeError:
+                report.problems.append(f"log entry {sequence}: does not parse (it is corrupt)")
+                break
             # A redacted entry (a legal erasure scrubbed a value out of it) keeps the hash of
             # its original bytes; the erasure itself is a later entry of the chain.
             original = entry.redaction.original_entry_hash if entry.HasField("redaction") else None
@@ -103,6 +113,13 @@ def _check_chain(store: Store, report: AuditReport) -> dict[int, bytes]:
             chain[sequence] = link.chain_hash
             previous = link.chain_hash
     return chain
+
+
+def chain_problems(store: Store) -> tuple[int, list[str]]:
+    """(entries, problems) of the audit hash chain alone (for `signalhub admin check`)."""
+    report = AuditReport()
+    _check_chain(store, report)
+    return report.entries, report.problems
 
 
 def _check_heads(store: Store, chain: dict[int, bytes], report: AuditReport) -> None:
@@ -170,7 +187,10 @@ def _log_groups(store: Store, last: int) -> Iterator[list[rec.LogEntry]]:
 
 def _first_difference(store: Store, replica: Store, db: str) -> str | None:
     with store.read() as a, replica.read() as b:
-        for left, right in zip_longest(a.items(db), b.items(db)):
+        # Compared without their seals: a store written before seals verifies as well.
+        ours = ((k, unsealed(db, k, v)) for k, v in a.items(db))
+        theirs = ((k, unsealed(db, k, v)) for k, v in b.items(db))
+        for left, right in zip_longest(ours, theirs):
             if left == right:
                 continue
             key = (left or right)[0]

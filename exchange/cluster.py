@@ -214,6 +214,8 @@ class ClusterLog:
                         self._fail(self._applied_seq + 1, seq - 1)
                         return
                     await self._apply(seq, msg.data)
+                    if self.failure is not None:
+                        return
                     if not self.caught_up.is_set() and seq >= caught_up_at:
                         self.caught_up.set()
             except asyncio.CancelledError:
@@ -246,6 +248,15 @@ class ClusterLog:
                 outcome = await self.writer.execute(entry, None, stream_seq=seq)
             except HubError as e:
                 outcome = e
+            if isinstance(outcome, HubError) and outcome.code == grpc.StatusCode.DATA_LOSS:
+                # The other nodes apply this entry over intact records: going on from a corrupt
+                # one would make this node's state differ from theirs.
+                self.failure = f"stream entry {seq} met a corrupt record: {outcome.message}"
+                log.critical("%s", self.failure)
+                self.caught_up.set()
+                if self.on_failure is not None:
+                    self.on_failure(self.failure)
+                return
             with self.store.read() as view:
                 raw = view.meta(STREAM_SEQ)
             if raw is not None and struct.unpack(">Q", raw)[0] >= seq:

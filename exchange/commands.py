@@ -1,6 +1,6 @@
 """The hub side of the `signalhub` command: `init`, `serve`, and the operator commands that
 work on the data directory itself: `audit verify`, `admin issue-cert`, `admin backup`,
-`admin restore`, `admin report` and `admin rule-changes`."""
+`admin restore`, `admin report`, `admin rule-changes` and `admin check`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from signalhub import domain
 from .audit import verify_data_dir
 from .backup import BackupError, backup_data_dir, restore_data_dir
 from .config import SETTINGS, ConfigError, read_config_file, resolve
+from .integrity import MAX_PROBLEMS, check_data_dir
 from .logs import configure_logging
 from .server import HubServer, ServerConfig, lmdb_path, serve
 from .store import Store, StoreTxn
@@ -129,6 +130,20 @@ def add_commands(groups: Groups) -> None:
     )
     _data_dir_flag(p)
     p.set_defaults(run=cmd_rule_changes)
+
+    p = groups["admin"].add_parser(
+        "check",
+        help="check every record of a data directory's store (while serving too)",
+        description="Walks every table of the store, opened read-only (a running hub may go "
+        "on serving), and prints one line per problem: table, key, what is wrong. Exit "
+        "status 0 when the store is intact, 1 when a problem was found, 2 on a usage error. "
+        "LMDB's own page structure is checked too when no hub serves the directory.",
+    )
+    _data_dir_flag(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--max-problems", type=int, default=MAX_PROBLEMS, metavar="N",
+                   help=f"list at most N problems (default {MAX_PROBLEMS})")  # fmt: skip
+    p.set_defaults(run=cmd_check)
 
     p = groups["audit"].add_parser(
         "verify", help="check the audit chain, signed heads and state of a data directory"
@@ -292,6 +307,38 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 0  # fmt: skip
     for problem in report.problems:
         print(f"audit FAILED: {problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if not (lmdb_path(args.data_dir) / "data.mdb").exists():
+        print(f"signalhub: error: {args.data_dir} is not a signalhub data directory",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.max_problems < 1:
+        print("signalhub: error: --max-problems is 1 or more", file=sys.stderr)
+        return 2
+    report = check_data_dir(args.data_dir, args.max_problems)
+    if args.json:
+        print(json.dumps(report.as_json(), sort_keys=True))
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        print(problem.line())
+    if report.found > len(report.problems):
+        print(f"... and {report.found - len(report.problems)} more problems")
+    summary = (
+        f"{sum(report.records.values())} records in {len(report.records)} tables, LMDB "
+        f"structure {report.structure}, {report.seconds:.1f} s"
+    )
+    if report.unchecked:
+        summary += f"; {report.unchecked} records from before checksums, checked by content only"
+    if report.ok:
+        print(f"check OK: {summary}")
+        return 0
+    tables = len({p.table for p in report.problems})
+    print(f"check FAILED: {report.found} problems in {tables} tables ({summary}); restore a "
+          f"backup: signalhub admin restore BACKUP --data-dir {args.data_dir} --force "
+          f"(signalhub audit verify --data-dir {args.data_dir} checks the log)")  # fmt: skip
     return 1
 
 

@@ -21,6 +21,8 @@ class HubError(Exception):
     signalhub_auth_failures_total."""
     retry_after_seconds: float | None = None
     """Sent as google.rpc.RetryInfo: when the caller may try again (rate limits, full disk)."""
+    answer: str | None = None
+    """What the caller is told, when it must be less than `message` (which is logged)."""
 
     def __str__(self) -> str:
         return self.message
@@ -37,3 +39,23 @@ def unauthenticated(message: str, reason: str) -> HubError:
 
 def permission_denied(message: str, reason: str) -> HubError:
     return HubError(grpc.StatusCode.PERMISSION_DENIED, message, auth_reason=reason)
+
+
+RESTORE_ADVICE = (
+    "run `signalhub admin check --data-dir DATA_DIR` and `signalhub audit verify --data-dir "
+    "DATA_DIR` on the hub, and restore a backup (`signalhub admin restore BACKUP --data-dir "
+    "DATA_DIR --force`)"
+)
+"""What the operator should do about a corrupt store (DATA_DIR, BACKUP: theirs to fill in)."""
+
+
+def data_loss(what: str, table: str = "") -> HubError:
+    """DATA_LOSS for a stored record that is corrupt: `what` says which and how (for the
+    operator's log and tools). The caller is told only that a record of `table` is: which
+    one would tell a member that a signal it may not see exists."""
+    where = f" of the {table} table" if table else ""
+    return HubError(
+        grpc.StatusCode.DATA_LOSS,
+        f"{what}; {RESTORE_ADVICE}",
+        answer=f"a stored record{where} is corrupt; {RESTORE_ADVICE}",
+    )

@@ -14,7 +14,11 @@ from prometheus_client import (
     start_http_server,
 )
 
-from .store import Store
+from .store import SEALED_DATABASES, Store
+
+CHECKED_TABLES = (*sorted(SEALED_DATABASES), "log", "audit", "audit_heads", "pdq", "typed", "meta",
+                  "lmdb")  # fmt: skip
+"""The `table` labels of signalhub_store_corrupt_records_total ("lmdb": a damaged page)."""
 
 
 class HubMetrics:
@@ -115,6 +119,14 @@ class HubMetrics:
             "Following subscribers disconnected for not reading (they resume from their cursor).",
             registry=self.registry,
         )
+        self.corrupt_records = Counter(
+            "signalhub_store_corrupt_records",
+            "Stored records found corrupt when read (refused with DATA_LOSS), by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        for table in CHECKED_TABLES:  # at 0 from the start: an alert sees the first one rise
+            self.corrupt_records.labels(table)
 
         self.ready = Gauge(
             "signalhub_ready",
@@ -123,9 +135,11 @@ class HubMetrics:
         )
 
     def watch_store(self, store: Store) -> None:
-        """Store usage is read at scrape time, so it is never stale."""
+        """Store usage is read at scrape time, so it is never stale; corrupt records are
+        counted as reads find them."""
         self.store_bytes.set_function(lambda: store.map_bytes()[0])
         self.store_map_bytes.set_function(lambda: store.map_bytes()[1])
+        store.on_corrupt = lambda table: self.corrupt_records.labels(table).inc()
 
     def serve(self, host: str, port: int) -> None:
         """Starts the /metrics HTTP endpoint in a background thread."""

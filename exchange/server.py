@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import lmdb
 from google.protobuf import any_pb2, duration_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
@@ -36,8 +37,9 @@ from signalhub.v1 import admin_pb2, exchange_pb2
 from .auth import CERTIFICATE_MEMBER, CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
-from .errors import HubError
+from .errors import RESTORE_ADVICE, HubError
 from .index import SignalIndex
+from .integrity import startup_problems
 from .ledger import Applied
 from .limits import CostLimiter, MemberSlots, RateLimiter
 from .logs import request_id
@@ -111,7 +113,8 @@ def _deserializer(cls: type[Message]) -> Callable[[bytes], RawRequest[Any]]:
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -> None:
-    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    message = error.answer if error.answer is not None else error.message
+    status = status_pb2.Status(code=error.code.value[0], message=message)
     if error.violations:
         detail = any_pb2.Any()
         detail.Pack(
@@ -131,7 +134,7 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -
         status.details.append(detail)
     await context.abort(
         error.code,
-        error.message,
+        message,
         trailing_metadata=(
             ("grpc-status-details-bin", status.SerializeToString()),
             (REQUEST_ID_HEADER, request_id.get()),
@@ -278,6 +281,27 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
         )
 
 
+def corrupt_store_message(data_dir: Path, problem: str) -> str:
+    """Why a hub refuses to serve a corrupt store, and what the operator can do."""
+    problem = problem.split("; " + RESTORE_ADVICE)[0]
+    return (
+        f"refusing to serve {data_dir}: its store is corrupt: {problem}; run `signalhub admin "
+        f"check --data-dir {data_dir}` to list what is damaged, and restore a backup "
+        f"(`signalhub admin restore BACKUP --data-dir {data_dir} --force`)"
+    )
+
+
+def open_checked(path: Path, data_dir: Path, max_map_bytes: int = 0) -> Store:
+    """Opens the store to serve it, or exits saying why it is corrupt (LMDB refuses its file,
+    or one of the one-off passes a store from an older hub gets fails)."""
+    try:
+        return Store(path, max_map_bytes=max_map_bytes)
+    except HubError as e:
+        raise SystemExit(corrupt_store_message(data_dir, e.message)) from None
+    except lmdb.Error as e:  # a damaged header, main table or page
+        raise SystemExit(corrupt_store_message(data_dir, f"LMDB: {e}")) from None
+
+
 def check_registry(store: Store) -> None:
     """Refuses to serve when a signal type this store was served with is no longer registered
     (its plug-in uninstalled or broken): its stored signals could be neither validated nor
@@ -288,7 +312,7 @@ def check_registry(store: Store) -> None:
         raise SystemExit(f"cannot load the signal types: {e}") from None
     with store.read() as view:
         raw = view.meta("signal_types")
-    recorded: dict[str, str] = json.loads(raw) if raw else {}
+    recorded: dict[str, str] = json.loads(raw) if raw else {}  # startup_problems checked it
     missing = sorted(set(recorded) - set(current))
     if missing:
         listed = ", ".join(f"{name} (from {recorded[name]})" for name in missing)
@@ -337,10 +361,19 @@ class HubServer:
             raise SystemExit(f"another hub is serving {self.config.data_dir}")
         if self.config.cluster:  # a new node starts from the cluster's latest snapshot
             await restore_snapshot(self.config.cluster, path)
-        self.store = store = Store(path, max_map_bytes=self.config.max_store_bytes)
-        with store.read() as view:
-            if view.meta("operator_public_key") is None:
-                raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
+        self.store = store = open_checked(path, self.config.data_dir,
+                                          max_map_bytes=self.config.max_store_bytes)  # fmt: skip
+        try:
+            with store.read() as view:
+                initialised = view.meta("operator_public_key") is not None
+                problems = startup_problems(view)
+        except HubError as e:  # LMDB found a damaged page (DATA_LOSS)
+            initialised, problems = True, [e.message]
+        if not initialised:
+            raise SystemExit(f"{self.config.data_dir} was not initialised; run signalhub init")
+        if problems:
+            raise SystemExit(corrupt_store_message(self.config.data_dir, "; ".join(problems)))
+        self.metrics.watch_store(store)
         if self.config.shard is not None and not self.config.cluster:
             raise SystemExit("--shard needs --cluster: the other shards are reached over NATS")
         check_registry(store)
@@ -441,11 +474,14 @@ class HubServer:
             host, _, port = self.config.metrics_listen.rpartition(":")
             self.metrics.serve(host or "127.0.0.1", int(port))
         started = time.perf_counter()
-        loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        except HubError as e:  # a corrupt PDQ table or typed row (DATA_LOSS)
+            await self.server.stop(0)  # before the loop closes (grpc's __del__ needs it)
+            raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
         self.metrics.index_signals.labels("pdq").set(loaded)
         with store.read() as view:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
-        self.metrics.watch_store(store)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         exchange.start_tail()
         self.writer.start()

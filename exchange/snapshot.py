@@ -34,7 +34,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 
 from .cursor import CursorCodec
-from .store import Store, StoreView
+from .store import Store, StoreView, seal_state
 from .visibility import Viewer, event_visible, signal_view
 
 log = logging.getLogger("signalhub.snapshot")
@@ -94,15 +94,21 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
     """Every signal the viewer may see, in signal id order, each framed as an entry of
     SnapshotChunk.signals: the serialised Signal exactly as the feed shows it to the viewer.
     A signal none of whose submissions is restricted is the same for everyone: its stored
-    bytes are used as they are, without parsing them."""
+    bytes are used as they are, without parsing them, once their seal shows they are the bytes
+    written (a record without a valid seal is parsed and checked: HubError(DATA_LOSS) when it
+    is corrupt)."""
     parse = rec.SignalRecord.FromString
-    for _, raw in view.txn.cursor(db=view.dbs["signals"]):
+    for key, raw in view.txn.cursor(db=view.dbs["signals"]):
         value = bytes(raw)  # bytes already (buffers=False): no copy
-        end = signal_field_end(value)
-        if end and not parse(value[end:]).restricted:
-            yield value[:end]
-            continue
-        shown = signal_view(view, parse(value), viewer)
+        if not view.checks or seal_state(bytes(key), value):
+            end = signal_field_end(value)  # the seal, last, is an unknown field to parse
+            if end and not parse(value[end:]).restricted:
+                yield value[:end]
+                continue
+            record = parse(value)
+        else:
+            record = view.signal_record(bytes(key), value)
+        shown = signal_view(view, record, viewer)
         if shown is not None:
             yield framed(1, shown.SerializeToString())
 
@@ -160,8 +166,8 @@ def member_cursor(view: StoreView, viewer: Viewer) -> int:
     than at the hub's feed sequence, and a replica started from it equals one that replayed
     the feed. Mirrors service._event_for: an event is sent when the viewer may see it and it
     is a tombstone or its signal still exists."""
-    for _, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
-        record = rec.FeedRecord.FromString(bytes(raw))
+    for key, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
+        record = view.feed_record_at(bytes(key), bytes(raw))
         if _sent(view, record, viewer):
             return int(record.event.cursor)
     return 0

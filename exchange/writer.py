@@ -25,7 +25,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 
 from .errors import HubError
 from .ledger import Applied, PreparedBatch, append_and_apply
-from .store import Store, StoreFull, StoreTxn, u64
+from .store import STORE_CORRUPTION, Store, StoreFull, StoreTxn, u64
 
 MAX_GROUP_COMMANDS = 256
 MAX_GROUP_BYTES = 16 * 1024 * 1024
@@ -131,6 +131,8 @@ class Writer:
                 retry_after_seconds=30,
             )
             return [error] * len(group)
+        except HubError as e:  # DATA_LOSS: LMDB found a damaged page
+            return [e] * len(group)
         except lmdb.TxnFullError:
             if len(group) > 1:
                 return [self._commit([p])[0] for p in group]
@@ -164,6 +166,8 @@ def _apply_group(tx: StoreTxn, *, group: list[_Pending]) -> list[Any]:
             outcomes.append(append_and_apply(tx, pending.entry, pending.hint))
         except (lmdb.MapFullError, lmdb.TxnFullError):
             raise  # the whole group is retried (on a larger map, or split up)
+        except STORE_CORRUPTION:
+            raise  # a damaged page: the transaction is lost; Store.write says DATA_LOSS
         except HubError as e:
             outcomes.append(e)
         except Exception:

@@ -39,6 +39,7 @@ ALERTS = {
     "SignalhubLmdbMapNearlyFull",
     "SignalhubNotReady",
     "SignalhubClusterApplyLag",
+    "SignalhubStoreCorrupt",
 }
 NO_PROMTOOL = "promtool not found: install Debian's prometheus package; .ci/run does"
 

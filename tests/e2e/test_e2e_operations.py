@@ -96,6 +96,8 @@ def test_health_is_not_serving_while_the_index_loads(tmp_path: Path) -> None:
         rows = ((row.to_bytes(8, "big"), row.to_bytes(32, "big") + row.to_bytes(16, "big"))
                 for row in range(1, ROWS + 1))  # fmt: skip
         tx.txn.cursor(db=tx.dbs["pdq"]).putmulti(rows, append=True)
+        tx.sum_pdq_table()  # the hub checks the table against its sum at start
+        tx.set_counter("pdq_rows", ROWS)
 
     store.write(fill)
     store.close()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from exchange.store import Store, StoreTxn
+from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 
@@ -54,8 +55,12 @@ def test_pdq_table_round_trips_and_survives_reopening(tmp_path: Path) -> None:
     store = Store(tmp_path / "db")
 
     def work(tx: StoreTxn) -> None:
-        for row, h in enumerate(hashes, start=1):
-            tx.put_pdq_row(row, h.tobytes(), f"{row:032x}")
+        for row, h in enumerate(hashes, start=1):  # a row is read checked against its signal
+            record = rec.SignalRecord(pdq_row=row)
+            record.signal.type, record.signal.value = "pdq", h.tobytes().hex()
+            record.signal.signal_id = domain.signal_id("pdq", record.signal.value)
+            tx.put_signal(record)
+            tx.put_pdq_row(row, h.tobytes(), record.signal.signal_id)
 
     store.write(work)
     store.close()
@@ -64,6 +69,7 @@ def test_pdq_table_round_trips_and_survives_reopening(tmp_path: Path) -> None:
         rows, loaded = view.pdq_table()
         assert rows.tolist() == list(range(1, 101))
         assert np.array_equal(loaded, hashes)
-        assert view.pdq_row(7) == (hashes[6].tobytes(), f"{7:032x}")
+        sid = domain.signal_id("pdq", hashes[6].tobytes().hex())
+        assert view.pdq_row(7) == (hashes[6].tobytes(), sid)
         assert view.pdq_row(101) is None
     reopened.close()
