@@ -113,6 +113,11 @@ class Answer:
     def ok(self) -> bool:
         return self.code == "OK"
 
+    def ended_by(self, error: Answer) -> Answer:
+        """These messages, then the error that ended the stream (both count)."""
+        return Answer(self.messages, error.code, error.message, error.details,
+                      self.readable + error.readable)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -461,14 +466,7 @@ class HubUnderTest:
                 return self.answer(who, response_cls, messages)
             answer = self._error(failure, echoes)
             if messages:  # what came before the error counts too
-                first = self.answer(who, response_cls, messages)
-                answer = Answer(
-                    first.messages,
-                    answer.code,
-                    answer.message,
-                    answer.details,
-                    first.readable + answer.readable,
-                )
+                answer = self.answer(who, response_cls, messages).ended_by(answer)
             return answer
         result = await self.unary(who, method, raw)
         if isinstance(result, Failure):
@@ -568,14 +566,7 @@ class Follower:
         self.taken = len(self.received)
         answer = self.hub.events_answer(self.who, events)
         if self.failure is not None:
-            error = self.hub._error(self.failure)
-            answer = Answer(
-                answer.messages,
-                error.code,
-                error.message,
-                error.details,
-                answer.readable + error.readable,
-            )
+            answer = answer.ended_by(self.hub._error(self.failure))
         return answer
 
     async def stop(self) -> None:
