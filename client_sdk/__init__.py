@@ -6,6 +6,7 @@ from .batching import Batcher
 from .client import AdminClient, Client, RetryPolicy, Subscription, TlsConfig
 from .errors import (
     AlreadyExists,
+    DataLoss,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -36,6 +37,7 @@ __all__ = [
     "SignalDetail",
     "SignalInfo",
     "SignalhubError",
+    "DataLoss",
     "SnapshotRejected",
     "SubmitResult",
     "Subscription",

@@ -64,6 +64,13 @@ class Unavailable(SignalhubError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DataLoss(SignalhubError):
+    """The hub found a stored record corrupt and refused to serve it: its operator must check
+    and restore the store (the message says what to run). Not retried."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
 class SnapshotRejected(SignalhubError):
     """A snapshot that does not verify (digest, signature, hub key, shape): nothing of it is
     kept. Raised by the SDK itself, not by the hub."""
@@ -81,6 +88,7 @@ _BY_CODE: dict[grpc.StatusCode, type[SignalhubError]] = {
         AlreadyExists,
         ResourceExhausted,
         Unavailable,
+        DataLoss,
     )
 }
 

@@ -16,7 +16,7 @@ import pytest
 from hubtools import HubProcess, cursor_at, feed_sequence, free_port, run_cli
 
 from client_sdk import Signal
-from client_sdk.errors import SignalhubError
+from client_sdk.errors import DataLoss, SignalhubError
 from exchange.backup import backup_data_dir
 from exchange.commands import init_data_dir
 from exchange.server import lmdb_path
@@ -208,6 +208,9 @@ def test_a_flipped_byte_in_a_signal_value_is_reported_and_refused_the_rest_still
     assert hub.metric('signalhub_store_corrupt_records_total{table="signals"}') >= 7
     env = {"SIGNALHUB_ENDPOINT": hub.endpoint, "SIGNALHUB_MEMBER": "acme",
            "SIGNALHUB_KEY": str(built.keys["acme"])}  # fmt: skip
+    with hub.client("acme", built.keys["acme"]) as client, pytest.raises(DataLoss) as e:
+        client.get_signal(TARGET)  # the SDK's own class for it (never retried)
+    assert TARGET not in str(e.value) and "admin restore" in str(e.value)
     result = run_cli("get", TARGET, env=env)
     assert result.returncode != 0 and "DATA_LOSS" not in result.stdout
     assert "is corrupt" in result.stderr and "admin restore" in result.stderr
