@@ -528,3 +528,42 @@ def test_bad_opinion_is_invalid_argument_and_stores_nothing(
             grpc.StatusCode.INVALID_ARGUMENT,
         )
     assert fields(error) == [field]
+
+
+@pytest.mark.parametrize("rpc", ["FetchUpdates", "GetSnapshot"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["7", "0" * 32, "ab" * 16, "x" * 32, "f" * 33],
+    ids=["decimal-of-the-old-form", "zeros", "forged-token", "not-hex", "too-long"],
+)
+def test_a_cursor_the_hub_did_not_hand_out_is_invalid_argument_alike(
+    hub: HubProcess, members: dict[str, Path], rpc: str, cursor: str
+) -> None:
+    """Cursors are opaque tokens (exchange.cursor): anything else, the old decimal form
+    included, gets one answer naming `after`, and nothing is stored."""
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        if rpc == "FetchUpdates":
+            error = refused(
+                hub, lambda: list(client.fetch(cursor)), grpc.StatusCode.INVALID_ARGUMENT
+            )
+        else:
+            error = refused(
+                hub, lambda: client.snapshot(after=cursor), grpc.StatusCode.INVALID_ARGUMENT
+            )
+    assert fields(error) == ["after"]
+    assert str(error) == "after is a cursor from a feed event or a snapshot (empty: from the start)"
+
+
+def test_a_forged_page_token_is_invalid_argument(hub: HubProcess, members: dict[str, Path]) -> None:
+    with Client(hub.endpoint, "acme", members["acme"]) as client:
+        request = exchange_pb2.GetSignalRequest(
+            signal_id=domain.signal_id("pdq", PDQ), page_size=1, page_token="ab" * 16
+        )
+        error = refused(
+            hub,
+            lambda: client._conn.signed_unary(
+                "/signalhub.v1.Exchange/GetSignal", request, exchange_pb2.GetSignalResponse
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    assert fields(error) == ["page_token"]

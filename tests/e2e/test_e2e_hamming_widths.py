@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubtools import HubProcess, plugin_site, run_cli
+from hubtools import HubProcess, plugin_site, run_cli, store_fingerprint
 
 from exchange.commands import init_data_dir
 
@@ -91,7 +91,9 @@ def test_every_hamming_width_matches_on_hub_and_replica_alike(
 def test_a_hamming_value_of_the_wrong_width_is_invalid_not_internal(
     widths_hub: tuple[HubProcess, dict[str, str]],
 ) -> None:
-    _, env = widths_hub
+    hub, env = widths_hub
+    before = store_fingerprint(hub.data_dir)
     bad = run_cli("match", "--query", "ham64:" + "ab" * 32, "--json", env=env)
     assert bad.returncode != 0
     assert "16 hex digits" in bad.stderr and "INTERNAL" not in bad.stderr
+    assert store_fingerprint(hub.data_dir) == before

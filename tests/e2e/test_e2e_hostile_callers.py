@@ -101,8 +101,10 @@ def test_a_match_against_a_large_incident_stays_within_the_answer_budgets(
     with process.client("caseworker", key, retry=RetryPolicy(attempts=1)) as member:
         with contextlib.suppress(ResourceExhausted):  # in debt by at most 0.3 s: may pass
             member.match([("pdq", values[i % 300]) for i in range(200)], max_distance=31)
+        before = store_fingerprint(process.data_dir)
         with pytest.raises(ResourceExhausted) as e:  # in debt by 10 s now, whatever the above
             member.match([("pdq", values[0])])
+        assert store_fingerprint(process.data_dir) == before
     assert "share of match results is spent" in str(e.value)
     with process.client("mallory", root / "mallory.key") as other:
         (found,) = other.match([("pdq", values[0])], max_distance=0)
@@ -140,9 +142,11 @@ def test_a_member_holds_at_most_its_share_of_following_streams(tmp_path: Path) -
         with grpc.insecure_channel(process.endpoint) as channel:
             held = [_follow(process, signers["greedy"], channel) for _ in range(2)]
             time.sleep(0.5)  # both are being served
+            before = store_fingerprint(process.data_dir)
             with pytest.raises(grpc.RpcError) as e:
                 next(_follow(process, signers["greedy"], channel))
             assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert store_fingerprint(process.data_dir) == before
             assert "at most 2 following streams at once per member" in (e.value.details() or "")
             refused = 'signalhub_member_limit_refusals_total{kind="follow"}'
             assert process.metric(refused) == 1
@@ -196,9 +200,11 @@ def test_snapshot_readers_of_one_state_share_one_spool_and_hold_at_most_their_sh
             second = open_stream()
             heads.append(next(second))
             assert process.metric(spool) == one  # the same state: the same spool
+            before = store_fingerprint(process.data_dir)
             with pytest.raises(grpc.RpcError) as e:
                 next(open_stream())
             assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert store_fingerprint(process.data_dir) == before
             assert process.metric('signalhub_member_limit_refusals_total{kind="snapshot"}') == 1
             got = [read_snapshot([head, *rest], "onboarding") for head, rest in
                    zip(heads, (list(first), list(second)), strict=True)]  # fmt: skip
