@@ -25,7 +25,7 @@ from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
 from .contact import contact_violations, is_empty
 from .store import StoreTxn, StoreView, submission_key
-from .visibility import Viewer, merge_verdicts, signal_view
+from .visibility import Viewer, count_opinion, merge_verdicts, signal_view
 
 M = TypeVar("M", bound=Message)
 
@@ -934,8 +934,8 @@ def _apply_opinion(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     counts = record.signal.opinions
     for old in tx.opinions(sid):
         if old.member_id == change.member_id:
-            _count(counts, old.opinion, -1)
-    _count(counts, change.opinion, +1)
+            count_opinion(counts, old.opinion, -1)
+    count_opinion(counts, change.opinion, +1)
     if not counts.ByteSize():  # no opinion left: no field, as on a signal never given one
         record.signal.ClearField("opinions")
     tx.put_opinion(
@@ -964,15 +964,6 @@ def _apply_opinion(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     stored = rec.RequestRecord(content_digest=digest, response=response.SerializeToString())
     tx.put_request("opinion", change.member_id, change.request_id, stored)
     return Applied(response)
-
-
-def _count(counts: common_pb2.OpinionCounts, opinion: int, delta: int) -> None:
-    if opinion == common_pb2.OPINION_TRUE_POSITIVE:
-        counts.true_positive += delta
-    elif opinion == common_pb2.OPINION_FALSE_POSITIVE:
-        counts.false_positive += delta
-    elif opinion == common_pb2.OPINION_DISPUTED:
-        counts.disputed += delta
 
 
 def _apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:

@@ -70,13 +70,18 @@ def visible_opinions(
                 groups[giver] = Viewer.load(view, giver)
             if not any(groups[giver].sees(s.member_id, s.audience) for s in subs):
                 continue
-        if opinion.opinion == common_pb2.OPINION_TRUE_POSITIVE:
-            counts.true_positive += 1
-        elif opinion.opinion == common_pb2.OPINION_FALSE_POSITIVE:
-            counts.false_positive += 1
-        elif opinion.opinion == common_pb2.OPINION_DISPUTED:
-            counts.disputed += 1
+        count_opinion(counts, opinion.opinion, +1)
     return counts
+
+
+def count_opinion(counts: common_pb2.OpinionCounts, opinion: int, delta: int) -> None:
+    """Adds `delta` to the count of one kind of opinion (none: no count)."""
+    if opinion == common_pb2.OPINION_TRUE_POSITIVE:
+        counts.true_positive += delta
+    elif opinion == common_pb2.OPINION_FALSE_POSITIVE:
+        counts.false_positive += delta
+    elif opinion == common_pb2.OPINION_DISPUTED:
+        counts.disputed += delta
 
 
 def view_from(

@@ -38,6 +38,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 
 from client_sdk.signing import Signer
+from client_sdk.snapshot import response_part
 from exchange import server as hub_server
 from exchange import service as hub_service
 from exchange import usage as hub_usage
@@ -206,22 +207,6 @@ class Tokens:
         if found.group(1):
             return raw[:-1] + ("A" if raw[-1] != "A" else "B")
         return raw
-
-
-def _part(raw: bytes) -> tuple[int, bytes]:
-    """(field number, payload) of a message holding one length-delimited field (a
-    GetSnapshotResponse part): the exact bytes that travelled, as the hub hashed them."""
-    tag = raw[0]
-    length = shift = 0
-    i = 1
-    while True:
-        byte = raw[i]
-        length |= (byte & 0x7F) << shift
-        i += 1
-        if byte < 0x80:
-            break
-        shift += 7
-    return tag >> 3, raw[i : i + length]
 
 
 # --- one hub ---------------------------------------------------------------------------------
@@ -396,7 +381,7 @@ class HubUnderTest:
         messages: list[exchange_pb2.GetSnapshotResponse] = []
         digest = domain.SnapshotDigest()
         for raw in raws:
-            number, payload = _part(raw)
+            number, payload = response_part(raw)  # the SDK's reading of a part
             message = exchange_pb2.GetSnapshotResponse.FromString(raw)
             if number in (1, 2):  # header, chunk: hashed as sent
                 digest.update(payload)
