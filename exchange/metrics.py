@@ -110,7 +110,7 @@ class HubMetrics:
         self.member_limit_refusals = Counter(
             "signalhub_member_limit_refusals",
             "Calls refused because the member already held its share of that kind of call "
-            "(kind: follow, snapshot, report).",
+            "(kind: follow, snapshot, report, match).",
             ["kind"],
             registry=self.registry,
         )
