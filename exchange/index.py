@@ -1,11 +1,14 @@
 """The hub's in-memory indexes, loaded from LMDB at start and updated after every commit:
 matcher.PDQIndex over rows of the packed `pdq` table (photos and video frames), and one
-`DistanceIndex` per type that brings its own (plug-ins; Hamming types other than PDQ)."""
+`DistanceIndex` per type that brings its own (plug-ins; Hamming types other than PDQ).
+`CommitHook` is where committed entries reach the index: the writer calls it after each
+commit."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -117,6 +120,25 @@ class SignalIndex:
 
     def __len__(self) -> int:
         return len(self._pdq)
+
+
+class CommitHook:
+    """Where committed entries reach the index: the writer thread calls it after each commit
+    (exchange.writer's `on_commit`) with what the commit applied. It adds and removes the
+    entries' PDQ and typed rows, in order, and only then calls `then` (the feed tail, which
+    reads the new feed records and wakes the following streams), so a follower woken by a
+    commit finds its signals matchable."""
+
+    def __init__(self, index: SignalIndex, then: Callable[[], None]) -> None:
+        self.index = index
+        self.then = then
+        """Called after the index is updated; replaceable (the server sets the feed tail once
+        the servicer exists, and until then wakes the followers directly)."""
+
+    def __call__(self, applied: list[Applied]) -> None:
+        """Applies a commit's rows to the index, then calls `then`."""
+        self.index.add_committed(applied)
+        self.then()
 
 
 def _concatenate(

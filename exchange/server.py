@@ -1,10 +1,7 @@
 """Wiring and lifecycle: opens the store, loads the index, starts the writer and the gRPC
-server (health and reflection included), and stops cleanly on SIGTERM.
-
-Request handlers are built here from the services' descriptors rather than with the generated
-`add_*_to_server`, so that each method's deserializer keeps the exact request bytes (the
-per-call signature covers them) and a request that does not parse becomes INVALID_ARGUMENT
-instead of gRPC's INTERNAL.
+server (health and reflection included), and stops cleanly on SIGTERM. How servicer methods
+become gRPC handlers (exact request bytes, error statuses, the access log) is
+exchange.server_handlers; committed entries reach the index through exchange.index.CommitHook.
 """
 
 from __future__ import annotations
@@ -14,18 +11,12 @@ import json
 import logging
 import signal
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 import lmdb
-from google.protobuf import any_pb2, duration_pb2, message_factory
-from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.message import Message
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -34,25 +25,23 @@ from signalhub.signal_types import PluginError
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
-from .auth import CERTIFICATE_MEMBER, CallVerifier
+from .auth import CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import RESTORE_ADVICE, HubError
-from .index import SignalIndex
+from .index import CommitHook, SignalIndex
 from .integrity import startup_problems
-from .ledger import Applied
 from .limits import CostLimiter, MemberSlots, RateLimiter
-from .logs import request_id
 from .metrics import HubMetrics
-from .service import AdminService, ExchangeService, FeedNotifier, Hub, RawRequest
+from .server_handlers import RpcHandlers
+from .service import AdminService, ExchangeService, FeedNotifier, Hub
 from .store import Store
-from .tls import certificate_member
 from .writer import Writer, now_timestamp
 
 log = logging.getLogger("signalhub.server")
-access_log = logging.getLogger("signalhub.access")
-REQUEST_ID_HEADER = "x-signalhub-request-id"
 SHUTDOWN_GRACE_SECONDS = 10.0
+EXCHANGE_SERVICE = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"]
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
 
 
 @dataclass
@@ -103,182 +92,6 @@ class ServerConfig:
 def lmdb_path(data_dir: Path) -> Path:
     """Where a data directory keeps its LMDB environment."""
     return Path(data_dir) / "lmdb"
-
-
-def _deserializer(cls: type[Message]) -> Callable[[bytes], RawRequest[Any]]:
-    def parse(raw: bytes) -> RawRequest[Any]:
-        return RawRequest(raw, cls)  # parsed after the call is authenticated
-
-    return parse
-
-
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: HubError) -> None:
-    message = error.answer if error.answer is not None else error.message
-    status = status_pb2.Status(code=error.code.value[0], message=message)
-    if error.violations:
-        detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                    for f, d in error.violations
-                ]
-            )
-        )
-        status.details.append(detail)
-    if error.retry_after_seconds is not None:
-        delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(error.retry_after_seconds * 1000))
-        detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        status.details.append(detail)
-    await context.abort(
-        error.code,
-        message,
-        trailing_metadata=(
-            ("grpc-status-details-bin", status.SerializeToString()),
-            (REQUEST_ID_HEADER, request_id.get()),
-        ),
-    )
-
-
-def _metadata(
-    context: grpc.aio.ServicerContext[Any, Any], bind_certificate: bool
-) -> Mapping[str, str | bytes]:
-    """The call's metadata; with `bind_certificate` (mTLS), plus the member its client
-    certificate names under CERTIFICATE_MEMBER ("" for none), for Hub.authenticate to hold
-    the signed member to. A client can send any key, so its own value of that one is dropped."""
-    metadata: dict[str, str | bytes] = {
-        key: value
-        for key, value in (context.invocation_metadata() or ())
-        if key != CERTIFICATE_MEMBER
-    }
-    if bind_certificate:
-        pem = (context.auth_context() or {}).get("x509_pem_cert") or [b""]
-        metadata[CERTIFICATE_MEMBER] = certificate_member(pem[0]) or ""
-    return metadata
-
-
-class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
-    """Routes every method of the given services to the servicer method of the same name."""
-
-    def __init__(
-        self,
-        metrics: HubMetrics,
-        services: list[tuple[Any, object]],
-        stall_seconds: float = 30.0,
-        bind_certificate: bool = False,
-    ) -> None:
-        self._metrics = metrics
-        # mTLS: calls must be signed as the member their client certificate names.
-        self._bind_certificate = bind_certificate
-        self._stall_seconds = stall_seconds
-        self._methods: dict[str, grpc.RpcMethodHandler] = {}
-        for descriptor, servicer in services:
-            for method in descriptor.methods:
-                full = f"/{descriptor.full_name}/{method.name}"
-                fn = getattr(servicer, method.name, None)
-                if fn is None:  # not served: gRPC answers UNIMPLEMENTED
-                    continue
-                self._methods[full] = self._handler(full, method, fn)
-
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        return self._methods.get(handler_call_details.method)
-
-    def _observe(
-        self, method: str, code: grpc.StatusCode, started: float, error: HubError | None
-    ) -> None:
-        elapsed = time.perf_counter() - started
-        self._metrics.rpc_requests.labels(method, code.name).inc()
-        self._metrics.rpc_duration.labels(method).observe(elapsed)
-        if error is not None and error.auth_reason:
-            self._metrics.auth_failures.labels(error.auth_reason).inc()
-        # The access log: method, code and time only, never request contents.
-        fields = {"method": method, "code": code.name, "duration_ms": round(elapsed * 1000, 3)}
-        access_log.info("rpc", extra=fields)
-
-    @staticmethod
-    def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
-        """Gives the call a request id (logged with every line of it, and sent to the caller
-        as x-signalhub-request-id so a member can quote it to the operator)."""
-        rid = uuid.uuid4().hex[:16]
-        request_id.set(rid)
-        context.set_trailing_metadata(((REQUEST_ID_HEADER, rid),))
-        return time.perf_counter()
-
-    def _handler(self, full: str, method: MethodDescriptor, fn: Any) -> grpc.RpcMethodHandler:
-        request_cls = message_factory.GetMessageClass(method.input_type)
-        name = method.name
-
-        if method.server_streaming:
-
-            async def stream(
-                request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
-            ) -> None:
-                started = self._begin(context)
-                try:
-                    async for item in fn(request, _metadata(context, self._bind_certificate)):
-                        # A write waits while the subscriber's flow-control window is full: the
-                        # stream's buffer is that window and one page. One that stays full means
-                        # the subscriber stopped reading; it is let go rather than held.
-                        try:
-                            await asyncio.wait_for(context.write(item), self._stall_seconds)
-                        except TimeoutError:
-                            self._metrics.follower_disconnects.inc()
-                            raise HubError(
-                                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"the subscriber read nothing for {self._stall_seconds:g} s; "
-                                "resume after the last cursor received",
-                            ) from None
-                except HubError as e:
-                    self._observe(name, e.code, started, e)
-                    await _abort(context, e)
-                except Exception as e:
-                    if isinstance(e, asyncio.CancelledError):
-                        raise
-                    if context.cancelled() or context.done():
-                        # The caller went away mid-write (grpc raises on the write): not a
-                        # failure of the hub's, so no traceback and no INTERNAL.
-                        self._observe(name, grpc.StatusCode.CANCELLED, started, None)
-                        return
-                    log.exception("%s failed", full)
-                    self._observe(name, grpc.StatusCode.INTERNAL, started, None)
-                    await _abort(context, HubError(grpc.StatusCode.INTERNAL, "internal error"))
-                else:
-                    self._observe(name, grpc.StatusCode.OK, started, None)
-
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=_deserializer(request_cls),
-                # A stream may hand over bytes it serialised once for many subscribers.
-                response_serializer=lambda m: m if isinstance(m, bytes) else m.SerializeToString(),
-            )
-
-        async def unary(
-            request: RawRequest[Any], context: grpc.aio.ServicerContext[Any, Any]
-        ) -> Message:
-            started = self._begin(context)
-            try:
-                response: Message = await fn(request, _metadata(context, self._bind_certificate))
-            except HubError as e:
-                self._observe(name, e.code, started, e)
-                await _abort(context, e)
-                raise  # unreachable: abort raises
-            except Exception:
-                log.exception("%s failed", full)
-                self._observe(name, grpc.StatusCode.INTERNAL, started, None)
-                await _abort(context, HubError(grpc.StatusCode.INTERNAL, "internal error"))
-                raise
-            self._observe(name, grpc.StatusCode.OK, started, None)
-            return response
-
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=_deserializer(request_cls),
-            response_serializer=lambda m: m.SerializeToString(),
-        )
 
 
 def corrupt_store_message(data_dir: Path, problem: str) -> str:
@@ -350,6 +163,48 @@ class HubServer:
     async def start(self) -> None:
         """Opens everything and starts answering; health is NOT_SERVING until the index is
         loaded."""
+        store = await self._open_store()
+        index = SignalIndex(self.config.shard)
+        feed = FeedNotifier()
+        feed.bind(asyncio.get_running_loop())
+        on_commit = CommitHook(index, feed.notify)  # until the servicer exists
+        self.writer = Writer(store, on_commit)
+        self.hub = hub = self._hub(store, self.writer, index, feed)
+        self.server = grpc.aio.server(
+            options=self._grpc_options(),
+            maximum_concurrent_rpcs=self.config.max_concurrent_rpcs or None,
+        )
+        exchange = ExchangeService(hub)
+        self.exchange = exchange
+        on_commit.then = exchange.committed  # reads the new records, then wakes the followers
+        await self._serve_services(self.server, exchange, AdminService(hub))
+        started = time.perf_counter()
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
+        except HubError as e:  # a corrupt PDQ table or typed row (DATA_LOSS)
+            await self.server.stop(0)  # before the loop closes (grpc's __del__ needs it)
+            raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
+        self.metrics.index_signals.labels("pdq").set(loaded)
+        with store.read() as view:
+            self.metrics.feed_sequence.set(view.counter("feed_seq"))
+        log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
+        exchange.start_tail()
+        self.writer.start()
+        if self.config.cluster:
+            await self._join_cluster(hub, store, self.writer, index)
+        hub.ready = True
+        self.metrics.ready.set(1)
+        for service in ("", EXCHANGE_SERVICE.full_name):
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
+        self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
+        self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
+        if self.cluster is not None and self.config.snapshot_interval_seconds > 0:
+            self._snapshot_task = asyncio.create_task(self._snapshot_periodically(self.cluster))
+
+    async def _open_store(self) -> Store:
+        """Takes the data directory's serve lock and opens its store (a new cluster node from
+        the cluster's latest snapshot), or exits saying why it cannot be served."""
         path = lmdb_path(self.config.data_dir)
         if not (path / "data.mdb").exists():
             raise SystemExit(
@@ -377,20 +232,10 @@ class HubServer:
         if self.config.shard is not None and not self.config.cluster:
             raise SystemExit("--shard needs --cluster: the other shards are reached over NATS")
         check_registry(store)
-        index = SignalIndex(self.config.shard)
-        feed = FeedNotifier()
-        feed.bind(asyncio.get_running_loop())
+        return store
 
-        tail: list[ExchangeService] = []  # set once the servicer exists
-
-        def committed(applied: list[Applied]) -> None:
-            index.add_committed(applied)
-            if tail:
-                tail[0].committed()  # reads the new records, then wakes the followers
-            else:
-                feed.notify()
-
-        self.writer = Writer(store, committed)
+    def _hub(self, store: Store, writer: Writer, index: SignalIndex, feed: FeedNotifier) -> Hub:
+        """The servicers' shared context, with this configuration's limits."""
         hub_key = domain.read_private_key(self.config.data_dir / "hub.key")
         verifier = CallVerifier(self.config.clock_skew_seconds)
 
@@ -398,9 +243,9 @@ class HubServer:
             return lambda _: self.metrics.member_limit_refusals.labels(kind).inc()
 
         limiter = RateLimiter(self.config.rate_limit, self.config.rate_burst)
-        self.hub = hub = Hub(
+        return Hub(
             store,
-            self.writer,
+            writer,
             index,
             verifier,
             self.metrics,
@@ -422,8 +267,11 @@ class HubServer:
                 refused("match"),
             ),
         )
+
+    def _grpc_options(self) -> list[tuple[str, int]]:
+        """The gRPC server's channel options."""
         keepalive_ms = int(self.config.keepalive_seconds * 1000)
-        options = [
+        return [
             ("grpc.max_receive_message_length", self.config.max_message_bytes),
             ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
@@ -436,87 +284,69 @@ class HubServer:
             # of authentication. Answers are not compressed either (members' SDK sends none).
             ("grpc.compression_enabled_algorithms_bitset", 1),  # identity only
         ]
-        self.server = grpc.aio.server(
-            options=options, maximum_concurrent_rpcs=self.config.max_concurrent_rpcs or None
-        )
-        exchange = ExchangeService(hub)
-        self.exchange = exchange
-        tail.append(exchange)
-        exchange_desc = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"]
-        admin_desc = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
-        self.server.add_generic_rpc_handlers(
+
+    async def _serve_services(
+        self, server: grpc.aio.Server, exchange: ExchangeService, admin: AdminService
+    ) -> None:
+        """Routes the services (health and reflection too), listens, and starts the server
+        (NOT_SERVING) and the metrics endpoint."""
+        server.add_generic_rpc_handlers(
             (
-                _Handlers(
+                RpcHandlers(
                     self.metrics,
-                    [(exchange_desc, exchange), (admin_desc, AdminService(hub))],
+                    [(EXCHANGE_SERVICE, exchange), (ADMIN_SERVICE, admin)],
                     self.config.follow_stall_seconds,
                     bind_certificate=self.config.tls_client_ca is not None,
                 ),
             )
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (
-                exchange_desc.full_name,
-                admin_desc.full_name,
+                EXCHANGE_SERVICE.full_name,
+                ADMIN_SERVICE.full_name,
                 reflection.SERVICE_NAME,
                 health.SERVICE_NAME,
             ),
-            self.server,
+            server,
         )
-        self.port = self._add_port(self.server)
+        self.port = self._add_port(server)
         if self.port == 0:
             raise SystemExit(f"cannot listen on {self.config.listen}")
-        for service in ("", exchange_desc.full_name):
+        for service in ("", EXCHANGE_SERVICE.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.start()
+        await server.start()
         if self.config.metrics_listen:
             host, _, port = self.config.metrics_listen.rpartition(":")
             self.metrics.serve(host or "127.0.0.1", int(port))
+
+    async def _join_cluster(
+        self, hub: Hub, store: Store, writer: Writer, index: SignalIndex
+    ) -> None:
+        """Follows the cluster's command log (commands go to it from now on) until caught up,
+        and with --shard serves this node's shard of the matching."""
+        cluster = ClusterLog(
+            self.config.cluster, store, writer, self.config.cluster_replicas,
+            name=f"signalhub@{self.config.listen}",
+        )  # fmt: skip
+        cluster.on_failure = lambda reason: self._stop_serving(hub, reason)
+        await cluster.start()
+        self.cluster = cluster
+        hub.log_sink = cluster
+        # Reads stay unavailable (NOT_SERVING) until this node has applied the stream as
+        # far as it stood when the node started.
         started = time.perf_counter()
-        try:
-            loaded = await asyncio.get_running_loop().run_in_executor(None, index.load, store)
-        except HubError as e:  # a corrupt PDQ table or typed row (DATA_LOSS)
-            await self.server.stop(0)  # before the loop closes (grpc's __del__ needs it)
-            raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
-        self.metrics.index_signals.labels("pdq").set(loaded)
-        with store.read() as view:
-            self.metrics.feed_sequence.set(view.counter("feed_seq"))
-        log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
-        exchange.start_tail()
-        self.writer.start()
-        if self.config.cluster:
-            cluster = ClusterLog(
-                self.config.cluster, store, self.writer, self.config.cluster_replicas,
-                name=f"signalhub@{self.config.listen}",
-            )  # fmt: skip
-            cluster.on_failure = lambda reason: self._stop_serving(hub, reason)
-            await cluster.start()
-            self.cluster = cluster
-            hub.log_sink = cluster
-            # Reads stay unavailable (NOT_SERVING) until this node has applied the stream as
-            # far as it stood when the node started.
-            started = time.perf_counter()
-            await cluster.caught_up.wait()
-            if cluster.failure is not None:
-                raise SystemExit(cluster.failure)
-            log.info("caught up with the cluster's log at %d in %.2f s",
-                     cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
-            if self.config.shard is not None:
-                shard, shards = self.config.shard
-                router = ShardRouter(cluster, index, shards, self.metrics)
-                await router.serve_shard(shard)  # only now: its answers are complete
-                hub.search = router.search
-                log.info("matching shard %d of %d", shard, shards)
-        hub.ready = True
-        self.metrics.ready.set(1)
-        for service in ("", exchange_desc.full_name):
-            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
-        self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
-        self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
-        if self.cluster is not None and self.config.snapshot_interval_seconds > 0:
-            self._snapshot_task = asyncio.create_task(self._snapshot_periodically(self.cluster))
+        await cluster.caught_up.wait()
+        if cluster.failure is not None:
+            raise SystemExit(cluster.failure)
+        log.info("caught up with the cluster's log at %d in %.2f s",
+                 cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
+        if self.config.shard is not None:
+            shard, shards = self.config.shard
+            router = ShardRouter(cluster, index, shards, self.metrics)
+            await router.serve_shard(shard)  # only now: its answers are complete
+            hub.search = router.search
+            log.info("matching shard %d of %d", shard, shards)
 
     def _stop_serving(self, hub: Hub, reason: str) -> None:
         """This node can no longer follow the cluster: refuse reads and writes (UNAVAILABLE)
@@ -524,7 +354,7 @@ class HubServer:
         hub.ready = False
         self.metrics.ready.set(0)
         log.critical("not serving: %s", reason)
-        for service in ("", exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name):
+        for service in ("", EXCHANGE_SERVICE.full_name):
             task = asyncio.ensure_future(
                 self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             )

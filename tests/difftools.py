@@ -40,10 +40,11 @@ from google.rpc import error_details_pb2, status_pb2
 from client_sdk.signing import Signer
 from client_sdk.snapshot import response_part
 from exchange import server as hub_server
-from exchange import service as hub_service
 from exchange import usage as hub_usage
 from exchange import writer as hub_writer
 from exchange.server import HubServer, ServerConfig, flush_stats
+from exchange.service import context as hub_context
+from exchange.service import snapshots as hub_snapshots
 from signalhub import domain
 from signalhub.v1 import common_pb2, exchange_pb2
 
@@ -86,7 +87,8 @@ def hub_clock(clock: HubClock) -> Iterator[None]:
     and follow-propagation metrics (neither reaches an answer)."""
     shim = SimpleNamespace(time=clock.time)
     with (
-        mock.patch.object(hub_service, "now_timestamp", clock.timestamp),
+        mock.patch.object(hub_context, "now_timestamp", clock.timestamp),
+        mock.patch.object(hub_snapshots, "now_timestamp", clock.timestamp),
         mock.patch.object(hub_server, "now_timestamp", clock.timestamp),
         mock.patch.object(hub_writer, "now_timestamp", clock.timestamp),
         mock.patch.object(hub_usage, "time", shim),

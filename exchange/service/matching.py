@@ -1,0 +1,343 @@
+"""MatchHashes after planning (exchange.service.query_plan): one batched PDQ search for every
+photo hash and video frame, lookups of each index-matched type and exact digest, the signals
+linked by incidents, all as the caller may see them, within the answer's budgets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from signalhub import domain
+from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import common_pb2, exchange_pb2
+
+from ..auth import Caller
+from ..store import StoreView
+from ..visibility import Viewer, signal_view
+from .context import Hub
+from .query_plan import MatchPlan, VideoThresholds, plan_match
+
+MAX_MATCHES_PER_QUERY = 1000
+MAX_MATCHES_PER_CALL = 50_000
+"""Bounds on one MatchHashes answer: the response must fit in a gRPC message."""
+MATCH_VIEW_CHUNK = 256
+"""Queries answered in one read transaction (short ones: a long one would pin the map)."""
+MAX_LINKED = 100
+"""Signals linked by incidents shown with one match."""
+MAX_LINKED_PER_CALL = 2000
+"""Linked signals shown in one MatchHashes answer, in all."""
+MAX_LINKED_CASES_PER_CALL = 64
+"""Incidents (member, case reference) whose signals one MatchHashes call walks: each walk reads
+the submissions of the incident's signals, so this and the two above bound the work."""
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""Size budget of one MatchHashes answer, decided while it is built (never a half-built
+300 MB message): the rest is marked truncated, to be asked again in smaller calls."""
+
+Hits = list[list[tuple[int, int]]]
+"""Per search row: [(PDQ table row, distance)]."""
+
+
+async def match_hashes(
+    hub: Hub, caller: Caller, message: exchange_pb2.MatchHashesRequest
+) -> exchange_pb2.MatchHashesResponse:
+    """Plans the request, charges the caller's share of match work and matches (in a worker
+    thread)."""
+    plan = plan_match(message)
+    if not caller.is_operator:
+        hub.match_work.check(caller.member_id)
+    loop = asyncio.get_running_loop()
+    response = await loop.run_in_executor(None, find_matches, hub, plan, caller.member_id)
+    if not caller.is_operator:
+        cost = sum(1 + len(m.linked) for r in response.results for m in r.matches)
+        hub.match_work.charge(caller.member_id, cost)
+    return response
+
+
+class _RowLookup:
+    """Rows of the PDQ table and signals as one caller may see them, cached for one call."""
+
+    def __init__(self, view: StoreView, viewer: Viewer) -> None:
+        self.view = view
+        self.viewer = viewer
+        self._records: dict[str, rec.SignalRecord | None] = {}
+        self._views: dict[str, common_pb2.Signal | None] = {}
+        self._frames: dict[str, dict[bytes, float]] = {}
+        self._cases: dict[tuple[str, str], list[str]] = {}
+        self._linked_ids: dict[str, tuple[list[str], bool]] = {}
+        self.linked_left = MAX_LINKED_PER_CALL
+
+    def row(self, row: int) -> tuple[bytes, str] | None:
+        """(hash, signal id) of a PDQ table row."""
+        return self.view.pdq_row(row)
+
+    def record(self, signal_id: str) -> rec.SignalRecord | None:
+        """The stored signal, whoever may see it."""
+        if signal_id not in self._records:
+            self._records[signal_id] = self.view.signal(signal_id)
+        return self._records[signal_id]
+
+    def visible(self, signal_id: str) -> common_pb2.Signal | None:
+        """The signal as the caller may see it (None: not at all)."""
+        if signal_id not in self._views:
+            record = self.record(signal_id)
+            self._views[signal_id] = (
+                None if record is None else signal_view(self.view, record, self.viewer)
+            )
+        return self._views[signal_id]
+
+    def linked(self, signal_id: str) -> tuple[list[common_pb2.Signal], bool]:
+        """Signals linked to this one by an incident: for each (member, incident) of a
+        submission of it the caller may see, that member's other signals of the incident
+        through a submission the caller may see; at most MAX_LINKED, sorted by id, and within
+        the call's budgets (MAX_LINKED_PER_CALL, MAX_LINKED_CASES_PER_CALL). Also whether any
+        were left out. Budgets are spent on what the caller sees only, so what it is shown
+        never depends on what it may not see."""
+        if signal_id not in self._linked_ids:  # once a call per signal: matches repeat
+            cases = {
+                (s.member_id, s.incident)
+                for s in self.view.submissions(signal_id)
+                if s.incident and self.viewer.sees(s.member_id, s.audience)
+            }
+            found: set[str] = set()
+            cut_cases = False
+            for case in sorted(cases):
+                members = self._case(case)
+                if members is None:
+                    cut_cases = True
+                    continue
+                found.update(m for m in members if m != signal_id)
+            self._linked_ids[signal_id] = (sorted(found), cut_cases)
+        ids, cut = self._linked_ids[signal_id]
+        room = min(MAX_LINKED, self.linked_left)
+        if len(ids) > room:
+            ids, cut = ids[:room], True
+        self.linked_left -= len(ids)
+        shown = [self.visible(k) for k in ids]
+        return [s for s in shown if s is not None], cut
+
+    def _case(self, case: tuple[str, str]) -> list[str] | None:
+        """The signals of one incident the caller may see through the incident's own
+        submissions, walked once a call; None once the call's incident budget is spent."""
+        if case not in self._cases:
+            if len(self._cases) >= MAX_LINKED_CASES_PER_CALL:
+                return None
+            member_id, incident = case
+            members: list[str] = []
+            for other in self.view.incident_signals(member_id, incident):
+                carried = any(
+                    s.member_id == member_id
+                    and s.incident == incident
+                    and self.viewer.sees(s.member_id, s.audience)
+                    for s in self.view.submissions(other)
+                )
+                if carried and self.visible(other) is not None:
+                    members.append(other)
+                    if len(members) > MAX_LINKED:  # enough for any one match
+                        break
+            self._cases[case] = members
+        return self._cases[case]
+
+    def frame_time(self, signal_id: str, hash32: bytes) -> float | None:
+        """Time of a video's retained frame with this hash (retained hashes are distinct)."""
+        if signal_id not in self._frames:
+            record = self.record(signal_id)
+            frames = vpdq_retained(vpdq_frames(record.signal.value)) if record else []
+            self._frames[signal_id] = {bytes.fromhex(f.pdq): f.timestamp for f in frames}
+        return self._frames[signal_id].get(hash32)
+
+
+class _Searched:
+    """Where each photo and video query's hits are in one batched PDQ search."""
+
+    def __init__(self, hub: Hub, plan: MatchPlan) -> None:
+        hashes: list[bytes] = []
+        self.spans: dict[int, tuple[int, int]] = {}  # query position -> its search rows
+        self.video_frames: dict[int, list[VpdqFrame]] = {}
+        for i, (type_name, value) in enumerate(plan.queries):
+            spec = domain.SIGNAL_TYPES[type_name]
+            how = spec.match
+            if spec.indexed:
+                continue  # a plug-in's own index (any Hamming width but pdq's): typed
+            if how is domain.MatchKind.HAMMING:
+                self.spans[i] = (len(hashes), len(hashes) + 1)
+                hashes.append(bytes.fromhex(value))
+            elif how is domain.MatchKind.VIDEO:
+                videos = plan.videos
+                kept = vpdq_retained(videos[i] if videos else vpdq_frames(value))
+                self.video_frames[i] = kept
+                self.spans[i] = (len(hashes), len(hashes) + len(kept))
+                hashes.extend(bytes.fromhex(f.pdq) for f in kept)
+        self.hits: Hits = []
+        if hashes:
+            array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+            search = hub.search or hub.index.search
+            lims, rows, distances = search(array, plan.max_distance)
+            self.hits = [
+                list(zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True))
+                for lo, hi in zip(lims[:-1].tolist(), lims[1:].tolist(), strict=True)
+            ]
+
+
+def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.MatchHashesResponse:
+    """The answer to a planned MatchHashes call, as `member_id` may see it (in a worker
+    thread): at most MAX_MATCHES_PER_QUERY a query, MAX_MATCHES_PER_CALL and MAX_ANSWER_BYTES
+    a call; what does not fit is marked truncated."""
+    response = exchange_pb2.MatchHashesResponse()
+    searched = _Searched(hub, plan)
+    budget = MAX_MATCHES_PER_CALL
+    answer_bytes = 0
+    queries = plan.queries
+    for start in range(0, len(queries), MATCH_VIEW_CHUNK):
+        if response.truncated:
+            break
+        # Short read transactions: a long one would pin the map and block its growth.
+        with hub.store.read() as view:
+            lookup = _RowLookup(view, Viewer.load(view, member_id))
+            incidents = view.entries("incidents") > 0
+            for i in range(start, min(start + MATCH_VIEW_CHUNK, len(queries))):
+                type_name = queries[i][0]
+                result = response.results.add(query_index=i)
+                _answer_query(
+                    hub, plan, searched, i, result, lookup, min(MAX_MATCHES_PER_QUERY, budget)
+                )
+                if incidents:
+                    for m in result.matches:
+                        linked, cut = lookup.linked(m.signal.signal_id)
+                        m.linked.extend(linked)
+                        m.linked_truncated = cut
+                answer_bytes += result.ByteSize()
+                if answer_bytes > MAX_ANSWER_BYTES:
+                    # Over the size budget: this query's answer is cut where it crossed,
+                    # and every later one is left unanswered (truncated), to ask again.
+                    _cut_to_budget(result, answer_bytes - MAX_ANSWER_BYTES)
+                    response.truncated = True
+                    for rest in range(i + 1, len(queries)):
+                        response.results.add(query_index=rest, truncated=True)
+                    break
+                budget -= len(result.matches)
+                if result.matches:
+                    hub.metrics.matches.labels(type_name).inc(len(result.matches))
+    hub.usage.record_match_call(
+        member_id, [[m.signal.signal_id for m in r.matches] for r in response.results]
+    )
+    return response
+
+
+def _answer_query(
+    hub: Hub,
+    plan: MatchPlan,
+    searched: _Searched,
+    i: int,
+    result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
+    limit: int,
+) -> None:
+    """Fills query `i`'s matches (at most `limit`), by how its type is matched."""
+    type_name, value = plan.queries[i]
+    if i in searched.video_frames:
+        lo, hi = searched.spans[i]
+        _video_matches(result, lookup, searched.hits[lo:hi], plan.thresholds, limit)
+    elif i in searched.spans:
+        _pdq_matches(result, lookup, searched.hits[searched.spans[i][0]], limit)
+    elif i in plan.typed_limits:
+        found = hub.index.search_typed(type_name, value, plan.typed_limits[i])
+        for sid, distance in found:
+            signal = lookup.visible(sid)
+            if signal is None:
+                continue
+            if len(result.matches) == limit:
+                result.truncated = True
+                break
+            result.matches.add(signal=signal, distance=distance)
+    else:
+        signal = lookup.visible(domain.signal_id(type_name, value))
+        if signal is not None:
+            result.matches.add(signal=signal, distance=0)
+
+
+def _pdq_matches(
+    result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
+    candidates: list[tuple[int, int]],
+    limit: int,
+) -> None:
+    """Signals near one PDQ hash, nearest first: photos, and videos with a frame like it (once
+    a video, at its nearest frame, with that frame's time)."""
+    seen: set[str] = set()
+    for row, distance in sorted(candidates, key=lambda c: (c[1], c[0])):
+        entry = lookup.row(row)
+        if entry is None or entry[1] in seen:
+            continue
+        hash32, sid = entry
+        signal = lookup.visible(sid)
+        if signal is None:
+            continue
+        if len(result.matches) >= limit:
+            result.truncated = True
+            break
+        seen.add(sid)
+        match = result.matches.add(signal=signal, distance=distance)
+        if signal.type == "vpdq":
+            when = lookup.frame_time(sid, hash32)
+            if when is not None:
+                match.frame_timestamp = when
+
+
+def _cut_to_budget(result: exchange_pb2.QueryMatches, excess: int) -> None:
+    """Drops a query's last matches until `excess` bytes are gone; marks it truncated."""
+    result.truncated = True
+    while result.matches and excess > 0:
+        excess -= result.matches[-1].ByteSize() + 8  # and its framing, at most
+        del result.matches[-1]
+
+
+def _video_matches(
+    result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
+    frame_hits: Hits,
+    thresholds: VideoThresholds,
+    limit: int,
+) -> None:
+    """Stored videos sharing enough frames with a query video, as pytx's vPDQ matcher decides:
+    the share of the query's retained frames that match any frame of the video, and the share
+    of the video's retained frames that match any frame of the query."""
+    query_frames: dict[str, set[int]] = {}
+    video_rows: dict[str, set[int]] = {}
+    nearest: dict[str, int] = {}
+    for position, candidates in enumerate(frame_hits):
+        for row, distance in candidates:
+            entry = lookup.row(row)
+            if entry is None:
+                continue
+            record = lookup.record(entry[1])
+            if record is None or not record.frame_rows:
+                continue  # a photo: video queries match videos
+            sid = entry[1]
+            query_frames.setdefault(sid, set()).add(position)
+            video_rows.setdefault(sid, set()).add(row)
+            nearest[sid] = min(distance, nearest.get(sid, distance))
+    if not frame_hits:
+        return
+    scored = []
+    for sid, positions in query_frames.items():
+        record = lookup.record(sid)
+        assert record is not None
+        query_percent = 100.0 * len(positions) / len(frame_hits)
+        compared_percent = 100.0 * len(video_rows[sid]) / len(record.frame_rows)
+        if query_percent >= thresholds.query and compared_percent >= thresholds.compared:
+            scored.append((-query_percent, -compared_percent, nearest[sid], sid))
+    for neg_query, neg_compared, distance, sid in sorted(scored):
+        signal = lookup.visible(sid)
+        if signal is None:
+            continue
+        if len(result.matches) >= limit:
+            result.truncated = True
+            break
+        result.matches.add(
+            signal=signal,
+            distance=distance,
+            query_match_percent=-neg_query,
+            compared_match_percent=-neg_compared,
+        )

@@ -1,0 +1,126 @@
+"""Submissions, opinions and retractions: a member's signed envelope is verified (off the event
+loop: signature checks and validating thousands of values are CPU work), turned into a log
+entry and handed to the command log (the writer, or the cluster's stream), which applies it
+(exchange.ledger) and answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from signalhub import domain
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import common_pb2, exchange_pb2
+
+from ..auth import verify_envelope, verify_signed_payload
+from ..errors import invalid
+from ..ledger import PreparedBatch
+from .context import Hub, RawRequest, envelope_of, same_member
+
+M = TypeVar("M", bound=Message)
+Metadata = Mapping[str, str | bytes]
+
+
+async def submit_signals(
+    hub: Hub, request: RawRequest[exchange_pb2.SubmitSignalsRequest], metadata: Metadata
+) -> exchange_pb2.SubmitSignalsResponse:
+    """Verifies a batch, has it applied and counts what was stored; the answer's cursor is
+    the member's (encrypted) cursor of the batch's last feed event."""
+    loop = asyncio.get_running_loop()
+    # Signature checks and validating thousands of values are CPU work: off the loop.
+    envelope, prepared = await loop.run_in_executor(None, precheck, hub, request, metadata)
+    entry = hub.log_entry(submit=rec.SubmitCommand(envelope=envelope))
+    applied = await hub.log.execute(entry, prepared)
+    response = applied.response
+    assert isinstance(response, exchange_pb2.SubmitSignalsResponse)
+    if applied.stored:
+        record_submitted(hub, prepared, response)
+    if response.cursor:  # stored as the sequence; the member gets its cursor
+        response.cursor = hub.codec.encode(int(response.cursor))
+    return response
+
+
+def record_submitted(
+    hub: Hub, prepared: PreparedBatch, response: exchange_pb2.SubmitSignalsResponse
+) -> None:
+    """Counts a stored batch in the usage counts and the metrics (by type and status)."""
+    batch = prepared.batch
+    distinct = len({r.signal_id for r in response.results})
+    hub.usage.record_submission(batch.member_id, distinct)
+    counts: dict[tuple[str, int], int] = {}
+    for result, signal in zip(response.results, batch.signals, strict=True):
+        counts[(signal.type, result.status)] = counts.get((signal.type, result.status), 0) + 1
+    for (type_name, status), n in counts.items():
+        name = exchange_pb2.SubmitStatus.Name(status).removeprefix("SUBMIT_STATUS_")
+        hub.metrics.signals_submitted.labels(type_name, name.lower()).inc(n)
+    if response.cursor:
+        hub.metrics.feed_sequence.set(int(response.cursor))
+    hub.metrics.index_signals.labels("pdq").set(len(hub.index))
+
+
+def precheck(
+    hub: Hub, request: RawRequest[exchange_pb2.SubmitSignalsRequest], metadata: Metadata
+) -> tuple[common_pb2.SignedEnvelope, PreparedBatch]:
+    """Authenticates the call and verifies its envelope and batch (in a worker thread)."""
+    caller, message = hub.authenticate("/signalhub.v1.Exchange/SubmitSignals", request, metadata)
+    envelope = envelope_of(message)
+    with hub.store.read() as view:
+        batch, _ = verify_envelope(view, envelope)
+    same_member(caller, batch.member_id)
+    if len(batch.signals) > hub.max_batch_signals:
+        raise invalid(
+            f"at most {hub.max_batch_signals} signals a batch on this hub",
+            [("signals", f"at most {hub.max_batch_signals}, got {len(batch.signals)}")],
+        )
+    return envelope, PreparedBatch.of(envelope.payload, batch)
+
+
+async def set_opinion(
+    hub: Hub, request: RawRequest[exchange_pb2.SetOpinionRequest], metadata: Metadata
+) -> exchange_pb2.SetOpinionResponse:
+    """Verifies a signed opinion change and has it applied."""
+    envelope = await asyncio.get_running_loop().run_in_executor(
+        None, verify_signed, hub, "SetOpinion", request, metadata,
+        domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange,
+    )  # fmt: skip
+    entry = hub.log_entry(set_opinion=rec.SignedCommand(envelope=envelope))
+    applied = await hub.log.execute(entry)
+    assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
+    return applied.response
+
+
+async def retract_submission(
+    hub: Hub, request: RawRequest[exchange_pb2.RetractSubmissionRequest], metadata: Metadata
+) -> exchange_pb2.RetractSubmissionResponse:
+    """Verifies a signed retraction and has it applied."""
+    envelope = await asyncio.get_running_loop().run_in_executor(
+        None, verify_signed, hub, "RetractSubmission", request, metadata,
+        domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction,
+    )  # fmt: skip
+    entry = hub.log_entry(retract=rec.SignedCommand(envelope=envelope))
+    applied = await hub.log.execute(entry)
+    assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
+    if applied.stored:
+        hub.metrics.index_signals.labels("pdq").set(len(hub.index))
+    return applied.response
+
+
+def verify_signed(
+    hub: Hub,
+    method: str,
+    request: RawRequest[M],
+    metadata: Metadata,
+    prefix: bytes,
+    payload_cls: type[Message],
+) -> common_pb2.SignedEnvelope:
+    """Authenticates the call and verifies its envelope's signed payload (in a worker thread);
+    the envelope must be signed by the member who signs the call."""
+    caller, message = hub.authenticate(f"/signalhub.v1.Exchange/{method}", request, metadata)
+    envelope = envelope_of(message)
+    with hub.store.read() as view:
+        payload = verify_signed_payload(view, envelope, prefix, payload_cls)
+    same_member(caller, getattr(payload, "member_id"))  # noqa: B009
+    return envelope
