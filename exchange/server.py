@@ -135,8 +135,9 @@ def check_registry(store: Store) -> None:
             "plug-ins again (docs/plugins.md)"
         )
     if recorded != current:
-        store.write(lambda tx: tx.set_meta("signal_types", json.dumps(current, sort_keys=True)
-                                           .encode()))  # fmt: skip
+        store.write(
+            lambda tx: tx.set_meta("signal_types", json.dumps(current, sort_keys=True).encode())
+        )
 
 
 class HubServer:
@@ -216,8 +217,9 @@ class HubServer:
             raise SystemExit(f"another hub is serving {self.config.data_dir}")
         if self.config.cluster:  # a new node starts from the cluster's latest snapshot
             await restore_snapshot(self.config.cluster, path)
-        self.store = store = open_checked(path, self.config.data_dir,
-                                          max_map_bytes=self.config.max_store_bytes)  # fmt: skip
+        self.store = store = open_checked(
+            path, self.config.data_dir, max_map_bytes=self.config.max_store_bytes
+        )
         try:
             with store.read() as view:
                 initialised = view.meta("operator_public_key") is not None
@@ -326,9 +328,12 @@ class HubServer:
         """Follows the cluster's command log (commands go to it from now on) until caught up,
         and with --shard serves this node's shard of the matching."""
         cluster = ClusterLog(
-            self.config.cluster, store, writer, self.config.cluster_replicas,
+            self.config.cluster,
+            store,
+            writer,
+            self.config.cluster_replicas,
             name=f"signalhub@{self.config.listen}",
-        )  # fmt: skip
+        )
         cluster.on_failure = lambda reason: self._stop_serving(hub, reason)
         await cluster.start()
         self.cluster = cluster
@@ -339,8 +344,11 @@ class HubServer:
         await cluster.caught_up.wait()
         if cluster.failure is not None:
             raise SystemExit(cluster.failure)
-        log.info("caught up with the cluster's log at %d in %.2f s",
-                 cluster.applied_seq, time.perf_counter() - started)  # fmt: skip
+        log.info(
+            "caught up with the cluster's log at %d in %.2f s",
+            cluster.applied_seq,
+            time.perf_counter() - started,
+        )
         if self.config.shard is not None:
             shard, shards = self.config.shard
             router = ShardRouter(cluster, index, shards, self.metrics)

@@ -130,8 +130,7 @@ class FeedTail:
         of each hopping to a worker thread to read them."""
         with self.hub.store.read() as view:
             self._filled = view.counter("feed_seq")
-        self._filler = threading.Thread(target=self._fill, name="signalhub-feed-tail",
-                                        daemon=True)  # fmt: skip
+        self._filler = threading.Thread(target=self._fill, name="signalhub-feed-tail", daemon=True)
         self._filler.start()
 
     def stop(self) -> None:

@@ -56,8 +56,9 @@ def event_for(
     stored = view.signal(event.signal.signal_id)
     if stored is None:
         return None
-    visible = [s for s in view.submissions(stored.signal.signal_id)
-               if viewer.sees(s.member_id, s.audience)]  # fmt: skip
+    visible = [
+        s for s in view.submissions(stored.signal.signal_id) if viewer.sees(s.member_id, s.audience)
+    ]
     if stored.restricted:
         opinions = visible_opinions(view, stored.signal.signal_id, visible, viewer)
         shown = view_from(stored.signal, visible, opinions)

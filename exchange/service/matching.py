@@ -247,8 +247,7 @@ def _answer_query(
             signal = lookup.visible(sid)
             if signal is None:
                 continue
-            if len(result.matches) == limit:
-                result.truncated = True
+            if _full(result, limit):
                 break
             result.matches.add(signal=signal, distance=distance)
     else:
@@ -274,8 +273,7 @@ def _pdq_matches(
         signal = lookup.visible(sid)
         if signal is None:
             continue
-        if len(result.matches) >= limit:
-            result.truncated = True
+        if _full(result, limit):
             break
         seen.add(sid)
         match = result.matches.add(signal=signal, distance=distance)
@@ -283,6 +281,15 @@ def _pdq_matches(
             when = lookup.frame_time(sid, hash32)
             if when is not None:
                 match.frame_timestamp = when
+
+
+def _full(result: exchange_pb2.QueryMatches, limit: int) -> bool:
+    """Whether a query's answer already holds `limit` matches (then it is marked truncated:
+    another one the caller may see was found)."""
+    if len(result.matches) >= limit:
+        result.truncated = True
+        return True
+    return False
 
 
 def _cut_to_budget(result: exchange_pb2.QueryMatches, excess: int) -> None:
@@ -332,8 +339,7 @@ def _video_matches(
         signal = lookup.visible(sid)
         if signal is None:
             continue
-        if len(result.matches) >= limit:
-            result.truncated = True
+        if _full(result, limit):
             break
         result.matches.add(
             signal=signal,

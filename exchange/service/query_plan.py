@@ -108,12 +108,12 @@ def _plan_query(plan: MatchPlan, i: int, q: exchange_pb2.MatchQuery) -> list[tup
     spec = domain.SIGNAL_TYPES[q.type]
     if not spec.indexed:
         if q.HasField("max_distance"):
-            return [(f"queries[{i}].max_distance",
-                     f"{q.type} is not matched by a distance of its own")]  # fmt: skip
+            return [
+                (f"queries[{i}].max_distance", f"{q.type} is not matched by a distance of its own")
+            ]
         return []
     limit = q.max_distance if q.HasField("max_distance") else spec.default_threshold
     plan.typed_limits[i] = limit
     if not 0 <= limit <= spec.max_threshold:
-        return [(f"queries[{i}].max_distance",
-                 f"0-{spec.max_threshold} for {q.type}, got {limit}")]  # fmt: skip
+        return [(f"queries[{i}].max_distance", f"0-{spec.max_threshold} for {q.type}, got {limit}")]
     return []

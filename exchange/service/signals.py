@@ -41,13 +41,16 @@ def get_signal(
     with hub.store.read() as view:
         viewer = Viewer.load(view, caller.member_id)
         record = view.signal(sid)
-        subs = [] if record is None else [
-            s for s in view.submissions(sid) if viewer.sees(s.member_id, s.audience)
-        ]  # fmt: skip
+        subs = (
+            []
+            if record is None
+            else [s for s in view.submissions(sid) if viewer.sees(s.member_id, s.audience)]
+        )
         shown = (
-            None if record is None
+            None
+            if record is None
             else view_from(record.signal, subs, visible_opinions(view, sid, subs, viewer))
-        )  # fmt: skip
+        )
         if record is None or shown is None:  # invisible looks exactly like missing
             raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
         response = exchange_pb2.GetSignalResponse(signal=shown)
@@ -80,12 +83,18 @@ def _add_submission(
     """Adds one submission to the page, with its key and its envelope (as logged)."""
     key = view.key(sub.key_id)
     out = response.submissions.add(
-        member_id=sub.member_id, key_id=sub.key_id, batch_id=sub.batch_id,
-        index=sub.index, labels=sub.labels, tags=sub.tags,
-        received_at=sub.received_at, audience=sub.audience,
-        public_key=key.public_key if key else b"", industry=sub.industry,
+        member_id=sub.member_id,
+        key_id=sub.key_id,
+        batch_id=sub.batch_id,
+        index=sub.index,
+        labels=sub.labels,
+        tags=sub.tags,
+        received_at=sub.received_at,
+        audience=sub.audience,
+        public_key=key.public_key if key else b"",
+        industry=sub.industry,
         confidence=sub.confidence,
-    )  # fmt: skip
+    )
     if sub.HasField("expires_at"):
         out.expires_at.CopyFrom(sub.expires_at)
     if sub.HasField("classifier"):

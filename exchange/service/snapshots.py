@@ -47,8 +47,9 @@ class SnapshotStreams:
         hub = self.hub
         after = hub.codec.decode(message.after)
         if message.min_backlog < 0:
-            raise invalid("min_backlog is 0 (always send one) or more",
-                          [("min_backlog", "negative")])  # fmt: skip
+            raise invalid(
+                "min_backlog is 0 (always send one) or more", [("min_backlog", "negative")]
+            )
         key = hub.hub_key
         if key is None:
             raise HubError(grpc.StatusCode.FAILED_PRECONDITION, "the hub has no signing key")
@@ -67,8 +68,9 @@ class SnapshotStreams:
         if not await loop.run_in_executor(
             None, snapshot.is_needed, store, member_id, after, min_backlog
         ):
-            header = exchange_pb2.SnapshotHeader(member_id=member_id, created_at=now,
-                                                 not_needed=True)  # fmt: skip
+            header = exchange_pb2.SnapshotHeader(
+                member_id=member_id, created_at=now, not_needed=True
+            )
             yield framed(snapshot.HEADER_FIELD, header.SerializeToString())
             return
         state = (member_id, await loop.run_in_executor(None, snapshot.state_of, store))

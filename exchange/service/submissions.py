@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -17,7 +18,7 @@ from signalhub.v1 import common_pb2, exchange_pb2
 
 from ..auth import verify_envelope, verify_signed_payload
 from ..errors import invalid
-from ..ledger import PreparedBatch
+from ..ledger import Applied, PreparedBatch
 from .context import Hub, RawRequest, envelope_of, same_member
 
 M = TypeVar("M", bound=Message)
@@ -78,16 +79,31 @@ def precheck(
     return envelope, PreparedBatch.of(envelope.payload, batch)
 
 
+@dataclass(frozen=True)
+class _SignedCommand:
+    """A command a member signs (its envelope's payload) and how it is logged."""
+
+    method: str
+    prefix: bytes
+    """The signing prefix of its payload (signalhub.domain)."""
+    payload_cls: type[Message]
+    field: str
+    """The LogEntry field that carries it."""
+
+
+OPINION = _SignedCommand(
+    "SetOpinion", domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange, "set_opinion"
+)
+RETRACTION = _SignedCommand(
+    "RetractSubmission", domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction, "retract"
+)
+
+
 async def set_opinion(
     hub: Hub, request: RawRequest[exchange_pb2.SetOpinionRequest], metadata: Metadata
 ) -> exchange_pb2.SetOpinionResponse:
     """Verifies a signed opinion change and has it applied."""
-    envelope = await asyncio.get_running_loop().run_in_executor(
-        None, verify_signed, hub, "SetOpinion", request, metadata,
-        domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange,
-    )  # fmt: skip
-    entry = hub.log_entry(set_opinion=rec.SignedCommand(envelope=envelope))
-    applied = await hub.log.execute(entry)
+    applied = await _execute_signed(hub, OPINION, request, metadata)
     assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
     return applied.response
 
@@ -96,16 +112,22 @@ async def retract_submission(
     hub: Hub, request: RawRequest[exchange_pb2.RetractSubmissionRequest], metadata: Metadata
 ) -> exchange_pb2.RetractSubmissionResponse:
     """Verifies a signed retraction and has it applied."""
-    envelope = await asyncio.get_running_loop().run_in_executor(
-        None, verify_signed, hub, "RetractSubmission", request, metadata,
-        domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction,
-    )  # fmt: skip
-    entry = hub.log_entry(retract=rec.SignedCommand(envelope=envelope))
-    applied = await hub.log.execute(entry)
+    applied = await _execute_signed(hub, RETRACTION, request, metadata)
     assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
     if applied.stored:
         hub.metrics.index_signals.labels("pdq").set(len(hub.index))
     return applied.response
+
+
+async def _execute_signed(
+    hub: Hub, kind: _SignedCommand, request: RawRequest[M], metadata: Metadata
+) -> Applied:
+    """Verifies a signed command off the event loop, then has it applied."""
+    envelope = await asyncio.get_running_loop().run_in_executor(
+        None, verify_signed, hub, kind.method, request, metadata, kind.prefix, kind.payload_cls
+    )
+    entry = hub.log_entry(**{kind.field: rec.SignedCommand(envelope=envelope)})
+    return await hub.log.execute(entry)
 
 
 def verify_signed(

@@ -105,11 +105,8 @@ def test_too_many_video_frames_a_call_are_refused() -> None:
     [
         ("[]", "at least one frame"),
         ("not json", "JSON list"),
-        (f'[{GOOD}, "{"zz" * 32},80,1.0"]', "frame 1: the PDQ hash is 64 hex digits"),
-        (f'[{GOOD}, "{"ab" * 32},101,1.0"]', "frame 1: quality is 0-100"),
-        (f'["{"ab" * 32},80,5.0", "{"cd" * 32},80,4.0"]', "frame 1: timestamps must not decrease"),
-        (f'["{"ab" * 32},80,-1"]', "frame 0: the timestamp is seconds from the start"),
-        (f'["{"ab" * 32},80"]', "frame 0:"),
+        (f'["{"ab" * 32},80,3.0", "{"cd" * 32},80,2.0"]', "frame 1: timestamps must not decrease"),
+        (f'[{GOOD}, "{"ab" * 32},-5,1.0"]', "frame 1: quality is 0-100"),
     ],
 )
 def test_a_malformed_video_query_is_refused_saying_why(value: str, says: str) -> None:
