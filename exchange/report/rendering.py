@@ -154,6 +154,38 @@ figcaption { color: var(--muted); font-size: .82rem; }
 """
 
 
+COLUMN_TITLES = {
+    "start": "from",
+    "end": "to",
+    "type": "type",
+    "label": "label",
+    "signals": "signals",
+    "new_signals": "new",
+    "submissions": "submissions",
+    "matches": "matches",
+    "queries": "queries",
+    "signals_matched": "signals matched",
+    "true_positive": "true pos.",
+    "false_positive": "false pos.",
+    "disputed": "disputed",
+    "false_positive_share": "false-pos. share",
+    "bucket": "latency",
+    "deliveries": "deliveries",
+}
+"""The title of each column of report.html's tables."""
+TREND_COLUMNS = "start end new_signals signals submissions matches queries"
+TYPE_COLUMNS = "type signals new_signals submissions matches signals_matched"
+LABEL_COLUMNS = (
+    "label signals new_signals submissions matches signals_matched true_positive false_positive "
+    "disputed false_positive_share"
+)
+
+
+def _columns(keys: str, **titles: str) -> list[tuple[str, str]]:
+    """(key, title) of the columns `keys` (space-separated), with some titles of their own."""
+    return [(key, titles.get(key, COLUMN_TITLES[key])) for key in keys.split()]
+
+
 def render_html(report: Json) -> str:
     """One self-contained HTML page: inline CSS, charts as inline SVG data (no external
     resource of any kind)."""
@@ -162,6 +194,7 @@ def render_html(report: Json) -> str:
     period = report["period"]
     k = report["suppression"]["min_count"]
     charts = render_charts(report)
+    tables = report["tables"]
     parts: list[str] = []
     add = parts.append
     add("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>")
@@ -204,56 +237,15 @@ def render_html(report: Json) -> str:
     granularity = "week" if report["trend_granularity"] == "week" else "day"
     add(f"<h2>Trend by {granularity}</h2>")
     add(_figure(charts["trend"], f"Signals contributed and matches answered per {granularity}", k))
-    add(
-        _table(
-            report["tables"]["trend"],
-            [
-                ("start", "from"),
-                ("end", "to"),
-                ("new_signals", "new signals"),
-                ("signals", "signals"),
-                ("submissions", "submissions"),
-                ("matches", "matches"),
-                ("queries", "queries"),
-            ],
-        )
-    )
+    add(_table(tables["trend"], _columns(TREND_COLUMNS, new_signals="new signals")))
 
     add("<h2>By label</h2>")
     add(_figure(charts["label"], "Signals contributed and matches answered, by label", k))
-    add(
-        _table(
-            report["tables"]["by_label"],
-            [
-                ("label", "label"),
-                ("signals", "signals"),
-                ("new_signals", "new"),
-                ("submissions", "submissions"),
-                ("matches", "matches"),
-                ("signals_matched", "signals matched"),
-                ("true_positive", "true pos."),
-                ("false_positive", "false pos."),
-                ("disputed", "disputed"),
-                ("false_positive_share", "false-pos. share"),
-            ],
-        )
-    )
+    add(_table(tables["by_label"], _columns(LABEL_COLUMNS)))
 
     add("<h2>By signal type</h2>")
     add(_figure(charts["type"], "Signals contributed and matches answered, by signal type", k))
-    add(
-        _table(
-            report["tables"]["by_type"],
-            [
-                ("type", "type"),
-                ("signals", "signals"),
-                ("new_signals", "new"),
-                ("submissions", "submissions"),
-                ("matches", "matches"),
-                ("signals_matched", "signals matched"),
-            ],
-        )
-    )
+    add(_table(tables["by_type"], _columns(TYPE_COLUMNS)))
 
     add("<h2>Contributions, corroboration, use and removals</h2>")
     add(
@@ -305,7 +297,7 @@ def render_html(report: Json) -> str:
         {"bucket": _range_text(r), "deliveries": r["deliveries"]}
         for r in report["tables"]["propagation"]
     ]
-    add(_table(rows, [("bucket", "latency"), ("deliveries", "deliveries")]))
+    add(_table(rows, _columns("bucket deliveries")))
 
     add("<h2>Method</h2><dl class='method'>")
     for item in report["method"]:
