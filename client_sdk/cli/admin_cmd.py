@@ -146,7 +146,7 @@ def add_admin(groups: Groups) -> None:
     p.add_argument("group", metavar="GROUP")
     p.add_argument("--member", action="append", default=[], metavar="M")
     operator_flags(p)
-    runs(p, cmd_add_group)
+    runs(p, cmd_change_group, add=True)
 
     p = sub.add_parser(
         "remove-group", help="remove members from a privacy group (all, without --member)"
@@ -154,7 +154,7 @@ def add_admin(groups: Groups) -> None:
     p.add_argument("group", metavar="GROUP")
     p.add_argument("--member", action="append", default=[], metavar="M")
     operator_flags(p)
-    runs(p, cmd_remove_group)
+    runs(p, cmd_change_group, add=False)
 
     p = sub.add_parser("list-groups", help="list privacy groups and their members")
     json_flag(p, "one JSON object a line")
@@ -371,18 +371,12 @@ def _group_members(member_ids: list[str]) -> str:
     return ", ".join(member_ids) or "(no members)"
 
 
-def cmd_add_group(args: argparse.Namespace) -> int:
-    """Creates a privacy group or adds members to it."""
+def cmd_change_group(args: argparse.Namespace) -> int:
+    """Adds members to a privacy group (creating it), or with args.add False removes them
+    (all without --member); prints the group's members."""
     with admin_client(args) as admin:
-        group = admin.add_group_members(args.group, args.member)
-    print(f"group {group.group_id}: {_group_members(group.member_ids)}")
-    return 0
-
-
-def cmd_remove_group(args: argparse.Namespace) -> int:
-    """Removes members from a privacy group (all without --member)."""
-    with admin_client(args) as admin:
-        group = admin.remove_group_members(args.group, args.member)
+        change = admin.add_group_members if args.add else admin.remove_group_members
+        group = change(args.group, args.member)
     print(f"group {group.group_id}: {_group_members(group.member_ids)}")
     return 0
 
