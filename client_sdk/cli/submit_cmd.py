@@ -40,7 +40,15 @@ def add_submit(groups: Groups) -> None:
         metavar="FILE|-",
         help="one CSV, JSONL or pytx file, or with --from-video a video",
     )
-    p.add_argument("more_videos", nargs="*", metavar="VIDEO", help="with --from-video: more videos")
+    # default=[]: argparse takes a "*" positional without a default as required, and would
+    # name VIDEO among the missing arguments when FILE is missing.
+    p.add_argument(
+        "more_videos",
+        nargs="*",
+        default=[],
+        metavar="VIDEO",
+        help="with --from-video: more videos",
+    )
     p.add_argument(
         "--from-video",
         action="store_true",
