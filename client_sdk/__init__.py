@@ -1,9 +1,11 @@
-"""The member SDK: `Client` signs, batches, retries, matches and follows the feed; `hashing`
-computes PDQ of images; `cli` is the member side of the `signalhub` command. Never imports
-`exchange`."""
+"""The member SDK: `Client` signs, batches, retries, matches and follows the feed; `AdminClient`
+(`admin`) is the operator's, returning the values of `admin_models`; `hashing` computes PDQ of
+images; `interchange` reads and writes hash lists (CSV, JSONL, pytx); `cli` is the member and
+operator side of the `signalhub` command. Never imports `exchange`."""
 
+from .admin import AdminClient
 from .batching import Batcher
-from .client import AdminClient, Client, RetryPolicy, Subscription, TlsConfig
+from .client import Client, RetryPolicy, Subscription, TlsConfig
 from .errors import (
     AlreadyExists,
     DataLoss,
