@@ -121,10 +121,8 @@ class Client:
         response = self._conn.signed_command(
             "/signalhub.v1.Exchange/SubmitSignals",
             domain.SUBMISSION_SIGNING_PREFIX,
-            lambda now: common_pb2.SubmissionBatch(
-                member_id=self.member_id,
+            common_pb2.SubmissionBatch(
                 batch_id=batch_id,
-                created_at=now,
                 signals=wire,
                 audience=audience,
                 validate_only=validate_only,
@@ -330,13 +328,8 @@ class Client:
         response = self._conn.signed_command(
             "/signalhub.v1.Exchange/SetOpinion",
             domain.OPINION_SIGNING_PREFIX,
-            lambda now: common_pb2.OpinionChange(
-                member_id=self.member_id,
-                request_id=request_id,
-                created_at=now,
-                signal_id=signal_id,
-                opinion=value,
-                note=note,
+            common_pb2.OpinionChange(
+                request_id=request_id, signal_id=signal_id, opinion=value, note=note
             ),
             exchange_pb2.SetOpinionRequest,
             exchange_pb2.SetOpinionResponse,
@@ -353,12 +346,7 @@ class Client:
         response = self._conn.signed_command(
             "/signalhub.v1.Exchange/RetractSubmission",
             domain.RETRACTION_SIGNING_PREFIX,
-            lambda now: common_pb2.Retraction(
-                member_id=self.member_id,
-                request_id=request_id,
-                created_at=now,
-                signal_ids=signal_ids,
-            ),
+            common_pb2.Retraction(request_id=request_id, signal_ids=signal_ids),
             exchange_pb2.RetractSubmissionRequest,
             exchange_pb2.RetractSubmissionResponse,
         )

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
+from signalhub.v1 import common_pb2
 
 from .errors import SignalhubError, error_from_rpc
 from .signing import Signer
@@ -30,6 +30,8 @@ RETRYABLE = frozenset(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
+SignedPayload = common_pb2.SubmissionBatch | common_pb2.OpinionChange | common_pb2.Retraction
+"""What a member signs into an envelope: each names its member and when it was made."""
 
 
 @dataclass(frozen=True)
@@ -147,12 +149,13 @@ class _Connection:
         self,
         method: str,
         prefix: bytes,
-        payload: Callable[[Timestamp], Message],
+        payload: SignedPayload,
         request_cls: type[Message],
         response_cls: type[R],
     ) -> R:
-        """A unary call whose request carries a signed envelope over `payload(now)` (a batch,
-        an opinion, a retraction), retried like `signed_unary`."""
+        """A unary call whose request carries `payload` in an envelope signed with `prefix`,
+        retried like `signed_unary`. The payload is stamped with the signer's member id and,
+        on every attempt, a fresh created_at."""
         call = self.channel.unary_unary(
             method, request_serializer=_identity, response_deserializer=response_cls.FromString
         )
@@ -161,7 +164,9 @@ class _Connection:
             # Re-signed on every attempt: a fresh created_at (the same request id, so the hub
             # answers a retry from its first answer) and fresh call metadata.
             signer = self.signer
-            envelope = signer.sign_payload(prefix, payload(signer.now()).SerializeToString())
+            payload.member_id = signer.member_id
+            payload.created_at.CopyFrom(signer.now())
+            envelope = signer.sign_payload(prefix, payload.SerializeToString())
             request = request_cls()
             getattr(request, "envelope").CopyFrom(envelope)  # noqa: B009 (any request class)
             raw = request.SerializeToString()

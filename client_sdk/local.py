@@ -56,12 +56,12 @@ class ReplicaSource(Protocol):
 
     def snapshot(
         self,
-        after: str = "",
         *,
-        min_backlog: int = 0,
-        hub_key: bytes | None = None,
-        on_header: Callable[[Snapshot], None] | None = None,
-        on_signals: SnapshotSignals | None = None,
+        after: str,
+        min_backlog: int,
+        hub_key: bytes | None,
+        on_header: Callable[[Snapshot], None],
+        on_signals: SnapshotSignals,
     ) -> Snapshot:
         """A verified snapshot (see `Client.snapshot`)."""
         ...
