@@ -583,6 +583,7 @@ __all__ = [
     "DEFAULT_BATCH_BYTES",
     "DEFAULT_BATCH_SIGNALS",
     "DEFAULT_ENDPOINT",
+    "R",
     "RETRYABLE",
     "AdminClient",
     "Client",
