@@ -409,6 +409,8 @@ class Client:
         """Brings the local replica at `path` up to date (creating it if needed): from a signed
         snapshot when it is far behind, then from the feed; returns how many feed events were
         applied. The arguments are LocalReplica.sync's."""
+        # Imported here: the replica brings lmdb, numpy and the matcher, which a client that
+        # never syncs does not need. (client_sdk.local never imports this module.)
         from .local import LocalReplica
 
         with LocalReplica(Path(path)) as replica:
