@@ -37,9 +37,12 @@ def _signals() -> list[common_pb2.Signal]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[lmdb.Environment, ReplicaDbs]]:
+def write(tmp_path: Path) -> Iterator[tuple[lmdb.Transaction, ReplicaDbs]]:
+    """A write transaction on a fresh replica environment, and its databases."""
     environment = lmdb.open(str(tmp_path), map_size=16 * 1024 * 1024, max_dbs=8)
-    yield environment, open_dbs(environment)
+    dbs = open_dbs(environment)
+    with environment.begin(write=True) as txn:
+        yield txn, dbs
     environment.close()
 
 
@@ -57,41 +60,39 @@ def _rows_by_signal(txn: lmdb.Transaction, dbs: ReplicaDbs) -> dict[str, list[by
 
 
 def test_tables_written_signal_by_signal_equal_tables_rebuilt_from_the_signals(
-    env: tuple[lmdb.Environment, ReplicaDbs],
+    write: tuple[lmdb.Transaction, ReplicaDbs],
 ) -> None:
-    environment, dbs = env
+    txn, dbs = write
     signals = _signals()
-    with environment.begin(write=True) as txn:
-        tables = ReplicaTables(dbs, txn)
-        for s in reversed(signals):  # not in id order: rows are numbered as they come
-            tables.put(bytes.fromhex(s.signal_id), s, s.SerializeToString())
-        tables.finish()
-        written = _rows_by_signal(txn, dbs)
-        tables = ReplicaTables(dbs, txn)
-        assert tables.last_row == 4  # two photos, two retained frames
-        tables.rebuild()
-        tables.finish()
-        assert _rows_by_signal(txn, dbs) == written
-        assert txn.get(b"layout", db=dbs.meta) is not None
+    tables = ReplicaTables(dbs, txn)
+    for s in reversed(signals):  # not in id order: rows are numbered as they come
+        tables.put(bytes.fromhex(s.signal_id), s, s.SerializeToString())
+    tables.finish()
+    written = _rows_by_signal(txn, dbs)
+    tables = ReplicaTables(dbs, txn)
+    assert tables.last_row == 4  # two photos, two retained frames
+    tables.rebuild()
+    tables.finish()
+    assert _rows_by_signal(txn, dbs) == written
+    assert txn.get(b"layout", db=dbs.meta) is not None
     video = next(s for s in signals if s.type == "vpdq")
     assert written[video.signal_id] == [bytes.fromhex("1" * 64), bytes.fromhex("2" * 64)]
     assert len(written) == 3  # the md5 has no PDQ row
 
 
 def test_deleting_every_signal_leaves_no_row_behind(
-    env: tuple[lmdb.Environment, ReplicaDbs],
+    write: tuple[lmdb.Transaction, ReplicaDbs],
 ) -> None:
-    environment, dbs = env
-    signals = _signals()
-    with environment.begin(write=True) as txn:
-        tables = ReplicaTables(dbs, txn)
-        tables.load_chunk(sorted(signals, key=lambda s: s.signal_id))
-        tables.finish()
-        for s in signals:
-            tables.delete(bytes.fromhex(s.signal_id), s.type)
-        for db in (dbs.signals, dbs.pdq, dbs.pdq_rows, dbs.typed):
-            assert txn.stat(db)["entries"] == 0
-        assert U64.unpack(bytes(txn.get(b"pdq_rows", db=dbs.meta)))[0] == 4  # never reused
+    txn, dbs = write
+    signals = sorted(_signals(), key=lambda s: s.signal_id)  # a snapshot's order
+    tables = ReplicaTables(dbs, txn)
+    tables.load_chunk(signals)
+    tables.finish()
+    for s in signals:
+        tables.delete(bytes.fromhex(s.signal_id), s.type)
+    for db in (dbs.signals, dbs.pdq, dbs.pdq_rows, dbs.typed):
+        assert txn.stat(db)["entries"] == 0
+    assert U64.unpack(bytes(txn.get(b"pdq_rows", db=dbs.meta)))[0] == 4  # never reused
 
 
 class _Failed(grpc.RpcError, grpc.Call):  # type: ignore[misc]
