@@ -1,13 +1,35 @@
-"""`Batcher`: collects signals added one at a time and submits them in batches, when a batch is
-full (by count or by bytes) or when its oldest signal has waited `linger_seconds`."""
+"""Grouping signals into batches for submission: `split_batches` cuts a known list (for
+`Client.submit_all`), and `Batcher` collects signals added one at a time and submits them when a
+batch is full (by count or by bytes) or when its oldest signal has waited `linger_seconds`."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .models import Signal, SubmitResult
+
+DEFAULT_BATCH_SIGNALS = 1000
+DEFAULT_BATCH_BYTES = 1024 * 1024
+
+
+def split_batches(
+    signals: Iterable[Signal], max_signals: int, max_bytes: int
+) -> Iterator[list[Signal]]:
+    """Groups signals into lists of at most `max_signals` whose wire size stays under
+    `max_bytes` (a single larger signal still gets a batch of its own)."""
+    chunk: list[Signal] = []
+    size = 0
+    for signal in signals:
+        item_bytes = signal.to_wire().ByteSize() + 4
+        if chunk and (len(chunk) >= max_signals or size + item_bytes > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(signal)
+        size += item_bytes
+    if chunk:
+        yield chunk
 
 
 class Batcher:

@@ -1,32 +1,35 @@
 """`Client`: a member's connection to the hub. It signs every call, retries transient failures
 with exponential backoff (a retried batch keeps its batch_id, so the hub stores it once), splits
 large submissions into batches, and iterates the feed, resuming after a dropped stream.
-`AdminClient` is the same for the hub's operator."""
+`AdminClient` is the same for the hub's operator.
+
+The machinery lives beside it: the channel, signing, retries and TLS in `connection`, the feed
+stream and `Subscription` in `feed`, batching in `batching`; their names are importable from
+here as well."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub import domain
 from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
 
+from .batching import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIGNALS, Batcher, split_batches
+from .connection import RETRYABLE, R, RetryPolicy, TlsConfig, _Connection, _identity, load_key
 from .errors import SignalhubError, error_from_rpc
+from .feed import Subscription, fetch_events
 from .impact import DEFAULT_WEEKS, impact_period, impact_view
 from .models import (
     FeedEvent,
@@ -41,141 +44,13 @@ from .models import (
 from .signing import Signer
 from .snapshot import Snapshot, SnapshotSignals, read_snapshot
 
-if TYPE_CHECKING:
-    from .batching import Batcher
-
-R = TypeVar("R", bound=Message)
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
-DEFAULT_BATCH_SIGNALS = 1000
-DEFAULT_BATCH_BYTES = 1024 * 1024
 OPINIONS: dict[str, common_pb2.Opinion] = {
     "true_positive": common_pb2.OPINION_TRUE_POSITIVE,
     "false_positive": common_pb2.OPINION_FALSE_POSITIVE,
     "disputed": common_pb2.OPINION_DISPUTED,
     "none": common_pb2.OPINION_UNSPECIFIED,
 }
-RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-    }
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient failures are retried: exponential backoff with full jitter."""
-
-    attempts: int = 5
-    initial_backoff_seconds: float = 0.2
-    max_backoff_seconds: float = 5.0
-    multiplier: float = 2.0
-
-    def delays(self) -> Iterator[float]:
-        """Sleeps before attempt 2, 3, ... (one fewer than attempts)."""
-        backoff = self.initial_backoff_seconds
-        for _ in range(self.attempts - 1):
-            yield random.uniform(0, backoff)
-            backoff = min(backoff * self.multiplier, self.max_backoff_seconds)
-
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-def load_key(key: Ed25519PrivateKey | str | Path) -> Ed25519PrivateKey:
-    """A private key object, or one read from a key file."""
-    if isinstance(key, Ed25519PrivateKey):
-        return key
-    try:
-        return domain.read_private_key(Path(key))
-    except FileNotFoundError:
-        raise SignalhubError(f"no key file at {key}") from None
-    except domain.InvalidValue as e:
-        raise SignalhubError(str(e)) from None
-
-
-@dataclass(frozen=True)
-class TlsConfig:
-    """TLS to the hub: the CA that issued its certificate and, for mTLS, this client's
-    certificate and key (PEM files)."""
-
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-
-    def credentials(self) -> grpc.ChannelCredentials:
-        if (self.cert is None) != (self.key is None):
-            raise SignalhubError("a client certificate needs both its certificate and its key")
-        try:
-            return grpc.ssl_channel_credentials(
-                root_certificates=self.ca.read_bytes() if self.ca else None,
-                private_key=self.key.read_bytes() if self.key else None,
-                certificate_chain=self.cert.read_bytes() if self.cert else None,
-            )
-        except OSError as e:
-            raise SignalhubError(f"cannot read a TLS file: {e}") from None
-
-
-class _Connection:
-    """A channel plus signed, retried calls."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        signer: Signer,
-        timeout_seconds: float,
-        retry: RetryPolicy,
-        tls: TlsConfig | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.signer = signer
-        self.timeout_seconds = timeout_seconds
-        self.retry = retry
-        options = [
-            ("grpc.max_receive_message_length", domain.MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", domain.MAX_MESSAGE_BYTES),
-        ]
-        if tls is None:
-            self.channel = grpc.insecure_channel(endpoint, options=options)
-        else:
-            self.channel = grpc.secure_channel(endpoint, tls.credentials(), options=options)
-
-    def with_retries(self, attempt: Callable[[], R]) -> R:
-        """Runs `attempt` until it succeeds, fails for good, or the attempts run out."""
-        delays = self.retry.delays()
-        while True:
-            try:
-                return attempt()
-            except grpc.RpcError as e:
-                error = error_from_rpc(e)
-                if error.code not in RETRYABLE:
-                    raise error from None
-                delay = next(delays, None)
-                if delay is None:
-                    raise error from None
-                # The hub's RetryInfo (rate limit, full disk) says how long to wait at least.
-                time.sleep(max(delay, error.retry_after_seconds or 0.0))
-
-    def signed_unary(self, method: str, request: Message, response_cls: type[R]) -> R:
-        """A metadata-signed unary call; each attempt is signed afresh (new nonce)."""
-        raw = request.SerializeToString()
-        call = self.channel.unary_unary(
-            method, request_serializer=_identity, response_deserializer=response_cls.FromString
-        )
-
-        def attempt() -> R:
-            result: R = call(
-                raw, metadata=self.signer.call_metadata(method, raw), timeout=self.timeout_seconds
-            )
-            return result
-
-        return self.with_retries(attempt)
-
-    def close(self) -> None:
-        self.channel.close()
 
 
 class Client:
@@ -220,10 +95,12 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Closes the connection."""
         self._conn.close()
 
     @property
     def key_id(self) -> str:
+        """The id of the key this client signs with (derived from its public key)."""
         return self._conn.signer.key_id
 
     # --- submissions ---------------------------------------------------------------------------
@@ -241,16 +118,19 @@ class Client:
         marks an ongoing abuse situation: followers of the feed see it on the events."""
         batch_id = batch_id or uuid.uuid4().hex
         wire = [s.to_wire() for s in signals]
-        response = self._signed_command(
+        response = self._conn.signed_command(
             "/signalhub.v1.Exchange/SubmitSignals",
             domain.SUBMISSION_SIGNING_PREFIX,
-            lambda now: common_pb2.SubmissionBatch(
-                member_id=self.member_id, batch_id=batch_id, created_at=now, signals=wire,
-                audience=audience, validate_only=validate_only, urgent=urgent,
+            common_pb2.SubmissionBatch(
+                batch_id=batch_id,
+                signals=wire,
+                audience=audience,
+                validate_only=validate_only,
+                urgent=urgent,
             ),
             exchange_pb2.SubmitSignalsRequest,
             exchange_pb2.SubmitSignalsResponse,
-        )  # fmt: skip
+        )
         return SubmitResult.from_wire(response)
 
     def submit_all(
@@ -280,8 +160,6 @@ class Client:
         linger_seconds: float = 0.5,
     ) -> Batcher:
         """A Batcher that groups signals added one at a time into batches."""
-        from .batching import Batcher
-
         return Batcher(
             self.submit, max_signals=max_signals, max_bytes=max_bytes, linger_seconds=linger_seconds
         )
@@ -377,35 +255,7 @@ class Client:
         dropped stream (the hub restarting, or letting a subscriber go that stopped reading)
         is reopened after the last event yielded, so nothing is missed or repeated. It ends
         only when the retry policy gives up on a hub that stays away, or on a lasting error."""
-        method = "/signalhub.v1.Exchange/FetchUpdates"
-        call = self._conn.channel.unary_stream(
-            method,
-            request_serializer=_identity,
-            response_deserializer=exchange_pb2.FetchUpdatesResponse.FromString,
-        )
-        cursor, remaining = after, limit
-        delays = self._conn.retry.delays()
-        retryable = RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED} if follow else RETRYABLE
-        while True:
-            raw = exchange_pb2.FetchUpdatesRequest(
-                after=cursor, limit=remaining, follow=follow, urgent_only=urgent_only
-            ).SerializeToString()
-            try:
-                for message in call(raw, metadata=self._conn.signer.call_metadata(method, raw)):
-                    for event in message.events:
-                        cursor = event.cursor
-                        yield event
-                        if limit:
-                            remaining -= 1
-                    if follow:  # the stream works: a later drop gets the full retry budget
-                        delays = self._conn.retry.delays()
-                return
-            except grpc.RpcError as e:
-                error = error_from_rpc(e)
-                delay = next(delays, None)
-                if error.code not in retryable or delay is None:
-                    raise error from None
-                time.sleep(delay)
+        return fetch_events(self._conn, after, limit, follow=follow, urgent_only=urgent_only)
 
     def follow(self, after: str = "", *, urgent_only: bool = False) -> Iterator[FeedEvent]:
         """Every feed event after `after`, then each new one as it commits, for as long as the
@@ -424,7 +274,7 @@ class Client:
         a background thread, until `Subscription.stop()`. After a disconnect it resumes from
         the last event delivered: no event is missed, and none reaches the callback twice.
         A callback that raises stops the subscription (the error is kept in `.error`)."""
-        subscription = Subscription(self, callback, after, urgent_only)
+        subscription = Subscription(self._conn, callback, after, urgent_only)
         subscription.start()
         return subscription
 
@@ -475,16 +325,15 @@ class Client:
                 f"unknown opinion {opinion!r}: true_positive, false_positive, disputed or none"
             )
         request_id = request_id or uuid.uuid4().hex
-        response = self._signed_command(
+        response = self._conn.signed_command(
             "/signalhub.v1.Exchange/SetOpinion",
             domain.OPINION_SIGNING_PREFIX,
-            lambda now: common_pb2.OpinionChange(
-                member_id=self.member_id, request_id=request_id, created_at=now,
-                signal_id=signal_id, opinion=value, note=note,
+            common_pb2.OpinionChange(
+                request_id=request_id, signal_id=signal_id, opinion=value, note=note
             ),
             exchange_pb2.SetOpinionRequest,
             exchange_pb2.SetOpinionResponse,
-        )  # fmt: skip
+        )
         return SignalInfo.from_wire(response.signal)
 
     def retract(
@@ -494,43 +343,14 @@ class Client:
         where removed means no submission this member may see is left: the signal is gone
         from its view (whether another privacy group still holds it is not said)."""
         request_id = request_id or uuid.uuid4().hex
-        response = self._signed_command(
+        response = self._conn.signed_command(
             "/signalhub.v1.Exchange/RetractSubmission",
             domain.RETRACTION_SIGNING_PREFIX,
-            lambda now: common_pb2.Retraction(
-                member_id=self.member_id, request_id=request_id, created_at=now,
-                signal_ids=signal_ids,
-            ),
+            common_pb2.Retraction(request_id=request_id, signal_ids=signal_ids),
             exchange_pb2.RetractSubmissionRequest,
             exchange_pb2.RetractSubmissionResponse,
-        )  # fmt: skip
-        return [(r.signal_id, r.removed) for r in response.results]
-
-    def _signed_command(
-        self,
-        method: str,
-        prefix: bytes,
-        payload: Callable[[Timestamp], Message],
-        request_cls: type[Message],
-        response_cls: type[R],
-    ) -> R:
-        call = self._conn.channel.unary_unary(
-            method, request_serializer=_identity, response_deserializer=response_cls.FromString
         )
-
-        def attempt() -> R:
-            # Re-signed on every attempt: a fresh created_at (the same request id, so the hub
-            # answers a retry from its first answer) and fresh call metadata.
-            signer = self._conn.signer
-            envelope = signer.sign_payload(prefix, payload(signer.now()).SerializeToString())
-            request = request_cls()
-            getattr(request, "envelope").CopyFrom(envelope)  # noqa: B009 (any request class)
-            raw = request.SerializeToString()
-            metadata = signer.call_metadata(method, raw)
-            result: R = call(raw, metadata=metadata, timeout=self._conn.timeout_seconds)
-            return result
-
-        return self._conn.with_retries(attempt)
+        return [(r.signal_id, r.removed) for r in response.results]
 
     def snapshot(
         self,
@@ -553,9 +373,6 @@ class Client:
         collected into `Snapshot.signals`): keep them only once this returns. A transient
         failure before the header arrived is retried."""
         method = "/signalhub.v1.Exchange/GetSnapshot"
-        call = self._conn.channel.unary_stream(
-            method, request_serializer=_identity, response_deserializer=_identity
-        )
         raw = exchange_pb2.GetSnapshotRequest(
             after=after, min_backlog=min_backlog
         ).SerializeToString()
@@ -569,7 +386,7 @@ class Client:
                 if on_header is not None:
                     on_header(info)
 
-            stream = call(raw, metadata=self._conn.signer.call_metadata(method, raw))
+            stream = self._conn.signed_stream(method, raw, _identity)
             try:
                 return read_snapshot(stream, self.member_id, hub_key, header, on_signals)
             except grpc.RpcError as e:
@@ -592,6 +409,8 @@ class Client:
         """Brings the local replica at `path` up to date (creating it if needed): from a signed
         snapshot when it is far behind, then from the feed; returns how many feed events were
         applied. The arguments are LocalReplica.sync's."""
+        # Imported here: the replica brings lmdb, numpy and the matcher, which a client that
+        # never syncs does not need. (client_sdk.local never imports this module.)
         from .local import LocalReplica
 
         with LocalReplica(Path(path)) as replica:
@@ -607,99 +426,6 @@ class Client:
             exchange_pb2.GetAuditHeadResponse,
         )
         return response.head if response.HasField("head") else None
-
-
-class Subscription:
-    """A background thread following the feed for `Client.subscribe`."""
-
-    def __init__(
-        self,
-        client: Client,
-        callback: Callable[[FeedEvent], None],
-        after: str,
-        urgent_only: bool,
-    ) -> None:
-        self._client = client
-        self._callback = callback
-        self._urgent_only = urgent_only
-        self.cursor = after
-        """The cursor of the last event delivered to the callback."""
-        self.error: BaseException | None = None
-        """Why the subscription ended on its own (None while running or after stop())."""
-        self._stopped = threading.Event()
-        self._call: Any = None
-        self._thread = threading.Thread(target=self._run, name="signalhub-subscription",
-                                        daemon=True)  # fmt: skip
-
-    def start(self) -> None:
-        self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Ends the subscription and waits for its thread."""
-        self._stopped.set()
-        call = self._call
-        if call is not None:
-            call.cancel()
-        self._thread.join(timeout)
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        delay = 0.1
-        while not self._stopped.is_set():
-            try:
-                for event in self._stream():
-                    if self._stopped.is_set():
-                        return
-                    if event.cursor == self.cursor:
-                        continue  # already delivered before a reconnect (the stream resumes
-                        # after self.cursor, so the hub does not send it; cursors are opaque)
-                    self._callback(FeedEvent.from_wire(event))
-                    self.cursor = event.cursor
-                    delay = 0.1
-                return
-            except SignalhubError as e:
-                if self._stopped.is_set():
-                    return
-                if e.code not in RETRYABLE | {grpc.StatusCode.RESOURCE_EXHAUSTED} and not (
-                    e.code == grpc.StatusCode.UNAUTHENTICATED and "window" in str(e)
-                ):  # (a call signed just before a hub restart is re-signed, not given up)
-                    self.error = e
-                    return
-                self._stopped.wait(delay)  # the hub stays away: keep trying, a little slower
-                delay = min(delay * 2, 5.0)
-            except Exception as e:  # the callback raised
-                if not self._stopped.is_set():
-                    self.error = e
-                return
-
-    def _stream(self) -> Iterator[common_pb2.FeedEvent]:
-        """One FetchUpdates stream in follow mode after the last cursor delivered."""
-        method = "/signalhub.v1.Exchange/FetchUpdates"
-        conn = self._client._conn
-        raw = exchange_pb2.FetchUpdatesRequest(
-            after=self.cursor, follow=True, urgent_only=self._urgent_only
-        ).SerializeToString()
-        call = conn.channel.unary_stream(
-            method,
-            request_serializer=_identity,
-            response_deserializer=exchange_pb2.FetchUpdatesResponse.FromString,
-        )(raw, metadata=conn.signer.call_metadata(method, raw))
-        self._call = call
-        if self._stopped.is_set():  # stop() ran between the check in _run and now
-            call.cancel()
-        try:
-            for message in call:
-                yield from message.events
-        except grpc.RpcError as e:
-            raise error_from_rpc(e) from None
-        finally:
-            self._call = None
 
 
 class AdminClient:
@@ -855,22 +581,19 @@ class AdminClient:
                 return out
 
 
-def split_batches(
-    signals: Iterable[Signal], max_signals: int, max_bytes: int
-) -> Iterator[list[Signal]]:
-    """Groups signals into lists of at most `max_signals` whose wire size stays under
-    `max_bytes` (a single larger signal still gets a batch of its own)."""
-    chunk: list[Signal] = []
-    size = 0
-    for signal in signals:
-        item_bytes = signal.to_wire().ByteSize() + 4
-        if chunk and (len(chunk) >= max_signals or size + item_bytes > max_bytes):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(signal)
-        size += item_bytes
-    if chunk:
-        yield chunk
-
-
-__all__ = ["AdminClient", "Client", "RetryPolicy", "TlsConfig", "split_batches"]
+__all__ = [
+    "DEFAULT_BATCH_BYTES",
+    "DEFAULT_BATCH_SIGNALS",
+    "DEFAULT_ENDPOINT",
+    "R",
+    "RETRYABLE",
+    "AdminClient",
+    "Client",
+    "RetryPolicy",
+    "Subscription",
+    "TlsConfig",
+    "_Connection",
+    "_identity",
+    "load_key",
+    "split_batches",
+]
