@@ -37,9 +37,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# lint-imports: the import contracts of pyproject.toml (docs/architecture.md).
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
