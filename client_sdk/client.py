@@ -1,7 +1,7 @@
 """`Client`: a member's connection to the hub. It signs every call, retries transient failures
 with exponential backoff (a retried batch keeps its batch_id, so the hub stores it once), splits
 large submissions into batches, and iterates the feed, resuming after a dropped stream.
-`AdminClient` is the same for the hub's operator.
+`AdminClient` (the operator's) is in `admin`.
 
 The machinery lives beside it: the channel, signing, retries and TLS in `connection`, the feed
 stream and `Subscription` in `feed`, batching in `batching`; their names are importable from
@@ -20,7 +20,6 @@ from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.message import Message
 
 from signalhub import domain
 from signalhub.signal_types import VpdqFrame, vpdq_text
@@ -428,166 +427,12 @@ class Client:
         return response.head if response.HasField("head") else None
 
 
-class AdminClient:
-    """The operator's client: calls of the Admin service, signed with the operator key."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        operator_key: Ed25519PrivateKey | str | Path,
-        *,
-        timeout_seconds: float = 30.0,
-        retry: RetryPolicy | None = None,
-        tls: TlsConfig | None = None,
-    ) -> None:
-        self._conn = _Connection(
-            endpoint,
-            Signer(domain.OPERATOR_ID, load_key(operator_key)),
-            timeout_seconds,
-            retry or RetryPolicy(),
-            tls,
-        )
-
-    def __enter__(self) -> AdminClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def add_member(
-        self,
-        member_id: str,
-        public_key: bytes,
-        display_name: str = "",
-        contact: admin_pb2.MemberContact | None = None,
-    ) -> admin_pb2.AddMemberResponse:
-        """Registers a member with its first Ed25519 public key (raw 32 bytes) and, optionally,
-        who the operator contacts about it."""
-        request = admin_pb2.AddMemberRequest(
-            member_id=member_id, public_key=public_key, display_name=display_name
-        )
-        if contact is not None:
-            request.contact.CopyFrom(contact)
-        return self._call("AddMember", request, admin_pb2.AddMemberResponse)
-
-    def set_member_contact(
-        self, member_id: str, contact: admin_pb2.MemberContact
-    ) -> admin_pb2.Member:
-        """Replaces a member's contact details (all fields empty: removes them)."""
-        request = admin_pb2.SetMemberContactRequest(member_id=member_id, contact=contact)
-        return self._call("SetMemberContact", request, admin_pb2.SetMemberContactResponse).member
-
-    def member_usage(
-        self, member_id: str = "", first_day: date | str = "", last_day: date | str = ""
-    ) -> admin_pb2.GetMemberUsageResponse:
-        """Per-member usage over UTC days first_day..last_day (default: the last 30 days):
-        signals and batches submitted, queries, last call, submissions in force now. Every
-        member, or one. Counts reach the hub's store every 5 s."""
-        request = admin_pb2.GetMemberUsageRequest(
-            member_id=member_id, first_day=str(first_day), last_day=str(last_day)
-        )
-        return self._call("GetMemberUsage", request, admin_pb2.GetMemberUsageResponse)
-
-    def _call(self, method: str, request: Message, response_cls: type[R]) -> R:
-        return self._conn.signed_unary(f"/signalhub.v1.Admin/{method}", request, response_cls)
-
-    def add_key(self, member_id: str, public_key: bytes) -> str:
-        """Adds a key to a member; returns its id."""
-        request = admin_pb2.AddKeyRequest(member_id=member_id, public_key=public_key)
-        return self._call("AddKey", request, admin_pb2.AddKeyResponse).key_id
-
-    def revoke_key(self, member_id: str, key_id: str) -> admin_pb2.Key:
-        """Revokes a member's key from now on."""
-        request = admin_pb2.RevokeKeyRequest(member_id=member_id, key_id=key_id)
-        return self._call("RevokeKey", request, admin_pb2.RevokeKeyResponse).key
-
-    def revoke_compromised_key(
-        self, member_id: str, key_id: str, compromised_since: datetime
-    ) -> admin_pb2.RevokeKeyResponse:
-        """Revokes a compromised key (or one already revoked) and retracts every submission
-        the hub received signed with it at or after `compromised_since`."""
-        request = admin_pb2.RevokeKeyRequest(member_id=member_id, key_id=key_id)
-        request.compromised_since.FromDatetime(compromised_since)
-        return self._call("RevokeKey", request, admin_pb2.RevokeKeyResponse)
-
-    def remove_member(
-        self, member_id: str, submissions: str, reason: str = ""
-    ) -> admin_pb2.RemoveMemberResponse:
-        """Offboards a member; `submissions` is "keep", "retract" or "erase" (see RemoveMember)."""
-        fate = f"OFFBOARD_SUBMISSIONS_{submissions.upper()}"
-        request = admin_pb2.RemoveMemberRequest(
-            member_id=member_id, reason=reason, submissions=fate
-        )
-        return self._call("RemoveMember", request, admin_pb2.RemoveMemberResponse)
-
-    def erase_signal(self, signal_id: str, reason: str) -> admin_pb2.EraseSignalResponse:
-        """Erases a signal on legal request (see EraseSignal): its value is scrubbed from the
-        hub, a tombstone with `reason` is left, and it can never be submitted again."""
-        request = admin_pb2.EraseSignalRequest(signal_id=signal_id, reason=reason)
-        return self._call("EraseSignal", request, admin_pb2.EraseSignalResponse)
-
-    def set_member_suspended(self, member_id: str, suspended: bool) -> admin_pb2.Member:
-        """Suspends (True) or reinstates (False) a member."""
-        request = admin_pb2.SetMemberSuspendedRequest(member_id=member_id, suspended=suspended)
-        return self._call(
-            "SetMemberSuspended", request, admin_pb2.SetMemberSuspendedResponse
-        ).member
-
-    def list_keys(self, member_id: str) -> list[admin_pb2.Key]:
-        """A member's keys, revoked ones included."""
-        request = admin_pb2.ListKeysRequest(member_id=member_id)
-        return list(self._call("ListKeys", request, admin_pb2.ListKeysResponse).keys)
-
-    def add_group_members(self, group_id: str, member_ids: Sequence[str]) -> admin_pb2.PrivacyGroup:
-        """Creates a privacy group or adds members to it."""
-        request = admin_pb2.AddGroupMembersRequest(group_id=group_id, member_ids=member_ids)
-        return self._call("AddGroupMembers", request, admin_pb2.AddGroupMembersResponse).group
-
-    def remove_group_members(
-        self, group_id: str, member_ids: Sequence[str] = ()
-    ) -> admin_pb2.PrivacyGroup:
-        """Removes members from a group (all of them when none is named)."""
-        request = admin_pb2.RemoveGroupMembersRequest(group_id=group_id, member_ids=member_ids)
-        return self._call("RemoveGroupMembers", request, admin_pb2.RemoveGroupMembersResponse).group
-
-    def list_groups(self) -> list[admin_pb2.PrivacyGroup]:
-        """Every privacy group and its members."""
-        request = admin_pb2.ListGroupsRequest()
-        return list(self._call("ListGroups", request, admin_pb2.ListGroupsResponse).groups)
-
-    def sign_audit_head(self) -> admin_pb2.AuditHead | None:
-        """Has the hub sign the audit log's current head now."""
-        response = self._call(
-            "SignAuditHead", admin_pb2.SignAuditHeadRequest(), admin_pb2.SignAuditHeadResponse
-        )
-        return response.head if response.HasField("head") else None
-
-    def list_members(self) -> list[admin_pb2.Member]:
-        """Every registered member, by name."""
-        out: list[admin_pb2.Member] = []
-        token = ""
-        while True:
-            page = self._conn.signed_unary(
-                "/signalhub.v1.Admin/ListMembers",
-                admin_pb2.ListMembersRequest(page_token=token),
-                admin_pb2.ListMembersResponse,
-            )
-            out.extend(page.members)
-            token = page.next_page_token
-            if not token:
-                return out
-
-
 __all__ = [
     "DEFAULT_BATCH_BYTES",
     "DEFAULT_BATCH_SIGNALS",
     "DEFAULT_ENDPOINT",
     "R",
     "RETRYABLE",
-    "AdminClient",
     "Client",
     "RetryPolicy",
     "Subscription",

@@ -157,7 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("snapshot_interval", "SIGNALHUB_SNAPSHOT_INTERVAL", _non_negative(float), 3600.0,
             "seconds between snapshots of the store for new nodes (cluster mode; 0 = never)"),
     Setting("shard", "SIGNALHUB_SHARD", _shard, None,
-            "I/K: index only shard I of K and answer matches by asking every shard (cluster)"),
+            "I/K: index only shard I of K (I from 0), match by asking every shard (cluster)"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 
