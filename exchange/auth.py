@@ -123,19 +123,25 @@ def verify_envelope(
     return batch, check_signer(view, envelope, batch)
 
 
+def parse_signed_payload(envelope: common_pb2.SignedEnvelope, payload_cls: type[P]) -> P:
+    """An opinion or retraction envelope's payload, or INVALID_ARGUMENT naming
+    `envelope.payload`."""
+    try:
+        return payload_cls.FromString(envelope.payload)
+    except DecodeError:
+        raise invalid(
+            "the envelope's payload cannot be parsed",
+            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
+        ) from None
+
+
 def verify_signed_payload(
     view: StoreView, envelope: common_pb2.SignedEnvelope, prefix: bytes, payload_cls: type[P]
 ) -> P:
     """The same for an opinion or retraction envelope: returns the parsed payload, whose
     member_id the key must belong to."""
     _check_signature(view, envelope, prefix)
-    try:
-        payload = payload_cls.FromString(envelope.payload)
-    except DecodeError:
-        raise invalid(
-            "the envelope's payload cannot be parsed",
-            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
-        ) from None
+    payload = parse_signed_payload(envelope, payload_cls)
     check_key(view, getattr(payload, "member_id"), envelope.key_id)  # noqa: B009
     return payload
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from exchange.errors import HubError, invalid, unauthenticated
@@ -17,7 +17,7 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2
 
-from ..auth import check_key
+from ..auth import check_key, parse_signed_payload
 from ..store import StoreTxn, StoreView, submission_key
 from ..visibility import merge_verdicts
 from .decisions import Withdraw
@@ -216,13 +216,7 @@ def signed_request(
     """Parses a signed command's payload (signature verified before logging) and checks its
     key, request id and created_at."""
     envelope = entry.set_opinion.envelope if prefix_kind == "opinion" else entry.retract.envelope
-    try:
-        payload = payload_cls.FromString(envelope.payload)
-    except DecodeError:
-        raise invalid(
-            "the envelope's payload cannot be parsed",
-            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
-        ) from None
+    payload = parse_signed_payload(envelope, payload_cls)
     key = check_key(tx, payload.member_id, envelope.key_id)  # type: ignore[attr-defined]
     violations = []
     request_id = payload.request_id  # type: ignore[attr-defined]
