@@ -114,9 +114,11 @@ class ClusterLog:
 
         self._progress = asyncio.Condition()
         self._nc = await nats.connect(
-            servers=self.servers, name=self.name, max_reconnect_attempts=-1,
+            servers=self.servers,
+            name=self.name,
+            max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
-        )  # fmt: skip
+        )
         self._js = self._nc.jetstream()
         types = domain.SIGNAL_TYPES
         config = StreamConfig(
@@ -125,9 +127,13 @@ class ClusterLog:
             num_replicas=self.replicas,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
             # Every node must validate and match alike: the first node records its registry.
-            description=json.dumps({"signal_types": types.fingerprint(origins=False),
-                                    "types": types.describe(origins=False)}),
-        )  # fmt: skip
+            description=json.dumps(
+                {
+                    "signal_types": types.fingerprint(origins=False),
+                    "types": types.describe(origins=False),
+                }
+            ),
+        )
         deadline = asyncio.get_running_loop().time() + 60
         while True:  # a new cluster elects its JetStream leader first: wait for it
             try:
@@ -266,9 +272,11 @@ class ClusterLog:
 
         try:
             ack = await self._js.publish(
-                SUBJECT, entry.SerializeToString(), headers={"Nats-Msg-Id": message_id(entry)},
+                SUBJECT,
+                entry.SerializeToString(),
+                headers={"Nats-Msg-Id": message_id(entry)},
                 timeout=10,
-            )  # fmt: skip
+            )
         except MaxPayloadError:
             limit = self._nc.max_payload
             raise invalid(
@@ -369,9 +377,10 @@ async def write_snapshot(log_: ClusterLog) -> int | None:
 
         with open(Path(tmp) / "data.mdb", "rb") as f:
             await obs.put(
-                SNAPSHOT_NAME, f,
+                SNAPSHOT_NAME,
+                f,
                 meta=ObjectMeta(name=SNAPSHOT_NAME, description=json.dumps({"stream_seq": seq})),
-            )  # fmt: skip
+            )
     log.info("wrote a snapshot covering the stream up to %d", seq)
     return seq
 

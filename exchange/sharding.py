@@ -145,8 +145,9 @@ class ShardRouter:
             return bytes(reply.data)
 
         started = asyncio.get_running_loop().time()
-        replies = await asyncio.gather(*(ask(s) for s in range(self.shards)),
-                                       return_exceptions=True)  # fmt: skip
+        replies = await asyncio.gather(
+            *(ask(s) for s in range(self.shards)), return_exceptions=True
+        )
         answered = [r for r in replies if isinstance(r, bytes)]
         if self.metrics is not None:
             self.metrics.shards_answering.set(len(answered) / self.shards)

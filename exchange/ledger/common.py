@@ -193,8 +193,9 @@ def remove_submissions(
             bare = common_pb2.Signal(signal_id=sid, type=record.signal.type)
             kind = common_pb2.EVENT_KIND_SIGNAL_ERASED
         else:
-            bare = common_pb2.Signal(signal_id=sid, type=record.signal.type,
-                                     value=record.signal.value)  # fmt: skip
+            bare = common_pb2.Signal(
+                signal_id=sid, type=record.signal.type, value=record.signal.value
+            )
             kind = common_pb2.EVENT_KIND_SIGNAL_REMOVED
         append_event(tx, visibility, kind, bare, member_id, when)
         return True

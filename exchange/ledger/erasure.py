@@ -33,8 +33,10 @@ def _check_carrier_scan(
     if record.signal.type not in ("pdq", "vpdq"):
         return
     if command.scanned_type != record.signal.type:
-        raise HubError(grpc.StatusCode.ABORTED, f"signal {sid} was stored while its erasure "
-                       "was prepared; retry")  # fmt: skip
+        raise HubError(
+            grpc.StatusCode.ABORTED,
+            f"signal {sid} was stored while its erasure was prepared; retry",
+        )
     wanted = {sid, *command.frame_ids}
     listed = {sid, *command.carrier_ids}
     rows, packed = tx.pdq_rows_after(command.pdq_rows_scanned_to, 1 << 62)
@@ -44,8 +46,11 @@ def _check_carrier_scan(
             continue
         found = tx.signal(owner)
         if found is not None and found.signal.value:
-            raise HubError(grpc.StatusCode.ABORTED, f"signal {owner}, which carries a value of "
-                           f"{sid}, was stored while the erasure was prepared; retry")  # fmt: skip
+            raise HubError(
+                grpc.StatusCode.ABORTED,
+                f"signal {owner}, which carries a value of "
+                f"{sid}, was stored while the erasure was prepared; retry",
+            )
 
 
 def apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> Applied:
@@ -76,13 +81,19 @@ def apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> 
         if found is not None:  # else removed since the scan
             removed[carrier] = Removed(found, tx.submissions(carrier))
     for gone_id, gone in removed.items():
-        remove_submissions(tx, applied, gone_id, gone.submissions, [], "", entry.received_at,
-                            erased=True)  # fmt: skip
+        remove_submissions(
+            tx, applied, gone_id, gone.submissions, [], "", entry.received_at, erased=True
+        )
     why = f"shares a PDQ hash (a video frame) with erased signal {sid}: {command.reason}"
     tombstones, response.log_entries_redacted, response.feed_events_scrubbed = erase_removed(
-        tx, removed, command.reason, command, entry.received_at, log_sequence,
+        tx,
+        removed,
+        command.reason,
+        command,
+        entry.received_at,
+        log_sequence,
         reasons={c: why for c in removed if c != sid},
-    )  # fmt: skip
+    )
     for tombstone in tombstones:
         if tombstone.signal_id == sid:
             response.tombstone.CopyFrom(tombstone)
@@ -91,10 +102,14 @@ def apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> 
     # A video's retained frames are refused for good too, as photos and in other videos.
     for frame_id in sorted(set(command.frame_ids) - set(removed)):
         if tx.erased(frame_id) is None:
-            tx.put_erased(admin_pb2.ErasedSignal(
-                signal_id=frame_id, type="pdq", erased_at=entry.received_at,
-                reason=f"a retained frame of erased signal {sid}: {command.reason}",
-            ))  # fmt: skip
+            tx.put_erased(
+                admin_pb2.ErasedSignal(
+                    signal_id=frame_id,
+                    type="pdq",
+                    erased_at=entry.received_at,
+                    reason=f"a retained frame of erased signal {sid}: {command.reason}",
+                )
+            )
     return applied
 
 
@@ -145,9 +160,12 @@ def erase_removed(
             tx.replace_request(key, request)
     tombstones = []
     for sid in sorted(removed):
-        tombstone = admin_pb2.ErasedSignal(signal_id=sid, type=removed[sid].record.signal.type,
-                                           reason=(reasons or {}).get(sid, reason),
-                                           erased_at=when)  # fmt: skip
+        tombstone = admin_pb2.ErasedSignal(
+            signal_id=sid,
+            type=removed[sid].record.signal.type,
+            reason=(reasons or {}).get(sid, reason),
+            erased_at=when,
+        )
         tx.put_erased(tombstone)
         tombstones.append(tombstone)
     return tombstones, redacted, scrubbed
@@ -185,8 +203,12 @@ def _redact(tx: StoreView, entry: rec.LogEntry, rows: Mapping[str, int], erased_
     for i, sid in hits:
         batch.signals[i].value = ""
         # Rows are made when a signal is created: by its first copy in a batch, if any.
-        entry.redaction.signals.add(index=i, signal_id=sid, type=batch.signals[i].type,
-                                    pdq_rows=0 if sid in first else rows[sid])  # fmt: skip
+        entry.redaction.signals.add(
+            index=i,
+            signal_id=sid,
+            type=batch.signals[i].type,
+            pdq_rows=0 if sid in first else rows[sid],
+        )
         first.add(sid)
     envelope.payload = batch.SerializeToString()
     return True

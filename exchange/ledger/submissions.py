@@ -111,10 +111,16 @@ def _erased_placeholder(
 ) -> domain.CanonicalSignal:
     """A redacted batch's erased signal, as replay applies it: its recorded id, no value."""
     out = domain.CanonicalSignal(
-        erased.type, "", tuple(sorted(set(s.labels))), tuple(sorted({t.strip() for t in s.tags})),
-        s.industry, s.confidence, millis(s.expires_at) if s.HasField("expires_at") else 0,
-        None, s.incident,
-    )  # fmt: skip
+        erased.type,
+        "",
+        tuple(sorted(set(s.labels))),
+        tuple(sorted({t.strip() for t in s.tags})),
+        s.industry,
+        s.confidence,
+        millis(s.expires_at) if s.HasField("expires_at") else 0,
+        None,
+        s.incident,
+    )
     object.__setattr__(out, "signal_id", erased.signal_id)
     return out
 
