@@ -28,7 +28,6 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 
 from .errors import invalid, permission_denied, unauthenticated
-from .ledger import check_key, check_signer, parse_batch
 from .store import StoreView
 
 _KEY_ID = re.compile(r"[0-9a-f]{32}")
@@ -39,6 +38,45 @@ CERTIFICATE_MEMBER = "x-signalhub-certificate-member"
 connection's client certificate names when the hub requires one (mTLS); a value a client sent
 under it is always dropped first."""
 P = TypeVar("P", bound=Message)
+
+
+def parse_batch(payload: bytes) -> common_pb2.SubmissionBatch:
+    """Parses an envelope's payload or raises INVALID_ARGUMENT naming `envelope.payload`."""
+    try:
+        return common_pb2.SubmissionBatch.FromString(payload)
+    except DecodeError:
+        raise invalid(
+            "the envelope's payload is not a SubmissionBatch",
+            [("envelope.payload", "not a serialised signalhub.v1.SubmissionBatch")],
+        ) from None
+
+
+def check_key(view: StoreView, member_id: str, key_id: str) -> rec.KeyRecord:
+    """The key must exist, be valid, and belong to `member_id`, who must be active."""
+    key = view.key(key_id)
+    if key is None:
+        raise unauthenticated(f"unknown key {key_id!r}", "unknown_key")
+    member = view.member(member_id)
+    if member is None:
+        raise unauthenticated(f"unknown member {member_id!r}", "unknown_member")
+    if key.member_id != member_id:
+        raise permission_denied(
+            f"key {key_id} does not belong to member {member_id!r}", "key_of_other_member"
+        )
+    if key.HasField("revoked_at"):
+        raise unauthenticated(f"key {key_id} was revoked", "revoked_key")
+    if member.HasField("removed_at"):
+        raise permission_denied(f"member {member_id!r} was removed", "removed_member")
+    if member.suspended:
+        raise permission_denied(f"member {member_id!r} is suspended", "suspended_member")
+    return key
+
+
+def check_signer(
+    view: StoreView, envelope: common_pb2.SignedEnvelope, batch: common_pb2.SubmissionBatch
+) -> rec.KeyRecord:
+    """The envelope's key must be valid and belong to the (active) member the batch names."""
+    return check_key(view, batch.member_id, envelope.key_id)
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -85,19 +123,25 @@ def verify_envelope(
     return batch, check_signer(view, envelope, batch)
 
 
+def parse_signed_payload(envelope: common_pb2.SignedEnvelope, payload_cls: type[P]) -> P:
+    """An opinion or retraction envelope's payload, or INVALID_ARGUMENT naming
+    `envelope.payload`."""
+    try:
+        return payload_cls.FromString(envelope.payload)
+    except DecodeError:
+        raise invalid(
+            "the envelope's payload cannot be parsed",
+            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
+        ) from None
+
+
 def verify_signed_payload(
     view: StoreView, envelope: common_pb2.SignedEnvelope, prefix: bytes, payload_cls: type[P]
 ) -> P:
     """The same for an opinion or retraction envelope: returns the parsed payload, whose
     member_id the key must belong to."""
     _check_signature(view, envelope, prefix)
-    try:
-        payload = payload_cls.FromString(envelope.payload)
-    except DecodeError:
-        raise invalid(
-            "the envelope's payload cannot be parsed",
-            [("envelope.payload", f"not a serialised {payload_cls.DESCRIPTOR.full_name}")],
-        ) from None
+    payload = parse_signed_payload(envelope, payload_cls)
     check_key(view, getattr(payload, "member_id"), envelope.key_id)  # noqa: B009
     return payload
 
@@ -121,6 +165,7 @@ class Caller:
 
     @property
     def is_operator(self) -> bool:
+        """Whether the caller is the hub's operator."""
         return self.member_id == domain.OPERATOR_ID
 
 

@@ -12,7 +12,9 @@ the same LMDB state by applying it in order with the same deterministic `ledger.
   therefore identical on every node.
 - A node reports NOT_SERVING until it has applied the stream as far as it stood at start.
 
-The embedded default (`make run`) does not use any of this: it is `LocalLog`.
+The embedded default (`make run`) does not use any of this: it is `command_log.LocalLog`.
+Sharded matching over the cluster is exchange/sharding.py; the single-node log and the
+`CommandLog` protocol are exchange/command_log.py (both re-exported here for older importers).
 """
 
 from __future__ import annotations
@@ -28,19 +30,26 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
-import numpy as np
-from numpy.typing import NDArray
 
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 
+from .auth import parse_batch
+from .command_log import CommandLog as CommandLog
+from .command_log import LocalLog as LocalLog
+from .command_log import preview
 from .errors import HubError, invalid
-from .index import SignalIndex
-from .ledger import Applied, PreparedBatch, apply_entry, parse_batch
-from .store import Store, StoreTxn
+from .ledger import Applied, PreparedBatch
+from .sharding import ShardRouter as ShardRouter
+from .sharding import decode_answer as decode_answer
+from .sharding import decode_search as decode_search
+from .sharding import encode_answer as encode_answer
+from .sharding import encode_search as encode_search
+from .sharding import merge_answers as merge_answers
+from .store import Store
 from .writer import STREAM_SEQ, Writer
 
 log = logging.getLogger("signalhub.cluster")
@@ -52,40 +61,6 @@ DUPLICATE_WINDOW_SECONDS = 120
 replay is caught by apply itself (the batch record), as in single-node mode."""
 OUTCOMES_KEPT = 10_000
 """Outcomes of recently applied entries, for the publisher waiting on them."""
-
-
-class CommandLog(Protocol):
-    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
-        """Appends `entry` to the log and applies it; the outcome once it is durable."""
-        ...
-
-
-@dataclass
-class LocalLog:
-    """Single node: the writer appends to the LMDB log and applies in one transaction."""
-
-    writer: Writer
-
-    async def execute(self, entry: rec.LogEntry, hint: PreparedBatch | None = None) -> Applied:
-        return await self.writer.execute(entry, hint)
-
-
-class _Undo(Exception):
-    def __init__(self, applied: Applied) -> None:
-        self.applied = applied
-
-
-def preview(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
-    """What applying `entry` now would answer, with everything it wrote undone: the answer to
-    a request JetStream dropped as a duplicate (apply decides replays itself), without this node
-    storing anything the others do not."""
-    try:
-        with tx.savepoint() as child:
-            sequence = child.append_log(entry)
-            raise _Undo(apply_entry(child, sequence, entry))
-    except _Undo as undo:
-        undo.applied.stored = False
-        return undo.applied
 
 
 def message_id(entry: rec.LogEntry) -> str:
@@ -128,17 +103,22 @@ class ClusterLog:
 
     @property
     def applied_seq(self) -> int:
+        """The last stream entry this node applied."""
         return self._applied_seq
 
     async def start(self) -> None:
+        """Connects, creates the stream if needed and starts applying it from where this
+        node's store stands."""
         import nats
         from nats.js.api import StreamConfig
 
         self._progress = asyncio.Condition()
         self._nc = await nats.connect(
-            servers=self.servers, name=self.name, max_reconnect_attempts=-1,
+            servers=self.servers,
+            name=self.name,
+            max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
-        )  # fmt: skip
+        )
         self._js = self._nc.jetstream()
         types = domain.SIGNAL_TYPES
         config = StreamConfig(
@@ -147,9 +127,13 @@ class ClusterLog:
             num_replicas=self.replicas,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
             # Every node must validate and match alike: the first node records its registry.
-            description=json.dumps({"signal_types": types.fingerprint(origins=False),
-                                    "types": types.describe(origins=False)}),
-        )  # fmt: skip
+            description=json.dumps(
+                {
+                    "signal_types": types.fingerprint(origins=False),
+                    "types": types.describe(origins=False),
+                }
+            ),
+        )
         deadline = asyncio.get_running_loop().time() + 60
         while True:  # a new cluster elects its JetStream leader first: wait for it
             try:
@@ -179,6 +163,7 @@ class ClusterLog:
         self._task = asyncio.create_task(self._apply_forever(target))
 
     async def stop(self) -> None:
+        """Stops applying the stream and drains the connection."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -287,9 +272,11 @@ class ClusterLog:
 
         try:
             ack = await self._js.publish(
-                SUBJECT, entry.SerializeToString(), headers={"Nats-Msg-Id": message_id(entry)},
+                SUBJECT,
+                entry.SerializeToString(),
+                headers={"Nats-Msg-Id": message_id(entry)},
                 timeout=10,
-            )  # fmt: skip
+            )
         except MaxPayloadError:
             limit = self._nc.max_payload
             raise invalid(
@@ -390,9 +377,10 @@ async def write_snapshot(log_: ClusterLog) -> int | None:
 
         with open(Path(tmp) / "data.mdb", "rb") as f:
             await obs.put(
-                SNAPSHOT_NAME, f,
+                SNAPSHOT_NAME,
+                f,
                 meta=ObjectMeta(name=SNAPSHOT_NAME, description=json.dumps({"stream_seq": seq})),
-            )  # fmt: skip
+            )
     log.info("wrote a snapshot covering the stream up to %d", seq)
     return seq
 
@@ -444,137 +432,6 @@ async def _restore(servers: list[str], lmdb_dir: Path) -> int | None:
         return seq
     finally:
         await nc.close()
-
-
-# --- sharded matching ----------------------------------------------------------------------
-# With --shard I/K a node indexes only the PDQ-table rows whose number is I modulo K (row
-# numbers come from apply, so they are the same on every node) and answers the shard's match
-# requests on NATS (subject signalhub.match.I, queue group shard-I: replicas of a shard share
-# the load and stand in for each other). Every node still holds the whole LMDB state, so after
-# gathering (row, distance) from every shard it resolves rows and visibility itself: the answer
-# is the single-node answer. A shard without a live node fails the call (UNAVAILABLE).
-
-MATCH_SUBJECT = "signalhub.match.{}"
-SHARD_TIMEOUT_SECONDS = 10.0
-_I64 = np.dtype("<i8")
-_U64 = np.dtype("<u8")
-_I32 = np.dtype("<i4")
-
-
-def encode_search(hashes: NDArray[np.uint8], max_distance: int) -> bytes:
-    return struct.pack("<HI", max_distance, hashes.shape[0]) + hashes.tobytes()
-
-
-def decode_search(data: bytes) -> tuple[NDArray[np.uint8], int]:
-    max_distance, n = struct.unpack_from("<HI", data)
-    hashes = np.frombuffer(data, dtype=np.uint8, offset=6, count=n * 32).reshape(n, 32)
-    return hashes, max_distance
-
-
-def encode_answer(lims: NDArray[Any], rows: NDArray[Any], distances: NDArray[Any]) -> bytes:
-    return (
-        struct.pack("<II", len(lims), len(rows))
-        + np.asarray(lims, dtype=_I64).tobytes()
-        + np.asarray(rows, dtype=_U64).tobytes()
-        + np.asarray(distances, dtype=_I32).tobytes()
-    )
-
-
-def decode_answer(data: bytes) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
-    n_lims, n_rows = struct.unpack_from("<II", data)
-    offset = 8
-    lims = np.frombuffer(data, dtype=_I64, offset=offset, count=n_lims).astype(np.int64)
-    offset += 8 * n_lims
-    rows = np.frombuffer(data, dtype=_U64, offset=offset, count=n_rows).astype(np.uint64)
-    offset += 8 * n_rows
-    distances = np.frombuffer(data, dtype=_I32, offset=offset, count=n_rows).astype(np.int32)
-    return lims, rows, distances
-
-
-def merge_answers(
-    parts: list[tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]], n: int
-) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
-    """One answer from every shard's answer to the same n queries: per query, the union of the
-    shards' matches ordered by distance then row, as a single index orders them."""
-    query_of = [np.repeat(np.arange(n), np.diff(p[0])) for p in parts]
-    q = np.concatenate(query_of) if parts else np.zeros(0, dtype=np.int64)
-    rows = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.uint64)
-    dist = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
-    order = np.lexsort((rows, dist, q))
-    counts = np.bincount(q, minlength=n) if len(q) else np.zeros(n, dtype=np.int64)
-    lims = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return lims, rows[order], dist[order]
-
-
-@dataclass
-class ShardRouter:
-    """Scatter-gather of PDQ searches over the cluster's shards (see above)."""
-
-    cluster: ClusterLog
-    index: SignalIndex
-    shards: int
-    metrics: Any = None
-    """HubMetrics: scatter time and shard coverage."""
-    loop: asyncio.AbstractEventLoop | None = None
-    _sub: Any = None
-
-    async def serve_shard(self, shard: int) -> None:
-        """Answers this node's shard's searches (call once the node is caught up)."""
-        self.loop = asyncio.get_running_loop()
-        nc = self.cluster._nc
-
-        async def answer(msg: Any) -> None:
-            hashes, max_distance = decode_search(msg.data)
-            lims, rows, distances = await asyncio.get_running_loop().run_in_executor(
-                None, self.index.search, hashes, max_distance
-            )
-            await msg.respond(encode_answer(lims, rows, distances))
-
-        self._sub = await nc.subscribe(
-            MATCH_SUBJECT.format(shard), queue=f"shard-{shard}", cb=answer
-        )
-
-    def search(
-        self, hashes: NDArray[np.uint8], max_distance: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
-        """From a worker thread: asks every shard and merges their answers."""
-        assert self.loop is not None
-        future = asyncio.run_coroutine_threadsafe(self._gather(hashes, max_distance), self.loop)
-        return future.result(SHARD_TIMEOUT_SECONDS + 5)
-
-    async def _gather(
-        self, hashes: NDArray[np.uint8], max_distance: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[np.int32]]:
-        from nats.errors import Error as NatsError
-
-        payload = encode_search(hashes, max_distance)
-        nc = self.cluster._nc
-
-        async def ask(shard: int) -> bytes:
-            try:
-                reply = await nc.request(
-                    MATCH_SUBJECT.format(shard), payload, timeout=SHARD_TIMEOUT_SECONDS
-                )
-            except (NatsError, TimeoutError) as e:
-                raise HubError(
-                    grpc.StatusCode.UNAVAILABLE,
-                    f"match shard {shard} of {self.shards} has no live node "
-                    f"({type(e).__name__}); the answer would be incomplete",
-                    retry_after_seconds=5,
-                ) from None
-            return bytes(reply.data)
-
-        started = asyncio.get_running_loop().time()
-        replies = await asyncio.gather(*(ask(s) for s in range(self.shards)),
-                                       return_exceptions=True)  # fmt: skip
-        answered = [r for r in replies if isinstance(r, bytes)]
-        if self.metrics is not None:
-            self.metrics.shards_answering.set(len(answered) / self.shards)
-            self.metrics.shard_scatter.observe(asyncio.get_running_loop().time() - started)
-        for r in replies:
-            if isinstance(r, BaseException):
-                raise r
-        return merge_answers([decode_answer(r) for r in answered], hashes.shape[0])
 
 
 async def compact_log(servers: list[str]) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from signalhub import domain
 from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 
-from .ledger import parse_batch
+from .auth import parse_batch
 from .store import Store
 
 SCAN_CHUNK_ENTRIES = 5_000
