@@ -18,10 +18,12 @@ from typing import Any, ClassVar
 from google.protobuf.message import DecodeError
 
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import admin_pb2, common_pb2
+from signalhub.v1 import common_pb2
 
+from ..auth import parse_batch
 from ..errors import HubError
-from ..ledger import canonical_batch, parse_batch
+from ..ledger import canonical_batch
+from ..ledger.decisions import Withdraw, withdrawals
 from ..visibility import Viewer
 from .period import Period
 
@@ -217,50 +219,40 @@ class History:
         """A member's opinion of a signal."""
         self._opinion(ms, entry.set_opinion.envelope.payload)
 
-    def _on_retract(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
-        """A member's retraction of its submissions of some signals."""
-        self._retract(ms, entry.retract.envelope.payload)
+    def _on_withdrawal(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
+        """A retraction, a key revoked as compromised, an offboarding or an erasure: the
+        submissions it withdraws are those the ledger's own rules name
+        (`ledger.decisions.withdrawals`, which apply uses too), so the report cannot read the
+        log differently from the hub."""
+        for withdraw in withdrawals(entry):
+            self._withdraw(ms, withdraw)
 
     def _on_expire_tick(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
         """The hub's expiry check: submissions whose expiry has passed are removed."""
         self._expire(ms)
 
-    def _on_revoke_key(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
-        """A key revoked as compromised: its member's submissions signed with it since the
-        compromise are withdrawn (a plain revocation withdraws nothing)."""
-        command = entry.revoke_key
-        if not command.HasField("compromised_since"):
+    def _withdraw(self, ms: int, withdraw: Withdraw) -> None:
+        if withdraw.member is not None:  # a retraction, a compromised key, an offboarding
+            self._withdraw_where(
+                ms,
+                withdraw.member,
+                lambda s: withdraw.takes(s.member, s.key_id, s.ms),
+                withdraw.signal_ids,
+            )
             return
-        since = _ms(command.compromised_since)
-        self._withdraw_where(
-            ms, command.member_id, lambda s: s.key_id == command.key_id and s.ms >= since
-        )
-
-    def _on_remove_member(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
-        """A member offboarded: its submissions are withdrawn when it was offboarded with
-        retraction or erasure of its submissions (kept otherwise)."""
-        command = entry.remove_member
-        if command.submissions in (
-            admin_pb2.OFFBOARD_SUBMISSIONS_RETRACT,
-            admin_pb2.OFFBOARD_SUBMISSIONS_ERASE,
-        ):
-            self._withdraw_where(ms, command.member_id, lambda _: True)
-
-    def _on_erase_signal(self, sequence: int, ms: int, entry: rec.LogEntry) -> None:
-        """A signal erased: every member's live submissions of it are withdrawn."""
-        signal_id = entry.erase_signal.signal_id
-        record = self.signals.get(signal_id)
-        for member in sorted({s.member for s in record.live} if record else ()):
-            self._withdraw_where(ms, member, lambda _: True, [signal_id])
+        for sid in withdraw.signal_ids or ():  # an erasure: every member's submissions
+            record = self.signals.get(sid)
+            for member in sorted({s.member for s in record.live} if record else ()):
+                self._withdraw_where(ms, member, lambda _: True, [sid])
 
     COMMANDS: ClassVar[dict[str, Callable[[History, int, int, rec.LogEntry], None]]] = {
         "submit": _on_submit,
         "set_opinion": _on_set_opinion,
-        "retract": _on_retract,
+        "retract": _on_withdrawal,
         "expire_tick": _on_expire_tick,
-        "revoke_key": _on_revoke_key,
-        "remove_member": _on_remove_member,
-        "erase_signal": _on_erase_signal,
+        "revoke_key": _on_withdrawal,
+        "remove_member": _on_withdrawal,
+        "erase_signal": _on_withdrawal,
     }
     """The log's commands a report follows (by the name of the entry's `command` field), each
     with the method that replays it."""
@@ -350,10 +342,6 @@ class History:
         self.opinions[(change.signal_id, change.member_id)] = OpinionGiven(
             ms, change.signal_id, change.member_id, int(change.opinion), record.labels_at(ms), own
         )
-
-    def _retract(self, ms: int, payload: bytes) -> None:
-        retraction = common_pb2.Retraction.FromString(payload)
-        self._withdraw_where(ms, retraction.member_id, lambda _: True, retraction.signal_ids)
 
     def _withdraw_where(
         self,

@@ -110,6 +110,20 @@ def test_an_erasure_withdraws_every_members_submissions_of_the_signal() -> None:
     assert len(history.signals[sid("kept")].live) == 1
 
 
+def test_an_erasure_withdraws_the_carriers_its_scan_found_as_the_hub_does() -> None:
+    # The hub removes the signals the erasure's scan found carrying the value (videos with it
+    # as a frame) with it; the report reads the same rule (ledger.decisions), so they are
+    # withdrawn in its history too (before, the report withdrew only the named signal).
+    erase = rec.EraseSignalCommand(signal_id=sid("gone"), carrier_ids=[sid("carrier")])
+    history = replay(
+        submit(B, at(3), "gone", "carrier", "kept"),
+        rec.LogEntry(received_at=stamp(at(10)), erase_signal=erase),
+    )
+    assert withdrawn(history) == [(B, sid("gone"), 1, True), (B, sid("carrier"), 1, True)]
+    assert history.signals[sid("carrier")].live == []
+    assert len(history.signals[sid("kept")].live) == 1
+
+
 def test_commands_a_report_does_not_follow_are_skipped_and_unreadable_ones_noted() -> None:
     add = rec.AddMemberCommand(member_id=A)
     broken = rec.LogEntry(
