@@ -68,10 +68,18 @@ def visible_opinions(
         if not (viewer.is_operator or giver == viewer.member_id):
             if giver not in groups:
                 groups[giver] = Viewer.load(view, giver)
-            if not any(groups[giver].sees(s.member_id, s.audience) for s in subs):
+            if not shares_a_submission(groups[giver], ((s.member_id, s.audience) for s in subs)):
                 continue
         count_opinion(counts, opinion.opinion, +1)
     return counts
+
+
+def shares_a_submission(other: Viewer, seen: Iterable[tuple[str, Sequence[str]]]) -> bool:
+    """Whether `other` sees one of the submissions `seen` ((submitter, audience) of those the
+    caller sees). The rule for another member's action (an opinion, a match) on a restricted
+    signal: it counts for the caller only through a submission both see; the hub's answers
+    (`visible_opinions`) and the member report (`report.history.History.shares`) both ask it."""
+    return any(other.sees(member, audience) for member, audience in seen)
 
 
 def count_opinion(counts: common_pb2.OpinionCounts, opinion: int, delta: int) -> None:

@@ -24,7 +24,7 @@ from ..auth import parse_batch
 from ..errors import HubError
 from ..ledger import canonical_batch
 from ..ledger.decisions import Withdraw, withdrawals
-from ..visibility import Viewer
+from ..visibility import Viewer, shares_a_submission
 from .period import Period
 
 
@@ -311,9 +311,9 @@ class History:
             return True
         other = self.viewer_of(member)
         focus = self.focus.member_id
-        if record.own is not None and any(other.sees(focus, a) for a in record.own.audiences):
-            return True
-        return any(s.visible and other.sees(s.member, s.audience) for s in record.live)
+        own = [(focus, a) for a in record.own.audiences] if record.own is not None else []
+        live = [(s.member, s.audience) for s in record.live if s.visible]
+        return shares_a_submission(other, own + live)
 
     def _relabel(self, record: _Signal, ms: int) -> None:
         labels = frozenset(x for s in record.live if s.visible for x in s.labels)
