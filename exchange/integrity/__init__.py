@@ -29,7 +29,7 @@ are `audit verify`'s.
 
 This module runs the check (the structural walk, the record walk in this process or a child,
 the audit chain) and holds the hub's own start-up check; the per-table record walk is
-exchange.integrity_walk, the report exchange.integrity_report.
+exchange.integrity.walk, the report exchange.integrity.report.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from pathlib import Path
 
 import lmdb
 
-from .audit import chain_problems
-from .backup import serve_lock
-from .errors import HubError
-from .integrity_report import MAX_PROBLEMS, CheckReport, Problem, key_text
-from .integrity_walk import _COUNTERS, KEY_BYTES, TableWalk
-from .store import Store, StoreView
+from ..audit import chain_problems
+from ..backup import serve_lock
+from ..errors import HubError
+from ..store import Store, StoreView
+from .report import MAX_PROBLEMS, CheckReport, Problem, key_text
+from .walk import _COUNTERS, KEY_BYTES, TableWalk
 
 __all__ = [
     "MAX_PROBLEMS",

@@ -16,10 +16,9 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2
 
-from . import usage
-from .errors import HubError
-from .integrity_report import CheckReport, key_text
-from .store import (
+from .. import usage
+from ..errors import HubError
+from ..store import (
     LIVE_SUBMISSIONS,
     PDQ_ROW_BYTES,
     PDQ_TABLE_SUM,
@@ -30,6 +29,7 @@ from .store import (
     signal_problem,
     u64,
 )
+from .report import CheckReport, key_text
 
 KEY_BYTES = 32
 _COUNTERS = ("log_seq", "feed_seq", "pdq_rows", "stream_seq", PDQ_TABLE_SUM)
