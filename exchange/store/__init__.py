@@ -54,7 +54,7 @@ reads), `txn` (`StoreTxn`, the writes), `env` (`Store`: the environment, its tra
 copies).
 """
 
-from .env import Store, StoreFull
+from .env import Store, StoreFull, copy_environment
 from .layout import (
     GENESIS_HASH,
     INITIAL_MAP_BYTES,
@@ -105,6 +105,7 @@ __all__ = [
     "StoreTxn",
     "StoreView",
     "audit_link",
+    "copy_environment",
     "describe_key",
     "open_seal",
     "pdq_row_term",
