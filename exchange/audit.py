@@ -33,7 +33,6 @@ from .store import (
     StoreTxn,
     StoreView,
     audit_link,
-    u64,
     unsealed,
 )
 
@@ -52,6 +51,7 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the audit found nothing wrong."""
         return not self.problems
 
 
@@ -65,6 +65,7 @@ def verify_data_dir(data_dir: Path) -> AuditReport:
 
 
 def verify_store(store: Store) -> AuditReport:
+    """Audits an open store: its hash chain, its signed heads, and a replay of its log."""
     report = AuditReport()
     try:
         chain = _check_chain(store, report)
@@ -84,7 +85,7 @@ def _check_chain(store: Store, report: AuditReport) -> dict[int, bytes]:
         last = view.counter("log_seq")
         report.entries = last
         for sequence in range(1, last + 1):
-            raw = view._get("log", u64(sequence))
+            raw = view.raw_log_entry(sequence)
             stored = view.audit(sequence)
             if raw is None or stored is None:
                 report.problems.append(f"log entry {sequence}: missing from the log or the chain")

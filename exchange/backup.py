@@ -11,9 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import lmdb
-
-from .store import Store
+from .store import Store, copy_environment
 
 SERVE_LOCK = "serve.lock"
 _KEY_FILES = ("hub.key", "hub.key.pub", "operator.key", "operator.key.pub")
@@ -52,11 +50,7 @@ def backup_data_dir(data_dir: Path, out: Path, progress: bool = False) -> Backup
     target.mkdir(mode=0o700)
     if progress:
         print(f"copying {source} ...", file=sys.stderr, flush=True)
-    env = lmdb.open(str(source), readonly=True, lock=True, max_dbs=32)
-    try:
-        env.copy(str(target), compact=True)
-    finally:
-        env.close()
+    copy_environment(source, target)
     _copy_keys(Path(data_dir), Path(out))
     return _summary(target)
 

@@ -98,16 +98,15 @@ def visible_signals(view: StoreView, viewer: Viewer) -> Iterator[bytes]:
     written (a record without a valid seal is parsed and checked: HubError(DATA_LOSS) when it
     is corrupt)."""
     parse = rec.SignalRecord.FromString
-    for key, raw in view.txn.cursor(db=view.dbs["signals"]):
-        value = bytes(raw)  # bytes already (buffers=False): no copy
-        if not view.checks or seal_state(bytes(key), value):
+    for key, value in view.raw_signals():
+        if not view.checks or seal_state(key, value):
             end = signal_field_end(value)  # the seal, last, is an unknown field to parse
             if end and not parse(value[end:]).restricted:
                 yield value[:end]
                 continue
             record = parse(value)
         else:
-            record = view.signal_record(bytes(key), value)
+            record = view.signal_record(key, value)
         shown = signal_view(view, record, viewer)
         if shown is not None:
             yield framed(1, shown.SerializeToString())
@@ -166,8 +165,7 @@ def member_cursor(view: StoreView, viewer: Viewer) -> int:
     than at the hub's feed sequence, and a replica started from it equals one that replayed
     the feed. Mirrors service._event_for: an event is sent when the viewer may see it and it
     is a tombstone or its signal still exists."""
-    for key, raw in view.txn.cursor(db=view.dbs["feed"]).iterprev():
-        record = view.feed_record_at(bytes(key), bytes(raw))
+    for record in view.feed_backwards():
         if _sent(view, record, viewer):
             return int(record.event.cursor)
     return 0
@@ -208,6 +206,7 @@ class BuiltSnapshot:
 
     @property
     def spool_bytes(self) -> int:
+        """Bytes of the snapshot spooled so far."""
         return sum(self.chunk_sizes)
 
     def read(self, first: int, max_bytes: int, running: domain.SnapshotDigest) -> list[bytes]:
@@ -231,6 +230,7 @@ class BuiltSnapshot:
         return out
 
     def close(self) -> None:
+        """Closes the spool (a temporary file: closing it removes it)."""
         if self.spool is not None:
             self.spool.close()
             self.spool = None

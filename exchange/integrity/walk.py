@@ -1,43 +1,12 @@
-"""Offline integrity check of a data directory: `signalhub admin check --data-dir DIR`.
-
-Like SQLite's `PRAGMA integrity_check`, it walks the whole store and names every problem it
-finds rather than stopping at the first: `audit verify` answers "does the state follow from the
-signed log?", this answers "is every stored record intact and does each agree with the records
-it points to?" (and runs in a fraction of a replay's time). It reads inside one LMDB read
-transaction of a store opened read-only, so it gives a consistent answer while a hub serves.
-
-What it checks, by table:
-- LMDB's own structure (`lmdb.verify`, py-lmdb's pure-Python page walker: pages, B-trees, free
-  list), only when no hub serves the directory (it reads the file, not a transaction);
-- every sealed record: its seal (exchange.store, "Integrity") and that it parses;
-- `signals`: the id against the key, type and value; at least one submission; members,
-  corroboration, labels, tags and `restricted` against those submissions; its PDQ rows (row
-  present, naming it, with its hash or one of its video's frames) and its `typed` row;
-- `submissions`: the key against the record, its signal, member and log entry exist, its
-  expiry is filed; `expiries` name existing submissions;
-- `pdq`: row sizes, rows no signal owns, the table's checksum (PDQ_TABLE_SUM), the row counter;
-- `typed`: each value against its id, and its signal;
-- `feed` and `log`: contiguous from 1 to their counters, each record parses and (feed) carries
-  its own cursor; each log entry hashes to its audit link (or, redacted, has a valid seal) and
-  the audit chain links (exchange.audit);
-- `meta`: the keys and counters a hub needs, and each member's live-submission counter against
-  the submissions table;
-- members, keys (id against the public key), groups, opinions, erased, signed heads, stats.
-
-Problems about the signed heads' signatures and about whether the state follows from the log
-are `audit verify`'s.
-"""
+"""The record walk of `signalhub admin check` (exchange.integrity): one method per table (see
+exchange.integrity's docstring for what each checks), sharing what later tables need, each
+problem named in a CheckReport instead of raised."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import lmdb
 import numpy as np
@@ -47,25 +16,21 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2
 
-from . import usage
-from .audit import chain_problems
-from .backup import serve_lock
-from .errors import HubError
-from .store import (
+from .. import usage
+from ..errors import HubError
+from ..store import (
     LIVE_SUBMISSIONS,
     PDQ_ROW_BYTES,
     PDQ_TABLE_SUM,
     SEALED_RECORDS,
     Store,
-    StoreView,
     open_seal,
     pdq_table_sum,
     signal_problem,
     u64,
 )
+from .report import CheckReport, key_text
 
-MAX_PROBLEMS = 1000
-"""Problems kept (and printed) by default; the count goes on past it."""
 KEY_BYTES = 32
 _COUNTERS = ("log_seq", "feed_seq", "pdq_rows", "stream_seq", PDQ_TABLE_SUM)
 _STATS_VALUE_BYTES = {
@@ -77,196 +42,13 @@ _STATS_VALUE_BYTES = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong: the table, the record's key as people read it, and what is wrong."""
-
-    table: str
-    key: str
-    what: str
-
-    def line(self) -> str:
-        return f"{self.table} {self.key}: {self.what}"
-
-
-@dataclass
-class CheckReport:
-    """What `check_store` found."""
-
-    problems: list[Problem] = field(default_factory=list)
-    found: int = 0
-    """Problems found (more than `problems` holds once it reached max_problems)."""
-    records: dict[str, int] = field(default_factory=dict)
-    """Records walked, by table."""
-    unchecked: int = 0
-    """Records written before seals (an old store): parsed and cross-checked, no checksum."""
-    structure: str = "not checked"
-    """The outcome of LMDB's structural walk: "ok", "problems", or why it was not run."""
-    seconds: float = 0.0
-    max_problems: int = MAX_PROBLEMS
-    sink: Callable[[Problem], None] | None = None
-    """Also called with each problem as it is found."""
-
-    @property
-    def ok(self) -> bool:
-        return self.found == 0
-
-    def add(self, table: str, key: str, what: str) -> None:
-        self.found += 1
-        problem = Problem(table, key, what)
-        if len(self.problems) < self.max_problems:
-            self.problems.append(problem)
-        if self.sink is not None:
-            self.sink(problem)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "problems": [p.__dict__ for p in self.problems],
-            "found": self.found,
-            "records": self.records,
-            "unchecked": self.unchecked,
-            "structure": self.structure,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def key_text(db: str, key: bytes) -> str:
-    """A record's key as a problem line shows it."""
-    if db in ("signals", "erased") and len(key) == 16:
-        return key.hex()
-    if db == "submissions" and len(key) == 28:
-        seq, index = int.from_bytes(key[16:24], "big"), int.from_bytes(key[24:], "big")
-        return f"{key[:16].hex()}/{seq}/{index}"
-    if db in ("log", "feed", "audit", "audit_heads", "pdq") and len(key) == 8:
-        return str(int.from_bytes(key, "big"))
-    if db == "opinions" and len(key) > 16:
-        return f"{key[:16].hex()}/{key[16:].decode(errors='replace')}"
-    if db == "expiries" and len(key) == 36:
-        return f"{int.from_bytes(key[:8], 'big')}/{key_text('submissions', key[8:])}"
-    if db in ("typed", "group_signals", "incidents") and len(key) > 17:
-        return f"{key[:-16].decode(errors='replace').replace(chr(0), '/')}{key[-16:].hex()}"
-    return repr(key.decode(errors="replace").replace("\x00", "/"))
-
-
-def check_data_dir(data_dir: Path, max_problems: int = MAX_PROBLEMS) -> CheckReport:
-    """Checks DATA_DIR's store, opened read-only (a hub may go on serving it)."""
-    report = CheckReport(max_problems=max_problems)
-    started = time.perf_counter()
-    path = Path(data_dir) / "lmdb"
-    with serve_lock(Path(data_dir), wait=False) as idle:
-        # Held while it checks, so that no hub starts writing under the structural walk.
-        if idle:
-            _check_structure(path, report)
-        else:
-            report.structure = "skipped: a hub is serving this directory"
-        if report.structure == "problems":
-            _check_records_in_child(path, report)
-        else:
-            _check_records(path, report)
-    report.seconds = time.perf_counter() - started
-    return report
-
-
-def _check_records(path: Path, report: CheckReport) -> None:
-    try:
-        store = Store(path, readonly=True)
-    except lmdb.Error as e:
-        report.add("lmdb", "-", f"the store cannot be opened: {e}")
-        return
-    try:
-        check_store(store, report)
-    finally:
-        store.close()
-
-
-def _check_records_in_child(path: Path, report: CheckReport) -> None:
-    """The record walk in a child process. LMDB trusts its pages: reading a damaged one can
-    kill the reader (SIGBUS, SIGSEGV), so once the structural walk found damage the records are
-    read where a crash costs only the child; what it found before crashing is kept."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report each problem as a JSON line, then the counts
-        os.close(read_end)
-        code = 1
-        try:
-            with os.fdopen(write_end, "w") as out:
-                child = CheckReport(max_problems=report.max_problems)
-                child.sink = lambda p: print(json.dumps(p.__dict__), file=out, flush=True)
-                _check_records(path, child)
-                print(json.dumps({"records": child.records, "unchecked": child.unchecked}),
-                      file=out)  # fmt: skip
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end) as lines:
-        for line in lines:
-            item = json.loads(line)
-            if "table" in item:
-                report.add(item["table"], item["key"], item["what"])
-            else:
-                report.records.update(item["records"])
-                report.unchecked += item["unchecked"]
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        report.add("lmdb", "-", f"reading the records crashed LMDB ({name}) on a damaged page: "
-                   "a hub reading it would crash too")  # fmt: skip
-
-
-def _check_structure(path: Path, report: CheckReport) -> None:
-    try:
-        from lmdb import verify as lmdb_verify  # py-lmdb 3 and later
-    except ImportError:
-        report.structure = "skipped: this py-lmdb has no lmdb.verify"
-        return
-    try:
-        found: list[str] = lmdb_verify.verify(str(path))  # type: ignore[no-untyped-call]
-    except lmdb_verify.VerifyError as e:
-        report.add("lmdb", "-", f"the data file cannot be verified: {e}")
-        report.structure = "problems"
-        return
-    except Exception as e:  # a walker of damaged bytes: whatever it trips on is a finding
-        report.add("lmdb", "-", f"the structural walk failed: {type(e).__name__}: {e}")
-        report.structure = "problems"
-        return
-    for problem in found:
-        report.add("lmdb", "-", problem)
-    report.structure = "problems" if found else "ok"
-
-
-def check_store(store: Store, report: CheckReport | None = None) -> CheckReport:
-    """Walks every table of an open store (see the module docstring) into `report`."""
-    report = report or CheckReport()
-    _Walk(store, report).run()
-    try:
-        entries, problems = chain_problems(store)
-    except (HubError, lmdb.Error) as e:
-        report.add("audit", "-", f"the chain cannot be read: {e}")
-    else:
-        for problem in problems:
-            report.add("audit", "-", problem)
-        report.records.setdefault("audit", entries)
-    return report
-
-
-def _begin(store: Store) -> lmdb.Transaction:
-    """A read transaction; adopts a map a serving hub grew meanwhile."""
-    try:
-        return store.env.begin(buffers=False)
-    except lmdb.MapResizedError:
-        store.env.set_mapsize(0)
-        return store.env.begin(buffers=False)
-
-
-class _Walk:
+class TableWalk:
     """The walk itself: one method per table, sharing what later tables need. The store's own
     checks are off in its view: it makes them all, naming each problem instead of raising."""
 
     def __init__(self, store: Store, report: CheckReport) -> None:
         self.store = store
-        self.view = StoreView(_begin(store), store.dbs, checks=False)
+        self.view = store.begin_view(checks=False)
         self.report = report
         self.sealed = self.view.seals_required()
         self.members: set[str] = set()
@@ -281,9 +63,12 @@ class _Walk:
         self.feed_seq = 0
 
     def add(self, table: str, key: bytes, what: str) -> None:
+        """Reports a problem of the record under `key` of `table`."""
         self.report.add(table, key_text(table, key), what)
 
     def run(self) -> None:
+        """Walks every table in turn; a table LMDB cannot read to its end is reported and the
+        walk goes on in a new transaction."""
         steps: list[tuple[str, Callable[[], None]]] = [
             ("meta", self.meta),
             ("members", self.members_table),
@@ -312,24 +97,28 @@ class _Walk:
                     # LMDB stopped the walk of this table (a damaged page); the transaction is
                     # dead after that: go on with the next table in a new one.
                     self.report.add(table, "-", f"the walk stopped: {type(e).__name__}: {e}")
-                    self.view.txn.abort()
-                    self.view = StoreView(_begin(self.store), self.store.dbs, checks=False)
+                    self.view.end()
+                    self.view = self.store.begin_view(checks=False)
         finally:
-            self.view.txn.abort()
+            self.view.end()
 
     def items(self, db: str) -> Iterator[tuple[bytes, bytes]]:
-        if db not in self.view.dbs:
+        """Every (key, value) of a table (none when the store lacks it), each checked to be
+        found by a lookup too; counts them in the report."""
+        if not self.view.has_table(db):
             return
         n = 0
-        txn, handle = self.view.txn, self.view.dbs[db]
         try:
-            for key, value in txn.cursor(db=handle):
+            for key, value in self.view.items(db):
                 n += 1
-                key = bytes(key)
-                if txn.get(key, db=handle) is None:  # walking finds what searching does not
-                    self.add(db, key, "LMDB's tree no longer leads to it: a lookup misses it "
-                             "(a damaged branch page)")  # fmt: skip
-                yield key, bytes(value)
+                if not self.view.lookup_finds(db, key):  # walking finds what searching does not
+                    self.add(
+                        db,
+                        key,
+                        "LMDB's tree no longer leads to it: a lookup misses it "
+                        "(a damaged branch page)",
+                    )
+                yield key, value
         finally:
             self.report.records[db] = self.report.records.get(db, 0) + n
 
@@ -354,6 +143,7 @@ class _Walk:
     # --- meta and the small tables ---------------------------------------------------------
 
     def meta(self) -> None:
+        """The keys and counters a hub needs; keeps the log and feed counters for later steps."""
         values = dict(self.items("meta"))
         for name in ("hub_public_key", "operator_public_key"):
             raw = values.get(name.encode())
@@ -381,6 +171,7 @@ class _Walk:
         return int.from_bytes(raw, "big") if len(raw) == 8 else 0
 
     def members_table(self) -> None:
+        """Each member record names its key; collects the members."""
         for key, raw in self.items("members"):
             member = self.parse("members", key, raw, admin_pb2.Member)
             if isinstance(member, admin_pb2.Member):
@@ -389,6 +180,7 @@ class _Walk:
                 self.members.add(member.member_id)
 
     def keys_table(self) -> None:
+        """Each key record: its id against its public key, its member registered."""
         for key, raw in self.items("keys"):
             record = self.parse("keys", key, raw, rec.KeyRecord)
             if not isinstance(record, rec.KeyRecord):
@@ -399,6 +191,7 @@ class _Walk:
                 self.add("keys", key, f"its member {record.member_id!r} is not registered")
 
     def groups_table(self) -> None:
+        """Each group record names its key; collects the groups."""
         for key, raw in self.items("groups"):
             group = self.parse("groups", key, raw, admin_pb2.PrivacyGroup)
             if isinstance(group, admin_pb2.PrivacyGroup):
@@ -407,12 +200,14 @@ class _Walk:
                 self.groups.add(group.group_id)
 
     def plain(self, db: str, cls: type[Message]) -> None:
+        """Each record of a table checked only for its seal and that it parses."""
         for key, raw in self.items(db):
             self.parse(db, key, raw, cls)
 
     # --- signals and their submissions (one merged walk: both are in signal id order) ------
 
     def signals_and_submissions(self) -> None:
+        """Signals and their submissions in one merged walk (both are in signal id order)."""
         self.walked.add("whole submissions")  # until one is corrupt: counters would then differ
         subs = self._submissions()
         pending = next(subs, None)
@@ -453,7 +248,7 @@ class _Walk:
             self.live[record.member_id] = self.live.get(record.member_id, 0) + 1
             if record.HasField("expires_at"):
                 expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
-                if self.view.txn.get(expiry, db=self.view.dbs["expiries"]) is None:
+                if not self.view.lookup_finds("expiries", expiry):
                     self.add("submissions", key, "its expiry is not filed (it would never expire)")
             yield key, record
 
@@ -473,7 +268,7 @@ class _Walk:
         rows = ([record.pdq_row] if record.pdq_row else []) + list(record.frame_rows)
         for row in rows:
             self.owned_rows.append(row)
-            found = self.view._get("pdq", u64(row))
+            found = self.view.raw("pdq", u64(row))
             if found is None:
                 self.add("signals", key, f"its PDQ row {row} is missing (it cannot be matched)")
             elif len(found) != PDQ_ROW_BYTES or found[32:] != key:
@@ -487,7 +282,7 @@ class _Walk:
         spec = domain.SIGNAL_TYPES.get(s.type)
         if spec is not None and (spec.indexed or spec.replaceable_matching):
             typed_key = s.type.encode() + b"\x00" + key
-            value = self.view._get("typed", typed_key) if "typed" in self.view.dbs else None
+            value = self.view.raw("typed", typed_key) if self.view.has_table("typed") else None
             if value is None:
                 self.add("signals", key, "its typed row is missing (it cannot be matched)")
             elif value.decode(errors="replace") != s.value:
@@ -509,12 +304,18 @@ class _Walk:
         if set(s.labels) != labels or set(s.tags) != tags:
             self.add("signals", key, "its labels or tags differ from its submissions")
         if record.restricted != any(sub.audience for sub in subs):
-            self.add("signals", key, "its `restricted` flag differs from its submissions' "
-                     "audiences (visibility would be wrong)")  # fmt: skip
+            self.add(
+                "signals",
+                key,
+                "its `restricted` flag differs from its submissions' "
+                "audiences (visibility would be wrong)",
+            )
 
     # --- the packed and typed indexes ------------------------------------------------------
 
     def pdq(self) -> None:
+        """The PDQ table: row sizes, its checksum, rows owned twice or by no signal, its row
+        counter."""
         keys, values = bytearray(), bytearray()
         for key, raw in self.items("pdq"):
             if len(key) != 8 or len(raw) != PDQ_ROW_BYTES:
@@ -527,8 +328,11 @@ class _Walk:
         if self.view.meta(PDQ_TABLE_SUM) is not None and len(rows) == self.report.records["pdq"]:
             raw_sum = self.view.meta(PDQ_TABLE_SUM) or b""
             if len(raw_sum) == 8 and int.from_bytes(raw_sum, "big") != pdq_table_sum(rows, packed):
-                self.report.add("pdq", "-", "the table no longer adds up to its checksum "
-                                "(a hub refuses to start on it)")  # fmt: skip
+                self.report.add(
+                    "pdq",
+                    "-",
+                    "the table no longer adds up to its checksum (a hub refuses to start on it)",
+                )
         owned = np.array(self.owned_rows, dtype=np.uint64)
         unique, counts = np.unique(owned, return_counts=True)
         for row in unique[counts > 1].tolist():
@@ -543,6 +347,7 @@ class _Walk:
             self.report.add("meta", "'pdq_rows'", "the row counter is behind the PDQ table")
 
     def typed(self) -> None:
+        """Each typed row: its key, its value against its signal id, its signal stored."""
         for key, raw in self.items("typed"):
             type_name, _, rest = key.partition(b"\x00")
             if len(rest) != 16:
@@ -555,19 +360,21 @@ class _Walk:
                 continue
             if value and domain.signal_id(type_name.decode(errors="replace"), value) != rest.hex():
                 self.add("typed", key, "its value does not match its signal id")
-            elif self.view._get("signals", rest) is None:
+            elif self.view.raw("signals", rest) is None:
                 self.add("typed", key, "its signal is not stored")
 
     def expiries(self) -> None:
+        """Each expiry names a stored submission."""
         for key, raw in self.items("expiries"):
             if len(key) != 36 or raw:
                 self.add("expiries", key, "not an expiry time and a submission key")
-            elif self.view._get("submissions", key[8:]) is None:
+            elif self.view.raw("submissions", key[8:]) is None:
                 self.add("expiries", key, "its submission is not stored")
 
     # --- the feed and the log --------------------------------------------------------------
 
     def feed(self) -> None:
+        """The feed: contiguous up to its counter, each record carrying its own cursor."""
         expected = 1
         for key, raw in self.items("feed"):
             seq = int.from_bytes(key, "big") if len(key) == 8 else -1
@@ -582,17 +389,20 @@ class _Walk:
             if record.log_sequence > self.log_seq:
                 self.add("feed", key, f"its log entry {record.log_sequence} is not logged")
         if expected - 1 != self.feed_seq:
-            self.report.add("feed", "-", f"it ends at {expected - 1}, the counter says "
-                            f"{self.feed_seq}")  # fmt: skip
+            self.report.add(
+                "feed", "-", f"it ends at {expected - 1}, the counter says {self.feed_seq}"
+            )
 
     def log(self) -> None:
+        """The log: contiguous up to its counter, each entry against its audit link (or,
+        redacted, its seal)."""
         expected = 1
         for key, raw in self.items("log"):
             seq = int.from_bytes(key, "big") if len(key) == 8 else -1
             if seq != expected:
                 self.add("log", key, f"out of sequence: expected log entry {expected}")
             expected = seq + 1
-            link = self.view._get("audit", key)
+            link = self.view.raw("audit", key)
             if link is not None:
                 try:
                     if hashlib.sha256(raw).digest() == rec.AuditRecord.FromString(link).entry_hash:
@@ -614,8 +424,9 @@ class _Walk:
                 else:
                     self.report.unchecked += 1
         if expected - 1 != self.log_seq:
-            self.report.add("log", "-", f"it ends at {expected - 1}, the counter says "
-                            f"{self.log_seq}")  # fmt: skip
+            self.report.add(
+                "log", "-", f"it ends at {expected - 1}, the counter says {self.log_seq}"
+            )
         audits = self.view.entries("audit")
         if audits != self.log_seq:
             self.report.add("audit", "-", f"{audits} links for {self.log_seq} log entries")
@@ -623,22 +434,25 @@ class _Walk:
     # --- the rest --------------------------------------------------------------------------
 
     def opinions(self) -> None:
+        """Each opinion names its member and a stored signal."""
         for key, raw in self.items("opinions"):
             record = self.parse("opinions", key, raw, rec.OpinionRecord)
             if not isinstance(record, rec.OpinionRecord):
                 continue
             if key[16:] != record.member_id.encode():
                 self.add("opinions", key, "it names another member")
-            elif self.view._get("signals", key[:16]) is None:
+            elif self.view.raw("signals", key[:16]) is None:
                 self.add("opinions", key, "its signal is not stored")
 
     def erased(self) -> None:
+        """Each tombstone names its key."""
         for key, raw in self.items("erased"):
             record = self.parse("erased", key, raw, admin_pb2.ErasedSignal)
             if isinstance(record, admin_pb2.ErasedSignal) and record.signal_id != key.hex():
                 self.add("erased", key, "it names another signal")
 
     def audit_heads(self) -> None:
+        """Each signed head parses and signs the entry of its key, one that is logged."""
         for key, raw in self.items("audit_heads"):
             try:
                 head = admin_pb2.AuditHead.FromString(raw)
@@ -649,75 +463,28 @@ class _Walk:
                 self.add("audit_heads", key, f"it signs entry {head.sequence}, not this one")
 
     def stats(self) -> None:
+        """Each usage count has a kind and a size this hub writes."""
         for key, raw in self.items("stats"):
             size = _STATS_VALUE_BYTES.get(key[:1])
             if size is None or len(raw) != size:
                 self.add("stats", key, "not a usage count this hub writes")
 
     def live_counters(self) -> None:
+        """Each member's live-submission counter against the submissions the walk counted."""
         if not {"signals", "whole submissions"} <= self.walked:
             return
         counted = {
-            bytes(key).decode(errors="replace")[len(LIVE_SUBMISSIONS) :]: int.from_bytes(raw, "big")
-            for key, raw in self.view.txn.cursor(db=self.view.dbs["meta"])
-            if bytes(key).startswith(LIVE_SUBMISSIONS.encode())
+            key.decode(errors="replace")[len(LIVE_SUBMISSIONS) :]: int.from_bytes(raw, "big")
+            for key, raw in self.view.items("meta")
+            if key.startswith(LIVE_SUBMISSIONS.encode())
         }
         for member in sorted(set(counted) | set(self.live)):
             if counted.get(member, 0) != self.live.get(member, 0):
-                self.report.add("meta", repr(LIVE_SUBMISSIONS + member),
-                                f"counts {counted.get(member, 0)} live submissions, the table "
-                                f"holds {self.live.get(member, 0)}")  # fmt: skip
+                self.report.add(
+                    "meta",
+                    repr(LIVE_SUBMISSIONS + member),
+                    f"counts {counted.get(member, 0)} live submissions, the table "
+                    f"holds {self.live.get(member, 0)}",
+                )
         if self.sealed and self.view.meta(SEALED_RECORDS) is None:
             self.report.add("meta", repr(SEALED_RECORDS), "missing")  # pragma: no cover
-
-
-def startup_problems(view: StoreView) -> list[str]:
-    """What a hub checks before it serves: the meta records it reads and the counters it
-    appends after, against their tables' ends. O(1) reads, so free at any size; the records
-    themselves are checked as they are read, and by `admin check`."""
-    problems: list[str] = []
-    for name in ("hub_public_key", "operator_public_key"):
-        raw = view.meta(name)
-        if raw is not None and len(raw) != KEY_BYTES:
-            problems.append(f"meta {name!r} holds {len(raw)} bytes, not a {KEY_BYTES}-byte key")
-    counters: dict[str, int] = {}
-    for name in _COUNTERS:
-        raw = view.meta(name)
-        if raw is not None and len(raw) != 8:
-            problems.append(f"meta counter {name!r} holds {len(raw)} bytes, not 8")
-        counters[name] = int.from_bytes(raw, "big") if raw is not None and len(raw) == 8 else 0
-    types = view.meta("signal_types")
-    if types is not None:
-        try:
-            if not isinstance(json.loads(types), dict):
-                raise ValueError
-        except ValueError:
-            problems.append("meta 'signal_types' is not the JSON object of the served types")
-    for table, counter in (("log", "log_seq"), ("feed", "feed_seq"), ("audit", "log_seq")):
-        entries, last = view.entries(table), _last_key(view, table)
-        if entries != counters[counter] or last != counters[counter]:
-            problems.append(f"the {table} table holds {entries} records ending at {last}, "
-                            f"but its counter {counter!r} says {counters[counter]}")  # fmt: skip
-    last_row = _last_key(view, "pdq")
-    if last_row > counters["pdq_rows"]:
-        problems.append(f"the PDQ table ends at row {last_row}, past its counter 'pdq_rows' "
-                        f"({counters['pdq_rows']})")  # fmt: skip
-    for table in sorted(view.dbs):
-        # The first and last record of each table: reads the pages on both edges of its tree
-        # (a damaged root or edge page shows here); the pages between are read as used.
-        try:
-            cur = view.txn.cursor(db=view.dbs[table])
-            if cur.first():
-                cur.last()
-        except lmdb.Error as e:
-            problems.append(f"LMDB cannot read the {table} table: {e}")
-            break  # the transaction is dead after such an error
-    return problems
-
-
-def _last_key(view: StoreView, table: str) -> int:
-    cur = view.txn.cursor(db=view.dbs[table])
-    if not cur.last():
-        return 0
-    key = bytes(cur.key())
-    return int.from_bytes(key, "big") if len(key) == 8 else -1

@@ -1,0 +1,293 @@
+"""`StoreTxn`: the typed writes of the store, inside the writer's transaction (records of the
+SEALED_DATABASES are written sealed), with its counters, savepoints and the upkeep of the
+per-member live-submission counters and the PDQ table's sum."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import lmdb
+from google.protobuf.message import Message
+
+from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.v1 import admin_pb2
+
+from .. import usage
+from .layout import (
+    GENESIS_HASH,
+    LIVE_SUBMISSIONS,
+    LIVE_SUBMISSIONS_COUNTED,
+    PDQ_ROW_BYTES,
+    PDQ_TABLE_SUM,
+    _batch_key,
+    _group_signal_key,
+    _hash_of,
+    _incident_prefix,
+    _opinion_key,
+    _request_key,
+    _typed_key,
+    audit_link,
+    submission_key,
+    u64,
+)
+from .seals import _MOD64, pdq_row_term, pdq_table_sum, seal
+from .view import StoreView
+
+
+class StoreTxn(StoreView):
+    """Typed writes inside the writer's transaction. Records of the SEALED_DATABASES are
+    written sealed."""
+
+    def __init__(
+        self,
+        txn: lmdb.Transaction,
+        dbs: dict[str, lmdb._Database],
+        env: lmdb.Environment,
+        on_corrupt: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(txn, dbs, on_corrupt)
+        self.env = env
+        self._counters: dict[str, int] = {}
+        """Counters changed in this transaction, written once at its end (a batch of 1,000
+        signals would otherwise read and write each counter 1,000 times)."""
+
+    def counter(self, name: str) -> int:
+        """A meta counter, as this transaction has changed it."""
+        cached = self._counters.get(name)
+        return super().counter(name) if cached is None else cached
+
+    def flush_counters(self) -> None:
+        """Writes the counters changed in this transaction."""
+        for name, value in self._counters.items():
+            self.txn.put(name.encode(), u64(value), db=self.dbs["meta"])
+        self._counters.clear()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[StoreTxn]:
+        """A nested transaction: kept when the block ends normally, undone when it raises.
+        Lets the writer commit a group of batches at once while each stays all-or-nothing."""
+        child = self.env.begin(write=True, parent=self.txn)
+        nested = StoreTxn(child, self.dbs, self.env, self.on_corrupt)
+        nested._sealed = self._sealed
+        nested._counters = dict(self._counters)  # what this transaction has not written yet
+        try:
+            yield nested
+            nested.flush_counters()
+        except BaseException:
+            child.abort()
+            raise
+        child.commit()
+        self._counters.clear()  # the child wrote them into this transaction
+
+    def set_counter(self, name: str, value: int) -> None:
+        """Sets a meta counter (written at the transaction's end)."""
+        self._counters[name] = value
+
+    def next_counter(self, name: str) -> int:
+        """Increments a counter and returns its new value (the first is 1)."""
+        value = self.counter(name) + 1
+        self.set_counter(name, value)
+        return value
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        """Sets a meta value."""
+        self.txn.put(name.encode(), value, db=self.dbs["meta"])
+
+    def append_log(self, entry: rec.LogEntry) -> int:
+        """Appends an entry to the command log and links it into the audit hash chain; returns
+        its sequence. An entry already redacted (a replay of a redacted log) is stored sealed,
+        as redact_log_entry stores one."""
+        sequence = self.next_counter("log_seq")
+        raw = entry.SerializeToString()
+        stored = seal(u64(sequence), raw) if entry.HasField("redaction") else raw
+        self.txn.put(u64(sequence), stored, db=self.dbs["log"], overwrite=False)
+        previous = self.audit(sequence - 1)
+        link = audit_link(
+            previous.chain_hash if previous else GENESIS_HASH, sequence, raw, _hash_of(entry)
+        )
+        self.txn.put(u64(sequence), link.SerializeToString(), db=self.dbs["audit"])
+        return sequence
+
+    def redact_log_entry(self, sequence: int, entry: rec.LogEntry) -> None:
+        """Replaces a log entry by its redacted form (entry.redaction set), sealed: its audit
+        link is left as it was (it keeps the hash of the original bytes), so the seal is what
+        checks the redacted bytes."""
+        assert entry.HasField("redaction")
+        self._put_sealed("log", u64(sequence), entry)
+
+    def _put_sealed(self, db: str, key: bytes, record: Message, overwrite: bool = True) -> bool:
+        """Writes a record sealed (see the module's "Integrity"); False when `overwrite` is
+        off and the key was taken."""
+        raw = seal(key, record.SerializeToString())
+        return bool(self.txn.put(key, raw, db=self.dbs[db], overwrite=overwrite))
+
+    def replace_feed(self, sequence: int, record: rec.FeedRecord) -> None:
+        """Rewrites a feed record in place (only erasure does: to scrub a value)."""
+        self._put_sealed("feed", u64(sequence), record)
+
+    def replace_request(self, key: bytes, record: rec.RequestRecord) -> None:
+        """Rewrites a stored answer in place (only erasure does: to scrub a value)."""
+        self._put_sealed("requests", key, record)
+
+    def link_incident(self, member_id: str, incident: str, signal_id: str) -> None:
+        """Files a signal under a member's incident reference."""
+        key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)
+        self.txn.put(key, b"", db=self.dbs["incidents"])
+
+    def unlink_incident(self, member_id: str, incident: str, signal_id: str) -> None:
+        """Takes a signal off a member's incident reference."""
+        key = _incident_prefix(member_id, incident) + bytes.fromhex(signal_id)
+        self.txn.delete(key, db=self.dbs["incidents"])
+
+    def put_erased(self, tombstone: admin_pb2.ErasedSignal) -> None:
+        """Stores the tombstone of an erased signal."""
+        self._put_sealed("erased", bytes.fromhex(tombstone.signal_id), tombstone)
+
+    def put_feed(self, sequence: int, record: rec.FeedRecord) -> None:
+        """Appends a feed record (never overwrites one)."""
+        self._put_sealed("feed", u64(sequence), record, overwrite=False)
+
+    def put_group(self, group: admin_pb2.PrivacyGroup) -> None:
+        """Stores a privacy group."""
+        self._put_sealed("groups", group.group_id.encode(), group)
+
+    def link_group_signal(self, group_id: str, signal_id: str) -> None:
+        """Files a signal under a group one of its submissions is shared with."""
+        self.txn.put(_group_signal_key(group_id, signal_id), b"", db=self.dbs["group_signals"])
+
+    def unlink_group_signal(self, group_id: str, signal_id: str) -> None:
+        """Takes a signal off a group's list (none of its submissions is shared with it now):
+        the inverse of link_group_signal."""
+        self.txn.delete(_group_signal_key(group_id, signal_id), db=self.dbs["group_signals"])
+
+    def put_audit_head(self, head: admin_pb2.AuditHead) -> None:
+        """Stores a signed audit head."""
+        self.txn.put(u64(head.sequence), head.SerializeToString(), db=self.dbs["audit_heads"])
+
+    def put_member(self, member: admin_pb2.Member) -> None:
+        """Stores a member."""
+        self._put_sealed("members", member.member_id.encode(), member)
+
+    def put_key(self, key: rec.KeyRecord) -> None:
+        """Stores a member's key."""
+        self._put_sealed("keys", key.key_id.encode(), key)
+
+    def put_batch(self, member_id: str, batch_id: str, record: rec.BatchRecord) -> None:
+        """Stores a batch's first answer."""
+        self._put_sealed("batches", _batch_key(member_id, batch_id), record)
+
+    def put_signal(self, record: rec.SignalRecord) -> None:
+        """Stores a signal record."""
+        self._put_sealed("signals", bytes.fromhex(record.signal.signal_id), record)
+
+    def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
+        """Stores a submission, counts it as live when new, and files its expiry."""
+        key = submission_key(signal_id, record)
+        raw = seal(key, record.SerializeToString())
+        db = self.dbs["submissions"]
+        if self.txn.put(key, raw, db=db, overwrite=False):  # new: no extra lookup
+            self._count_live(record.member_id, 1)
+        else:
+            self.txn.put(key, raw, db=db)
+        if record.HasField("expires_at"):
+            expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
+            self.txn.put(expiry, b"", db=self.dbs["expiries"])
+
+    def delete_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
+        """Deletes a submission, its live count and its expiry."""
+        key = submission_key(signal_id, record)
+        if self.txn.delete(key, db=self.dbs["submissions"]):
+            self._count_live(record.member_id, -1)
+        if record.HasField("expires_at"):
+            expiry = u64(max(record.expires_at.ToMilliseconds(), 0)) + key
+            self.txn.delete(expiry, db=self.dbs["expiries"])
+
+    def _count_live(self, member_id: str, delta: int) -> None:
+        name = LIVE_SUBMISSIONS + member_id
+        self.set_counter(name, self.counter(name) + delta)
+
+    def count_live_submissions(self) -> None:
+        """Counts every member's submissions in force from the `submissions` table, once: for a
+        store written before the counters existed (one pass over the table)."""
+        if self.meta(LIVE_SUBMISSIONS_COUNTED) is not None:
+            return
+        counts: dict[str, int] = {}
+        for key, value in self.txn.cursor(db=self.dbs["submissions"]):
+            member = self.submission_record(bytes(key), bytes(value)).member_id
+            counts[member] = counts.get(member, 0) + 1
+        for member, n in counts.items():
+            self.set_counter(LIVE_SUBMISSIONS + member, n)
+        self.set_meta(LIVE_SUBMISSIONS_COUNTED, b"1")
+
+    def delete_signal(self, record: rec.SignalRecord, groups: set[str]) -> None:
+        """Removes a signal with no submission left: its record, PDQ row, group links and
+        opinions."""
+        sid = record.signal.signal_id
+        self.txn.delete(bytes.fromhex(sid), db=self.dbs["signals"])
+        if record.pdq_row:
+            self._delete_pdq_row(record.pdq_row)
+        for row in record.frame_rows:
+            self._delete_pdq_row(row)
+        self.txn.delete(_typed_key(record.signal.type, sid), db=self.dbs["typed"])
+        for group in groups:
+            self.unlink_group_signal(group, sid)
+        for opinion in self.opinions(sid):
+            self.txn.delete(_opinion_key(sid, opinion.member_id), db=self.dbs["opinions"])
+
+    def put_opinion(self, signal_id: str, record: rec.OpinionRecord) -> None:
+        """Stores a member's opinion of a signal (an empty opinion deletes it)."""
+        key = _opinion_key(signal_id, record.member_id)
+        if record.opinion:
+            self._put_sealed("opinions", key, record)
+        else:
+            self.txn.delete(key, db=self.dbs["opinions"])
+
+    def put_request(
+        self, kind: str, member_id: str, request_id: str, record: rec.RequestRecord
+    ) -> None:
+        """Stores a request's first answer."""
+        self._put_sealed("requests", _request_key(kind, member_id, request_id), record)
+
+    def add_stats(self, counts: dict[bytes, tuple[int, ...]]) -> None:
+        """Adds usage counts (exchange.usage) to what is stored."""
+        db = self.dbs["stats"]
+        for key in sorted(counts):
+            old = self.txn.get(key, db=db)
+            self.txn.put(
+                key, usage.merge(key, None if old is None else bytes(old), counts[key]), db=db
+            )
+
+    def put_typed(self, type_name: str, signal_id: str, value: str) -> None:
+        """Files a signal under its type, for a type matched by its own index."""
+        self.txn.put(_typed_key(type_name, signal_id), value.encode(), db=self.dbs["typed"])
+
+    def put_pdq_row(self, row: int, hash32: bytes, signal_id: str) -> None:
+        """Stores a row of the packed PDQ table, keeping PDQ_TABLE_SUM."""
+        key, value, db = u64(row), hash32 + bytes.fromhex(signal_id), self.dbs["pdq"]
+        if not self.txn.put(key, value, db=db, overwrite=False):  # new: no extra lookup
+            self._delete_pdq_row(row)
+            self.txn.put(key, value, db=db)
+        self._add_to_pdq_sum(pdq_row_term(row, value))
+
+    def _delete_pdq_row(self, row: int) -> None:
+        key, db = u64(row), self.dbs["pdq"]
+        old = self.txn.get(key, db=db)
+        if old is None:
+            return
+        if len(old) == PDQ_ROW_BYTES:
+            self._add_to_pdq_sum(-pdq_row_term(row, bytes(old)))
+        self.txn.delete(key, db=db)
+
+    def _add_to_pdq_sum(self, term: int) -> None:
+        self.set_counter(PDQ_TABLE_SUM, (self.counter(PDQ_TABLE_SUM) + term) % _MOD64)
+
+    def sum_pdq_table(self) -> None:
+        """Sets PDQ_TABLE_SUM from the table as it is: once for a store written before the sum
+        existed, or after a bulk load that bypassed put_pdq_row (tests, benchmarks)."""
+        checks, self.checks = self.checks, False
+        try:
+            rows, packed = self.pdq_table_rows()
+        finally:
+            self.checks = checks
+        self.set_counter(PDQ_TABLE_SUM, pdq_table_sum(rows, packed))
