@@ -202,7 +202,7 @@ def remove_submissions(
     rebuild(record, remaining)
     kept_groups = {g for s in remaining for g in s.audience}
     for group in removed_groups - kept_groups:
-        tx.txn.delete(group.encode() + b"\x00" + bytes.fromhex(sid), db=tx.dbs["group_signals"])
+        tx.unlink_group_signal(group, sid)
     tx.put_signal(record)
     visibility.withdraws = True  # whoever saw only these has lost sight of the signal
     append_event(

@@ -1,8 +1,7 @@
 """Reading the hub's store for a report: short read transactions of a store the hub may be
 writing, the command log in chunks, and the usage counts (exchange.usage) of a period.
 
-`read_view` is the one place report code opens an LMDB transaction on the store's environment
-itself (issue 20 moves it behind a store method); everything else reads through `StoreView`.
+Everything reads through the store's own methods (`Store.read_only_view`, `StoreView`).
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import lmdb
 
 from signalhub.storage.v1 import records_pb2 as rec
 
@@ -25,15 +22,10 @@ LOG_CHUNK_ENTRIES = 2048
 
 @contextmanager
 def read_view(store: Store) -> Iterator[StoreView]:
-    """A short read transaction of a store opened read-only while the hub may be writing:
-    when the hub grew the map meanwhile (LMDB's MDB_MAP_RESIZED), adopts the new size."""
-    try:
-        txn = store.env.begin(buffers=False)
-    except lmdb.MapResizedError:
-        store.env.set_mapsize(0)
-        txn = store.env.begin(buffers=False)
-    with txn:
-        yield StoreView(txn, store.dbs)
+    """A short read transaction of a store opened read-only while the hub may be writing
+    (`Store.read_only_view`: it adopts a map the hub grew meanwhile)."""
+    with store.read_only_view() as view:
+        yield view
 
 
 def log_entries(store: Store, last: int | None = None) -> Iterator[tuple[int, rec.LogEntry]]:
