@@ -804,7 +804,7 @@ CATEGORIES: list[tuple[str, str, str]] = [
     ("submissions", "exchange/store/", "LMDB get + parse (store.signal/submissions)"),
     ("Viewer.load", "exchange/visibility.py", "viewer load"),
     ("savepoint", "exchange/store/", "nested txn begin/commit (store.savepoint)"),
-    ("_record_submission", "exchange/ledger/submissions.py", "per-signal protobuf building (ledger)"),
+    ("_record_submission", "exchange/ledger/", "per-signal protobuf building (ledger)"),
     ("apply_submit", "exchange/ledger/submissions.py", "per-signal loop (ledger.apply_submit)"),
     ("Store.write", "exchange/store/", "LMDB txn commit + fsync (store.Store.write)"),
     ("add_committed", "exchange/index.py", "index add (index.add_committed)"),
