@@ -23,6 +23,8 @@ class BackupError(Exception):
 
 @dataclass(frozen=True)
 class BackupReport:
+    """What a backup holds: its log entries, the feed sequence it ends at, its size in bytes."""
+
     log_entries: int
     feed_sequence: int
     bytes: int

@@ -52,12 +52,19 @@ class StoredChange:
     """Who submitted it (the operator asks them to retract and resubmit)."""
 
     def as_json(self) -> dict[str, object]:
+        """The row as `admin rule-changes --json` prints it."""
         return {
-            "type": self.type_name, "signal_id": self.signal_id, "value": self.value,
-            "new_signal_id": self.new_signal_id, "new_value": self.new_value,
-            "refused": self.reason, "stored": self.stored, "sent_as": self.sent_as,
-            "log_sequences": self.log_sequences, "members": self.members,
-        }  # fmt: skip
+            "type": self.type_name,
+            "signal_id": self.signal_id,
+            "value": self.value,
+            "new_signal_id": self.new_signal_id,
+            "new_value": self.new_value,
+            "refused": self.reason,
+            "stored": self.stored,
+            "sent_as": self.sent_as,
+            "log_sequences": self.log_sequences,
+            "members": self.members,
+        }
 
 
 def stored_rule_changes(store: Store) -> list[StoredChange]:
@@ -85,9 +92,14 @@ def stored_rule_changes(store: Store) -> list[StoredChange]:
                     if item is None:
                         new_id = domain.signal_id(s.type, change.new) if change.new else None
                         item = found[(old_id, change.new)] = StoredChange(
-                            s.type, change.old, old_id, change.new, new_id, change.reason,
+                            s.type,
+                            change.old,
+                            old_id,
+                            change.new,
+                            new_id,
+                            change.reason,
                             stored=view.signal(old_id) is not None,
-                        )  # fmt: skip
+                        )
                     if s.value not in item.sent_as:
                         item.sent_as.append(s.value)
                     if seq not in item.log_sequences:

@@ -274,6 +274,9 @@ def build(
         raise
     log.info(
         "snapshot at feed sequence %d: %d signals, %d bytes, built in %.2f s",
-        cursor, header.signals, sum(sizes), time.perf_counter() - started,
-    )  # fmt: skip
+        cursor,
+        header.signals,
+        sum(sizes),
+        time.perf_counter() - started,
+    )
     return BuiltSnapshot(header, spool, sizes, log_sequence)

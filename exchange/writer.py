@@ -61,6 +61,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="signalhub-writer", daemon=True)
 
     def start(self) -> None:
+        """Starts the writer thread (commands queued before wait for it)."""
         self._thread.start()
 
     def stop(self) -> None:
