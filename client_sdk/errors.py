@@ -37,30 +37,47 @@ class SignalhubError(Exception):
 
 
 class InvalidArgument(SignalhubError):
+    """The hub refused a value of the request; `violations` names each field (and index) and why."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class Unauthenticated(SignalhubError):
+    """The call did not prove who is calling: an unknown or revoked key, a bad signature, a
+    timestamp outside the hub's window, a nonce already used."""
+
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
 class PermissionDenied(SignalhubError):
+    """The caller is known but may not do this: a suspended or removed member, an operator
+    call with a member's key, a certificate naming another member (mTLS)."""
+
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class NotFound(SignalhubError):
+    """What the call names (a signal, a member, a key) does not exist, or not for the caller."""
+
     code = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExists(SignalhubError):
+    """What the call would create exists already (a member id, a key)."""
+
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
 class ResourceExhausted(SignalhubError):
+    """A rate or concurrency limit, or a full store; `retry_after_seconds` says how long to
+    wait. Retried by the SDK."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class Unavailable(SignalhubError):
+    """The hub cannot be reached or is not serving just now. Retried by the SDK."""
+
     code = grpc.StatusCode.UNAVAILABLE
 
 

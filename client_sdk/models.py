@@ -45,6 +45,7 @@ class Signal:
         return cls(type_name, wire_value(type_name, raw, consortium_key), **metadata)
 
     def to_wire(self) -> common_pb2.SignalSubmission:
+        """The submission as the wire message a batch carries."""
         out = common_pb2.SignalSubmission(
             type=self.type,
             value=self.value,
@@ -100,6 +101,7 @@ class SignalInfo:
 
     @classmethod
     def from_wire(cls, s: common_pb2.Signal) -> SignalInfo:
+        """The SDK's value of a wire `Signal` (unset timestamps become None)."""
         return cls(
             s.signal_id,
             s.type,
@@ -118,6 +120,7 @@ class SignalInfo:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The signal as a JSON object (the CLI's `--json` lines): lists for tuples."""
         out = asdict(self)
         out["labels"] = list(self.labels)
         out["tags"] = list(self.tags)
@@ -145,6 +148,8 @@ class SubmitResult:
 
     @classmethod
     def from_wire(cls, r: exchange_pb2.SubmitSignalsResponse) -> SubmitResult:
+        """The SDK's value of the hub's answer; statuses as lowercase words (new,
+        corroborated, duplicate)."""
         items = tuple(
             ItemResult(
                 i.index,
@@ -156,6 +161,7 @@ class SubmitResult:
         return cls(r.batch_id, items, r.cursor, r.replayed)
 
     def counts(self) -> dict[str, int]:
+        """How many items got each status, e.g. {"new": 3, "duplicate": 1}."""
         out: dict[str, int] = {}
         for item in self.items:
             out[item.status] = out.get(item.status, 0) + 1
@@ -182,6 +188,7 @@ class Match:
 
     @classmethod
     def from_wire(cls, m: exchange_pb2.Match) -> Match:
+        """The SDK's value of a wire `Match`; video fields the hub left unset are None."""
         return cls(
             SignalInfo.from_wire(m.signal),
             m.distance,
@@ -193,6 +200,8 @@ class Match:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The matched signal's JSON object plus `distance`, and the video and linked fields that
+        are set."""
         out = {**self.signal.to_json(), "distance": self.distance}
         if self.linked:
             out["linked"] = [s.to_json() for s in self.linked]
@@ -230,12 +239,14 @@ class FeedEvent:
 
     @classmethod
     def from_wire(cls, e: common_pb2.FeedEvent) -> FeedEvent:
+        """The SDK's value of a wire `FeedEvent`; `event` is the kind as a lowercase word."""
         kind = common_pb2.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
         return cls(
             e.cursor, kind, SignalInfo.from_wire(e.signal), e.member_id, _time(e.time), e.urgent
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The event as a JSON object: cursor, event, the signal's fields, member, time, urgent."""
         return {
             "cursor": self.cursor,
             "event": self.event,
@@ -267,6 +278,7 @@ class Provenance:
     verifies)."""
 
     def to_json(self) -> dict[str, Any]:
+        """The submission as a JSON object, the envelope's bytes in hex (to verify elsewhere)."""
         return {
             "member_id": self.member_id,
             "key_id": self.key_id,
@@ -294,6 +306,7 @@ class SignalDetail:
 
     @classmethod
     def from_wire(cls, r: exchange_pb2.GetSignalResponse) -> SignalDetail:
+        """The SDK's value of a GetSignal answer."""
         subs = tuple(
             Provenance(
                 s.member_id,
@@ -314,6 +327,7 @@ class SignalDetail:
         return cls(SignalInfo.from_wire(r.signal), subs)
 
     def to_json(self) -> dict[str, Any]:
+        """The signal's JSON object with its submissions' under `submissions`."""
         return {**self.signal.to_json(), "submissions": [s.to_json() for s in self.submissions]}
 
 
@@ -333,14 +347,24 @@ class SignalTypeInfo:
 
     @classmethod
     def from_wire(cls, t: exchange_pb2.SignalTypeInfo) -> SignalTypeInfo:
+        """The SDK's value of one entry of ListSignalTypes."""
         return cls(
-            t.name, t.description, t.match, t.bits, t.default_threshold, t.max_threshold,
-            t.personal, t.origin, t.pytx_name,
-        )  # fmt: skip
+            t.name,
+            t.description,
+            t.match,
+            t.bits,
+            t.default_threshold,
+            t.max_threshold,
+            t.personal,
+            t.origin,
+            t.pytx_name,
+        )
 
     def to_json(self) -> dict[str, Any]:
+        """The type's fields as a JSON object."""
         return asdict(self)
 
 
 def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)

@@ -20,6 +20,7 @@ class Progress:
         self._drawn = 0.0
 
     def advance(self, n: int = 1) -> None:
+        """Counts `n` more done; redraws the line if 0.1 s have passed since the last time."""
         self.done += n
         now = time.monotonic()
         if self.enabled and now - self._drawn >= 0.1:
@@ -38,6 +39,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """Draws the final count and ends the line (nothing when not on a terminal)."""
         if self.enabled:
             self._draw()
             self.stream.write("\n")

@@ -93,6 +93,7 @@ class SignalhubCollabConfig(CollaborationConfigWithDefaults, _SignalhubCollabReq
     )
 
     def tls(self) -> TlsConfig | None:
+        """The TLS files the collab names (paths with ~ expanded), or None for plaintext."""
         files = (self.ca_file, self.cert_file, self.client_key_file)
         if not any(files):
             return None
@@ -113,6 +114,7 @@ class SignalhubCheckpoint(state.FetchCheckpointBase):
     """Unix seconds: the hub time of the newest event applied (never goes back)."""
 
     def get_progress_timestamp(self) -> int | None:
+        """pytx's progress: the hub time of the newest event applied, None before the first."""
         return self.progress_ts or None
 
 
@@ -143,6 +145,8 @@ class SignalhubSignalMetadata(state.FetchedSignalMetadata):
     """The latest change (submission, opinion, retraction) was this member's."""
 
     def get_as_opinions(self) -> t.Sequence[state.SignalOpinion]:
+        """pytx's view of the signal: one POSITIVE_CLASS opinion with the hub's labels, and a
+        NEGATIVE_CLASS one when any member called it false positive or disputed it."""
         # Every signal on the hub is some member's claim that matching content is abuse: a
         # POSITIVE_CLASS opinion tagged with the hub's labels.
         opinions = [
@@ -187,18 +191,22 @@ class SignalhubSignalExchangeAPI(
 
     @classmethod
     def get_name(cls) -> str:
+        """The name pytx lists this exchange under (API_NAME)."""
         return API_NAME
 
     @staticmethod
     def get_config_cls() -> type[SignalhubCollabConfig]:
+        """The collab config class pytx builds for this exchange."""
         return SignalhubCollabConfig
 
     @staticmethod
     def get_checkpoint_cls() -> type[SignalhubCheckpoint]:
+        """The checkpoint class pytx stores between fetches."""
         return SignalhubCheckpoint
 
     @staticmethod
     def get_record_cls() -> type[SignalhubSignalMetadata]:
+        """The class of the per-signal metadata pytx stores."""
         return SignalhubSignalMetadata
 
     @classmethod
@@ -232,6 +240,7 @@ class SignalhubSignalExchangeAPI(
         return cls(collab, client)
 
     def close(self) -> None:
+        """Closes the client's gRPC channel."""
         self.client.close()
 
     def __enter__(self) -> "SignalhubSignalExchangeAPI":
@@ -269,8 +278,9 @@ class SignalhubSignalExchangeAPI(
                         log.warning(
                             "signal %s (%s) was erased on legal request: remove it from "
                             "this pytx state (its value is not sent again)",
-                            event.signal.signal_id, name,
-                        )  # fmt: skip
+                            event.signal.signal_id,
+                            name,
+                        )
                         continue
                     key = (name, event.signal.value)
                     if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:

@@ -48,6 +48,7 @@ class Signer:
         return common_pb2.SignedEnvelope(payload=payload, key_id=self.key_id, signature=signature)
 
     def now(self) -> Timestamp:
+        """The current time as a protobuf Timestamp (a payload's created_at)."""
         stamp = Timestamp()
         stamp.FromDatetime(datetime.now(UTC))
         return stamp

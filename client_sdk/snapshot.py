@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from signalhub import domain
 from signalhub.v1 import common_pb2, exchange_pb2
@@ -107,26 +108,7 @@ def read_snapshot(
     the latest. `on_header` sees the header before any chunk; `on_signals` each chunk's signals
     (without it they are collected into the result)."""
     stream = iter(messages)
-    first = next(stream, None)
-    if first is None:
-        raise SnapshotRejected("the snapshot stream is empty")
-    field, payload = response_part(first)
-    if field != HEADER_FIELD:
-        raise SnapshotRejected("a snapshot starts with its header")
-    try:
-        header = exchange_pb2.SnapshotHeader.FromString(payload)
-    except DecodeError:
-        raise SnapshotRejected("the snapshot's header does not parse") from None
-    if header.member_id != member_id:
-        raise SnapshotRejected(
-            f"the snapshot was built for {header.member_id!r}, not {member_id!r}"
-        )
-    if header.cursor and not (
-        len(header.cursor) <= MAX_CURSOR_CHARS
-        and header.cursor.isascii()
-        and header.cursor.isalnum()
-    ):  # opaque to members, but a token of letters and digits
-        raise SnapshotRejected("the snapshot's cursor is not a cursor")
+    header, payload = _read_header(next(stream, None), member_id)
     info = Snapshot(
         cursor=header.cursor,
         member_id=header.member_id,
@@ -148,10 +130,7 @@ def read_snapshot(
         field, payload = response_part(raw)
         if field == CHUNK_FIELD:
             running.update(payload)
-            try:
-                chunk = exchange_pb2.SnapshotChunk.FromString(payload)
-            except DecodeError:
-                raise SnapshotRejected("a snapshot chunk does not parse") from None
+            chunk = _parse(exchange_pb2.SnapshotChunk, payload, "a snapshot chunk")
             received += len(chunk.signals)
             if received > header.signals:
                 raise SnapshotRejected("the snapshot holds more signals than its header says")
@@ -160,10 +139,7 @@ def read_snapshot(
             else:
                 collected.extend(SignalInfo.from_wire(s) for s in chunk.signals)
         elif field == TRAILER_FIELD:
-            try:
-                trailer = exchange_pb2.SnapshotTrailer.FromString(payload)
-            except DecodeError:
-                raise SnapshotRejected("the snapshot's trailer does not parse") from None
+            trailer = _parse(exchange_pb2.SnapshotTrailer, payload, "the snapshot's trailer")
             key = verify_trailer(trailer, running.digest(), hub_key)
             if received != header.signals:
                 raise SnapshotRejected(
@@ -175,3 +151,36 @@ def read_snapshot(
         else:
             raise SnapshotRejected("a snapshot has one header")
     raise SnapshotRejected("the snapshot ended before its trailer")
+
+
+_M = TypeVar("_M", bound=Message)
+
+
+def _parse(message_cls: type[_M], payload: bytes, what: str) -> _M:
+    """`payload` parsed as `message_cls`; SnapshotRejected naming `what` when it does not."""
+    try:
+        return message_cls.FromString(payload)
+    except DecodeError:
+        raise SnapshotRejected(f"{what} does not parse") from None
+
+
+def _read_header(first: bytes | None, member_id: str) -> tuple[exchange_pb2.SnapshotHeader, bytes]:
+    """The header of a snapshot stream's first message, and its bytes as received; refuses a
+    header built for another member or carrying something other than a cursor."""
+    if first is None:
+        raise SnapshotRejected("the snapshot stream is empty")
+    field, payload = response_part(first)
+    if field != HEADER_FIELD:
+        raise SnapshotRejected("a snapshot starts with its header")
+    header = _parse(exchange_pb2.SnapshotHeader, payload, "the snapshot's header")
+    if header.member_id != member_id:
+        raise SnapshotRejected(
+            f"the snapshot was built for {header.member_id!r}, not {member_id!r}"
+        )
+    if header.cursor and not (
+        len(header.cursor) <= MAX_CURSOR_CHARS
+        and header.cursor.isascii()
+        and header.cursor.isalnum()
+    ):  # opaque to members, but a token of letters and digits
+        raise SnapshotRejected("the snapshot's cursor is not a cursor")
+    return header, payload

@@ -22,6 +22,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[^@\s\x00-\x1f\x7f]{{1,64}}@{_LABEL}(?:\.{_LABEL})+")
 """local-part@domain.tld: no spaces, one '@', a dotted DNS name (ASCII; IDNs as punycode)."""
 _PHONE = re.compile(r"\+?[0-9 ().-]+")
+_PHONE_FORM = (
+    f"digits (at least {MIN_PHONE_DIGITS}) with an optional leading '+', spaces, '(', ')', '-' "
+    "or '.'"
+)
+"""What a refused phone number should look like."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -45,8 +50,7 @@ def contact_violations(
     if len(phone) > MAX_PHONE_CHARS:
         out.append((f"{field}.phone", f"at most {MAX_PHONE_CHARS} characters, got {len(phone)}"))
     elif phone and not (_PHONE.fullmatch(phone) and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS):
-        out.append((f"{field}.phone", f"digits (at least {MIN_PHONE_DIGITS}) with an optional "
-                                      "leading '+', spaces, '(', ')', '-' or '.'"))  # fmt: skip
+        out.append((f"{field}.phone", _PHONE_FORM))
     if len(notes) > MAX_NOTES_CHARS:
         out.append((f"{field}.notes", f"at most {MAX_NOTES_CHARS} characters, got {len(notes)}"))
     elif _CONTROL_BUT_LINES.search(notes):
@@ -55,4 +59,5 @@ def contact_violations(
 
 
 def is_empty(contact: admin_pb2.MemberContact) -> bool:
+    """True when no contact detail is given (every field empty)."""
     return not (contact.name or contact.email or contact.phone or contact.notes)

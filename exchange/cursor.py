@@ -36,6 +36,8 @@ class CursorCodec:
 
     @classmethod
     def from_hub_key(cls, hub_key: Ed25519PrivateKey) -> CursorCodec:
+        """The codec whose key is derived (HKDF-SHA256) from the hub's private key, so that the
+        hub's cursors stay valid across restarts and on every node sharing that key."""
         raw = hub_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         key = HKDF(hashes.SHA256(), 16, salt=None, info=CURSOR_KDF_INFO).derive(raw)
         return cls(key)

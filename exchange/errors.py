@@ -34,10 +34,12 @@ def invalid(message: str, violations: list[tuple[str, str]]) -> HubError:
 
 
 def unauthenticated(message: str, reason: str) -> HubError:
+    """UNAUTHENTICATED: the call does not prove who makes it; `reason` labels the metric."""
     return HubError(grpc.StatusCode.UNAUTHENTICATED, message, auth_reason=reason)
 
 
 def permission_denied(message: str, reason: str) -> HubError:
+    """PERMISSION_DENIED: the caller is known but may not do this; `reason` labels the metric."""
     return HubError(grpc.StatusCode.PERMISSION_DENIED, message, auth_reason=reason)
 
 

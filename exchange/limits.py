@@ -85,6 +85,7 @@ class MemberSlots:
                     del self._held[member_id]
 
     def held(self, member_id: str) -> int:
+        """How many slots `member_id` holds now."""
         with self._lock:
             return self._held.get(member_id, 0)
 
@@ -96,8 +97,13 @@ class CostLimiter:
     debt; its cost, known once it is answered, is charged after. So any one call a full
     bucket allows goes through, and a member sending call after call gets `rate` a second."""
 
-    def __init__(self, what: str, rate: float, burst: float,
-                 refused: Callable[[str], None] = lambda kind: None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        what: str,
+        rate: float,
+        burst: float,
+        refused: Callable[[str], None] = lambda kind: None,
+    ) -> None:
         self.what = what
         self.rate = rate
         self.burst = max(burst, 1.0)
@@ -110,6 +116,8 @@ class CostLimiter:
         return min(self.burst, tokens + (at - last) * self.rate)
 
     def check(self, member_id: str, now: float | None = None) -> None:
+        """Refuses the call (RESOURCE_EXHAUSTED, with RetryInfo of when the debt is paid off) while
+        the member's bucket is in debt; an unlimited limiter (rate 0) never refuses."""
         if self.rate <= 0:
             return
         at = time.monotonic() if now is None else now
@@ -127,6 +135,7 @@ class CostLimiter:
             )
 
     def charge(self, member_id: str, cost: float, now: float | None = None) -> None:
+        """Takes the cost of an answered call from the member's bucket (it may go into debt)."""
         if self.rate <= 0 or cost <= 0:
             return
         at = time.monotonic() if now is None else now

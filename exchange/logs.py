@@ -21,6 +21,8 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one compact JSON object: ts, level, logger, msg, then the request id,
+        the call's fields and the traceback when there are any."""
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -46,9 +48,11 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        """One line of text, then request_id=... and the call's fields as name=value."""
         line = super().format(record)
-        fields = [f"{name}={getattr(record, name)}" for name in _EXTRA_FIELDS
-                  if hasattr(record, name)]  # fmt: skip
+        fields = [
+            f"{name}={getattr(record, name)}" for name in _EXTRA_FIELDS if hasattr(record, name)
+        ]
         rid = request_id.get()
         if rid:
             fields.insert(0, f"request_id={rid}")

@@ -16,8 +16,16 @@ from prometheus_client import (
 
 from .store import SEALED_DATABASES, Store
 
-CHECKED_TABLES = (*sorted(SEALED_DATABASES), "log", "audit", "audit_heads", "pdq", "typed", "meta",
-                  "lmdb")  # fmt: skip
+CHECKED_TABLES = (
+    *sorted(SEALED_DATABASES),
+    "log",
+    "audit",
+    "audit_heads",
+    "pdq",
+    "typed",
+    "meta",
+    "lmdb",
+)
 """The `table` labels of signalhub_store_corrupt_records_total ("lmdb": a damaged page)."""
 
 

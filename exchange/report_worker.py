@@ -64,6 +64,8 @@ class ReportWorkers:
         return self._pool
 
     async def member_report(self, member_id: str, first: date, last: date) -> str:
+        """The member's report for `first` to `last` as JSON, computed in a worker process (started
+        on first use); UNAVAILABLE when the worker died (the next report starts a new one)."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
@@ -76,6 +78,7 @@ class ReportWorkers:
             ) from None
 
     def close(self) -> None:
+        """Stops the worker processes without waiting, cancelling reports not yet started."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

@@ -48,6 +48,7 @@ def certificate_member(pem: bytes) -> str | None:
 
 
 def tls_dir(data_dir: Path) -> Path:
+    """Where a data directory keeps its CA, certificates and keys (`signalhub init --tls`)."""
     return Path(data_dir) / "tls"
 
 

@@ -50,26 +50,33 @@ def day_of(unix_seconds: float) -> int:
 
 
 def match_key(day: int, signal_id: str, member_id: str) -> bytes:
+    """The `m` key: matches of signal `signal_id` for `member_id` on `day`."""
     return MATCH + _DAY.pack(day) + bytes.fromhex(signal_id) + member_id.encode()
 
 
 def queries_key(day: int, member_id: str) -> bytes:
+    """The `q` key: `member_id`'s queries on `day`."""
     return QUERIES + _DAY.pack(day) + member_id.encode()
 
 
 def propagation_key(day: int) -> bytes:
+    """The `p` key: the feed's propagation-latency buckets of `day`."""
     return PROPAGATION + _DAY.pack(day)
 
 
 def submissions_key(day: int, member_id: str) -> bytes:
+    """The `s` key: `member_id`'s submissions on `day`."""
     return SUBMISSIONS + _DAY.pack(day) + member_id.encode()
 
 
 def last_seen_key(member_id: str) -> bytes:
+    """The `l` key: when `member_id` last made an authenticated call."""
     return LAST_SEEN + member_id.encode()
 
 
 def bucket_of(milliseconds: float) -> int:
+    """The index of the PROPAGATION_MS bucket a latency of `milliseconds` falls in (the last, one
+    past the bounds, for anything slower than 60 s)."""
     for i, bound in enumerate(PROPAGATION_MS):
         if milliseconds <= bound:
             return i
@@ -78,6 +85,8 @@ def bucket_of(milliseconds: float) -> int:
 
 @dataclass(frozen=True)
 class MatchCount:
+    """One `m` record: how often a signal matched for a member on a day."""
+
     day: int
     signal_id: str
     member_id: str
@@ -86,6 +95,8 @@ class MatchCount:
 
 @dataclass(frozen=True)
 class QueryCount:
+    """One `q` record: a member's queries on a day, and how many of them matched."""
+
     day: int
     member_id: str
     queries: int
@@ -94,6 +105,8 @@ class QueryCount:
 
 @dataclass(frozen=True)
 class SubmissionCount:
+    """One `s` record: a member's acknowledged batches on a day and the distinct signals in them."""
+
     day: int
     member_id: str
     signals: int
@@ -119,21 +132,26 @@ def merge(key: bytes, old: bytes | None, add: tuple[int, ...]) -> bytes:
 
 
 def decode_match(key: bytes, value: bytes) -> MatchCount:
+    """The `m` record of `key` and `value`."""
     return MatchCount(
         _DAY.unpack(key[1:5])[0], key[5:21].hex(), key[21:].decode(), _U64.unpack(value)[0]
     )
 
 
 def decode_queries(key: bytes, value: bytes) -> QueryCount:
+    """The `q` record of `key` and `value`."""
     queries, matched = _QUERIES.unpack(value)
     return QueryCount(_DAY.unpack(key[1:5])[0], key[5:].decode(), queries, matched)
 
 
 def decode_propagation(value: bytes) -> tuple[int, ...]:
+    """The propagation-latency bucket counts of a `p` value, one per PROPAGATION_MS bound and one
+    for the rest."""
     return tuple(_BUCKETS.unpack(value))
 
 
 def decode_submissions(key: bytes, value: bytes) -> SubmissionCount:
+    """The `s` record of `key` and `value`."""
     signals, batches = _SUBMISSIONS.unpack(value)
     return SubmissionCount(_DAY.unpack(key[1:5])[0], key[5:].decode(), signals, batches)
 

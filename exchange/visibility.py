@@ -25,10 +25,12 @@ class Viewer:
 
     @property
     def is_operator(self) -> bool:
+        """The operator, who sees every submission."""
         return self.member_id == domain.OPERATOR_ID
 
     @classmethod
     def load(cls, view: StoreView, member_id: str) -> Viewer:
+        """The viewer `member_id` with the groups it belongs to now (none if it is no member)."""
         member = view.member(member_id)
         return cls(member_id, frozenset(member.group_ids) if member else frozenset())
 
@@ -48,8 +50,9 @@ def signal_view(
     subs = [
         s for s in view.submissions(record.signal.signal_id) if viewer.sees(s.member_id, s.audience)
     ]
-    return view_from(record.signal, subs, visible_opinions(view, record.signal.signal_id, subs,
-                                                           viewer))  # fmt: skip
+    return view_from(
+        record.signal, subs, visible_opinions(view, record.signal.signal_id, subs, viewer)
+    )
 
 
 def visible_opinions(

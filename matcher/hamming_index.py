@@ -28,6 +28,7 @@ class HammingIndex:
         return np.frombuffer(bytes.fromhex(text), dtype=np.uint8).reshape(-1, 32)
 
     def add(self, items: Sequence[tuple[str, str]]) -> None:
+        """Indexes each (signal id, hex value) pair; a signal id already indexed is replaced."""
         if not items:
             return
         self.remove([sid for sid, _ in items if sid in self._ids])
@@ -39,6 +40,7 @@ class HammingIndex:
         self._index.add(ids, self._padded([v for _, v in items]))
 
     def remove(self, signal_ids: Sequence[str]) -> None:
+        """Drops the signals of `signal_ids` (ids not indexed are ignored)."""
         numbers = [self._ids.pop(sid) for sid in signal_ids if sid in self._ids]
         for n in numbers:
             del self._names[n]
@@ -46,6 +48,7 @@ class HammingIndex:
             self._index.remove(np.array(numbers, dtype=np.uint64))
 
     def search(self, value: str, max_distance: int) -> list[tuple[str, int]]:
+        """(signal id, distance) of every indexed value within `max_distance` bits of `value`."""
         _, ids, distances = self._index.search(self._padded([value]), max_distance=max_distance)
         return [(self._names[i], d) for i, d in zip(ids.tolist(), distances.tolist(), strict=True)]
 

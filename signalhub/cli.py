@@ -14,6 +14,7 @@ BOTH = frozenset({"admin", "audit"})  # groups with hub-side (offline) and membe
 
 
 def build_parser(sides: frozenset[str]) -> argparse.ArgumentParser:
+    """The `signalhub` parser with the commands of `sides` ("hub", "member") registered."""
     parser = argparse.ArgumentParser(
         prog="signalhub",
         description="Share and match signals (PDQ hashes, digests) of child sexual exploitation "
@@ -39,13 +40,21 @@ def build_parser(sides: frozenset[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _sides(command: str | None) -> frozenset[str]:
+    """The sides whose commands `command` needs loaded: one side for its own commands, both for
+    a shared group, an unknown command or none (so that help lists everything)."""
+    if command in HUB_COMMANDS:
+        return frozenset({"hub"})
+    if command in MEMBER_COMMANDS:
+        return frozenset({"member"})
+    return frozenset({"hub", "member"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command `argv` (default: the process's arguments) names; returns its exit
+    status. argparse exits itself (status 2) on a usage error or after printing help."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in args_list if not a.startswith("-")), None)
-    sides = frozenset(
-        {"hub"} if first in HUB_COMMANDS else {"member"} if first in MEMBER_COMMANDS
-        else {"hub", "member"}
-    )  # fmt: skip
+    sides = _sides(next((a for a in args_list if not a.startswith("-")), None))
     parser = build_parser(sides)
     args = parser.parse_args(args_list)
     code: int = args.run(args)

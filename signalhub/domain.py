@@ -174,6 +174,7 @@ class SnapshotDigest:
         self._sha.update(part)
 
     def digest(self) -> bytes:
+        """The SHA-256 of the parts added so far: the 32 bytes the trailer's signature covers."""
         return self._sha.digest()
 
 
@@ -302,8 +303,9 @@ def batch_content_digest(
         parts.append(chunk(f"{s.industry}\x00{s.confidence}\x00{s.expires_at_ms}".encode()))
         if s.verdict is not None:  # only when present, so that earlier digests stay valid
             v = s.verdict
-            parts.append(chunk(f"verdict\x00{v.classifier}\x00{v.score!r}\x00{v.human_reviewed:d}"
-                               .encode()))  # fmt: skip
+            parts.append(
+                chunk(f"verdict\x00{v.classifier}\x00{v.score!r}\x00{v.human_reviewed:d}".encode())
+            )
         if s.incident:  # likewise
             parts.append(chunk(b"incident\x00" + s.incident.encode()))
     if urgent:

@@ -514,8 +514,9 @@ def _rule1_email(value: str) -> str:
 
 _RULE1 = {"url": _rule1_url, "domain": _rule1_domain, "email": _rule1_email}
 _RULE2 = {"url": normalize_url, "domain": normalize_domain, "email": normalize_email}
-_APPLYING_RULE: ContextVar[int] = ContextVar("signalhub_normalisation_rule",
-                                             default=NORMALISATION_RULE)  # fmt: skip
+_APPLYING_RULE: ContextVar[int] = ContextVar(
+    "signalhub_normalisation_rule", default=NORMALISATION_RULE
+)
 
 
 @contextmanager
@@ -792,36 +793,64 @@ def _hamming_index(bits: int) -> Callable[[], DistanceIndex]:
     return make
 
 
+def _digest(name: str, description: str, digits: int) -> SignalType:
+    """A file digest of `digits` hex digits, matched exactly."""
+    return SignalType(name, MatchKind.EXACT, description, _hex(name, digits), _hex(name, digits))
+
+
+def _by_rule(name: str, description: str, normalize: Callable[[str], str]) -> SignalType:
+    """An exactly matched value whose canonical form is that of the normalisation rule applying
+    (url, domain: see `normalisation_rule`)."""
+    return SignalType(name, MatchKind.EXACT, description, _canonical_by_rule(name), normalize)
+
+
+def _personal(name: str, description: str, normalize: Callable[[str], str]) -> SignalType:
+    """A personal value, matched exactly and sent only keyed with the consortium key."""
+    return SignalType(name, MatchKind.EXACT, description, _keyed(name), normalize, personal=True)
+
+
 _TYPES = [
-    SignalType("pdq", MatchKind.HAMMING, "PDQ perceptual hash of an image, 256 bits",
-               _hex("pdq", 64), _hex("pdq", 64), bits=256, default_threshold=31,
-               max_threshold=64),
-    SignalType("vpdq", MatchKind.VIDEO, "vPDQ of a video: PDQ, quality and time of sampled frames",
-               _canonical_vpdq, _canonical_vpdq, bits=256, max_chars=MAX_VPDQ_CHARS,
-               default_threshold=31, max_threshold=64),
-    SignalType("md5", MatchKind.EXACT, "MD5 file digest", _hex("md5", 32), _hex("md5", 32)),
-    SignalType("sha1", MatchKind.EXACT, "SHA-1 file digest", _hex("sha1", 40), _hex("sha1", 40)),
-    SignalType("sha256", MatchKind.EXACT, "SHA-256 file digest",
-               _hex("sha256", 64), _hex("sha256", 64)),
-    SignalType("url", MatchKind.EXACT, "URL, canonical form", _canonical_by_rule("url"),
-               normalize_url),
-    SignalType("domain", MatchKind.EXACT, "domain name, IDNA lowercase",
-               _canonical_by_rule("domain"), normalize_domain),
-    SignalType("email", MatchKind.EXACT, "email address (keyed)", _keyed("email"),
-               normalize_email, personal=True),
-    SignalType("phone", MatchKind.EXACT, "phone number, E.164 (keyed)", _keyed("phone"),
-               normalize_phone, personal=True),
-    SignalType("username", MatchKind.EXACT, "platform:username (keyed)", _keyed("username"),
-               normalize_username, personal=True),
-    SignalType("account_id", MatchKind.EXACT, "platform:account id (keyed)",
-               _keyed("account_id"), normalize_account_id, personal=True),
-    SignalType("ip", MatchKind.EXACT, "IP address (keyed)", _keyed("ip"), normalize_ip,
-               personal=True),
-    SignalType("photodna", MatchKind.EXACT,
-               "PhotoDNA hash, 144 bytes (exact without a licensed matcher plug-in)",
-               canonical_photodna, canonical_photodna, max_chars=2048,
-               replaceable_matching=True),
-]  # fmt: skip
+    SignalType(
+        "pdq",
+        MatchKind.HAMMING,
+        "PDQ perceptual hash of an image, 256 bits",
+        _hex("pdq", 64),
+        _hex("pdq", 64),
+        bits=256,
+        default_threshold=31,
+        max_threshold=64,
+    ),
+    SignalType(
+        "vpdq",
+        MatchKind.VIDEO,
+        "vPDQ of a video: PDQ, quality and time of sampled frames",
+        _canonical_vpdq,
+        _canonical_vpdq,
+        bits=256,
+        max_chars=MAX_VPDQ_CHARS,
+        default_threshold=31,
+        max_threshold=64,
+    ),
+    _digest("md5", "MD5 file digest", 32),
+    _digest("sha1", "SHA-1 file digest", 40),
+    _digest("sha256", "SHA-256 file digest", 64),
+    _by_rule("url", "URL, canonical form", normalize_url),
+    _by_rule("domain", "domain name, IDNA lowercase", normalize_domain),
+    _personal("email", "email address (keyed)", normalize_email),
+    _personal("phone", "phone number, E.164 (keyed)", normalize_phone),
+    _personal("username", "platform:username (keyed)", normalize_username),
+    _personal("account_id", "platform:account id (keyed)", normalize_account_id),
+    _personal("ip", "IP address (keyed)", normalize_ip),
+    SignalType(
+        "photodna",
+        MatchKind.EXACT,
+        "PhotoDNA hash, 144 bytes (exact without a licensed matcher plug-in)",
+        canonical_photodna,
+        canonical_photodna,
+        max_chars=2048,
+        replaceable_matching=True,
+    ),
+]
 BUILTIN_TYPES: tuple[SignalType, ...] = tuple(_TYPES)
 """The built-in types; this package's own `signalhub.signal_types` entry point names them."""
 
@@ -917,10 +946,14 @@ def load_types(
         if base.match is MatchKind.DISTANCE:
             raise PluginError(f"{origin}: {m.type_name!r} already has a matcher ({base.origin})")
         types[m.type_name] = replace(
-            base, match=MatchKind.DISTANCE, distance=m.distance, index=m.index,
-            default_threshold=m.default_threshold, max_threshold=m.max_threshold,
+            base,
+            match=MatchKind.DISTANCE,
+            distance=m.distance,
+            index=m.index,
+            default_threshold=m.default_threshold,
+            max_threshold=m.max_threshold,
             origin=f"{base.origin}; matcher {origin}",
-        )  # fmt: skip
+        )
     return types
 
 
@@ -938,12 +971,14 @@ class ConsortiumKey:
 
     def keyed(self, type_name: str, normalised: str) -> str:
         """The wire value of a personal signal: k<version>:HMAC-SHA256(secret, type 0x00 value)."""
-        mac = hmac.new(self.secret, type_name.encode() + b"\x00" + normalised.encode(),
-                       hashlib.sha256)  # fmt: skip
+        mac = hmac.new(
+            self.secret, type_name.encode() + b"\x00" + normalised.encode(), hashlib.sha256
+        )
         return f"k{self.version}:{mac.hexdigest()}"
 
     @classmethod
     def generate(cls, version: int = 1) -> ConsortiumKey:
+        """A new key of 32 random bytes; `version` goes into every keyed value it makes."""
         return cls(version, os.urandom(32))
 
     def write(self, path: Path) -> None:
@@ -955,6 +990,8 @@ class ConsortiumKey:
 
     @classmethod
     def read(cls, path: Path) -> ConsortiumKey:
+        """Reads a key file of `write`; InvalidValue when it is unreadable or malformed, its
+        version is below 1 or its key under 16 bytes."""
         try:
             data = json.loads(Path(path).read_text())
             version, secret = int(data["version"]), bytes.fromhex(data["key"])
