@@ -172,24 +172,7 @@ def startup_problems(view: StoreView) -> list[str]:
     """What a hub checks before it serves: the meta records it reads and the counters it
     appends after, against their tables' ends. O(1) reads, so free at any size; the records
     themselves are checked as they are read, and by `admin check`."""
-    problems: list[str] = []
-    for name in ("hub_public_key", "operator_public_key"):
-        raw = view.meta(name)
-        if raw is not None and len(raw) != KEY_BYTES:
-            problems.append(f"meta {name!r} holds {len(raw)} bytes, not a {KEY_BYTES}-byte key")
-    counters: dict[str, int] = {}
-    for name in _COUNTERS:
-        raw = view.meta(name)
-        if raw is not None and len(raw) != 8:
-            problems.append(f"meta counter {name!r} holds {len(raw)} bytes, not 8")
-        counters[name] = int.from_bytes(raw, "big") if raw is not None and len(raw) == 8 else 0
-    types = view.meta("signal_types")
-    if types is not None:
-        try:
-            if not isinstance(json.loads(types), dict):
-                raise ValueError
-        except ValueError:
-            problems.append("meta 'signal_types' is not the JSON object of the served types")
+    problems, counters = _meta_problems(view)
     for table, counter in (("log", "log_seq"), ("feed", "feed_seq"), ("audit", "log_seq")):
         entries, last = view.entries(table), _last_key(view, table)
         if entries != counters[counter] or last != counters[counter]:
@@ -212,6 +195,30 @@ def startup_problems(view: StoreView) -> list[str]:
             problems.append(f"LMDB cannot read the {table} table: {e}")
             break  # the transaction is dead after such an error
     return problems
+
+
+def _meta_problems(view: StoreView) -> tuple[list[str], dict[str, int]]:
+    """What is wrong with the meta records a hub reads at start (keys, counters, served
+    types), and the counters' values (0 for one missing or malformed)."""
+    problems: list[str] = []
+    for name in ("hub_public_key", "operator_public_key"):
+        raw = view.meta(name)
+        if raw is not None and len(raw) != KEY_BYTES:
+            problems.append(f"meta {name!r} holds {len(raw)} bytes, not a {KEY_BYTES}-byte key")
+    counters: dict[str, int] = {}
+    for name in _COUNTERS:
+        raw = view.meta(name)
+        if raw is not None and len(raw) != 8:
+            problems.append(f"meta counter {name!r} holds {len(raw)} bytes, not 8")
+        counters[name] = int.from_bytes(raw, "big") if raw is not None and len(raw) == 8 else 0
+    types = view.meta("signal_types")
+    if types is not None:
+        try:
+            if not isinstance(json.loads(types), dict):
+                raise ValueError
+        except ValueError:
+            problems.append("meta 'signal_types' is not the JSON object of the served types")
+    return problems, counters
 
 
 def _last_key(view: StoreView, table: str) -> int:

@@ -58,20 +58,7 @@ def apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> 
     (see the module's docstring)."""
     command = entry.erase_signal
     sid = command.signal_id
-    if not domain.is_signal_id(sid):
-        raise invalid("a signal id is 32 lowercase hex digits", [("signal_id", "not a signal id")])
-    if not command.reason.strip() or len(command.reason) > MAX_REASON_CHARS:
-        raise invalid(
-            f"say why, in 1-{MAX_REASON_CHARS} characters (e.g. the legal request's reference)",
-            [("reason", f"required, at most {MAX_REASON_CHARS} characters")],
-        )
-    if tx.erased(sid) is not None:
-        raise HubError(grpc.StatusCode.FAILED_PRECONDITION, f"signal {sid} is already erased")
-    record = tx.signal(sid)
-    if record is None:
-        raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
-    if command.carriers_scanned:
-        _check_carrier_scan(tx, command, record)
+    record = _erasable(tx, command)
     response = admin_pb2.EraseSignalResponse()
     applied = Applied(response)
     # The signals that carry (part of) its value, as the scan found them: erased with it.
@@ -111,6 +98,27 @@ def apply_erase_signal(tx: StoreTxn, log_sequence: int, entry: rec.LogEntry) -> 
                 )
             )
     return applied
+
+
+def _erasable(tx: StoreTxn, command: rec.EraseSignalCommand) -> rec.SignalRecord:
+    """The stored record of the signal `command` erases; raises when the command is malformed,
+    the signal is already erased or unknown, or its carrier scan does not hold."""
+    sid = command.signal_id
+    if not domain.is_signal_id(sid):
+        raise invalid("a signal id is 32 lowercase hex digits", [("signal_id", "not a signal id")])
+    if not command.reason.strip() or len(command.reason) > MAX_REASON_CHARS:
+        raise invalid(
+            f"say why, in 1-{MAX_REASON_CHARS} characters (e.g. the legal request's reference)",
+            [("reason", f"required, at most {MAX_REASON_CHARS} characters")],
+        )
+    if tx.erased(sid) is not None:
+        raise HubError(grpc.StatusCode.FAILED_PRECONDITION, f"signal {sid} is already erased")
+    record = tx.signal(sid)
+    if record is None:
+        raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
+    if command.carriers_scanned:
+        _check_carrier_scan(tx, command, record)
+    return record
 
 
 def erase_removed(

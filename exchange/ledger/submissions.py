@@ -12,9 +12,9 @@ import grpc
 
 from exchange.errors import HubError, invalid
 from signalhub import domain
-from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.vpdq_format import vpdq_frames, vpdq_retained
 
 from ..auth import check_signer, parse_batch
 from ..store import StoreTxn, StoreView
@@ -49,6 +49,32 @@ def canonical_batch(
     Raises INVALID_ARGUMENT listing every violation (up to 100), each naming its field.
     `erased`: positions of a redacted batch whose value an erasure scrubbed (replay only):
     they stand for their recorded signal id, with an empty value."""
+    violations = _batch_field_violations(batch)
+    out: list[domain.CanonicalSignal] = []
+    if not violations:
+        for i, s in enumerate(batch.signals):
+            if s.HasField("expires_at") and not valid_time(s.expires_at):
+                violations.append((f"signals[{i}].expires_at", "not a valid time"))
+                continue
+            if erased and i in erased:
+                out.append(_erased_placeholder(s, erased[i]))
+                continue
+            try:
+                out.append(_canonical_signal(s))
+            except domain.InvalidValue as e:
+                name = e.field if isinstance(e, domain.InvalidFieldValue) else "value"
+                violations.append((f"signals[{i}].{name}", str(e)))
+                if len(violations) >= 100:
+                    break
+    if violations:
+        first = f"{violations[0][0]}: {violations[0][1]}"
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        raise invalid(f"invalid batch: {first}{more}", violations)
+    return out
+
+
+def _batch_field_violations(batch: common_pb2.SubmissionBatch) -> list[tuple[str, str]]:
+    """What is wrong with a batch's own fields (its id, time and number of signals)."""
     violations: list[tuple[str, str]] = []
     if not batch.batch_id or len(batch.batch_id.encode()) > domain.MAX_BATCH_ID_CHARS:
         violations.append(("batch_id", f"1-{domain.MAX_BATCH_ID_CHARS} bytes of UTF-8 required"))
@@ -65,45 +91,28 @@ def canonical_batch(
                 f"at most {domain.MAX_BATCH_SIGNALS} signals a batch, got {len(batch.signals)}",
             )
         )
-    out: list[domain.CanonicalSignal] = []
-    if not violations:
-        for i, s in enumerate(batch.signals):
-            if s.HasField("expires_at") and not valid_time(s.expires_at):
-                violations.append((f"signals[{i}].expires_at", "not a valid time"))
-                continue
-            if erased and i in erased:
-                out.append(_erased_placeholder(s, erased[i]))
-                continue
-            try:
-                out.append(
-                    domain.canonical_signal(
-                        s.type,
-                        s.value,
-                        s.labels,
-                        s.tags,
-                        industry=s.industry,
-                        confidence=s.confidence,
-                        expires_at_ms=millis(s.expires_at) if s.HasField("expires_at") else 0,
-                        verdict=domain.validate_verdict(
-                            s.classifier.classifier,
-                            s.classifier.score,
-                            s.classifier.human_reviewed,
-                        )
-                        if s.HasField("classifier")
-                        else None,
-                        incident=s.incident,
-                    )
-                )
-            except domain.InvalidValue as e:
-                name = e.field if isinstance(e, domain.InvalidFieldValue) else "value"
-                violations.append((f"signals[{i}].{name}", str(e)))
-                if len(violations) >= 100:
-                    break
-    if violations:
-        first = f"{violations[0][0]}: {violations[0][1]}"
-        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        raise invalid(f"invalid batch: {first}{more}", violations)
-    return out
+    return violations
+
+
+def _canonical_signal(s: common_pb2.SignalSubmission) -> domain.CanonicalSignal:
+    """One submitted signal in canonical form; raises `domain.InvalidValue`."""
+    return domain.canonical_signal(
+        s.type,
+        s.value,
+        s.labels,
+        s.tags,
+        industry=s.industry,
+        confidence=s.confidence,
+        expires_at_ms=millis(s.expires_at) if s.HasField("expires_at") else 0,
+        verdict=domain.validate_verdict(
+            s.classifier.classifier,
+            s.classifier.score,
+            s.classifier.human_reviewed,
+        )
+        if s.HasField("classifier")
+        else None,
+        incident=s.incident,
+    )
 
 
 def _erased_placeholder(
@@ -158,14 +167,7 @@ def apply_submit(
             hint = PreparedBatch.of(envelope.payload, batch)
         signals, digest = hint.signals, hint.digest
     audience = _check_audience(tx, batch)
-    if tx.entries("erased"):
-        refused = [
-            (f"signals[{i}].value", "this signal was erased on legal request")
-            for i, signal in enumerate(signals)
-            if i not in erased and _carries_erased(tx, signal)
-        ]
-        if refused:
-            raise invalid(f"invalid batch: {refused[0][0]}: {refused[0][1]}", refused)
+    _refuse_erased(tx, signals, erased)
 
     prior = tx.batch(batch.member_id, batch.batch_id)
     if prior is not None:
@@ -209,31 +211,7 @@ def apply_submit(
             status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
         else:
             seen.add(sid)
-            submission = rec.SubmissionRecord()
-            submission.CopyFrom(base)
-            submission.index = index
-            if signal.labels:
-                submission.labels.extend(signal.labels)
-            if signal.tags:
-                submission.tags.extend(signal.tags)
-            if signal.industry:
-                submission.industry = signal.industry
-            if signal.confidence:
-                submission.confidence = signal.confidence
-            if signal.verdict is not None:
-                v = signal.verdict
-                submission.classifier.classifier = v.classifier
-                submission.classifier.score = v.score
-                submission.classifier.human_reviewed = v.human_reviewed
-            if signal.expires_at_ms:
-                if signal.expires_at_ms <= received_ms:
-                    raise invalid(
-                        f"signals[{index}].expires_at is in the past",
-                        [(f"signals[{index}].expires_at", "must be in the future")],
-                    )
-                submission.expires_at.FromMilliseconds(signal.expires_at_ms)
-            if signal.incident:
-                submission.incident = signal.incident
+            submission = _submission_of(base, index, signal, received_ms)
             status = _record_submission(
                 tx, applied, signal, submission, submitter, feed_base, erased.get(index)
             )
@@ -250,6 +228,55 @@ def apply_submit(
             rec.BatchRecord(content_digest=digest, response=response),
         )
     return applied
+
+
+def _refuse_erased(
+    tx: StoreView, signals: list[domain.CanonicalSignal], erased: Mapping[int, object]
+) -> None:
+    """Raises INVALID_ARGUMENT naming every signal of the batch that is a value erased on legal
+    request (the positions of `erased`, a replay's placeholders, excepted)."""
+    if not tx.entries("erased"):
+        return
+    refused = [
+        (f"signals[{i}].value", "this signal was erased on legal request")
+        for i, signal in enumerate(signals)
+        if i not in erased and _carries_erased(tx, signal)
+    ]
+    if refused:
+        raise invalid(f"invalid batch: {refused[0][0]}: {refused[0][1]}", refused)
+
+
+def _submission_of(
+    base: rec.SubmissionRecord, index: int, signal: domain.CanonicalSignal, received_ms: int
+) -> rec.SubmissionRecord:
+    """The submission record of the batch's signal at `index`: a copy of `base` (what every
+    submission of the batch shares) with the signal's own fields."""
+    submission = rec.SubmissionRecord()
+    submission.CopyFrom(base)
+    submission.index = index
+    if signal.labels:
+        submission.labels.extend(signal.labels)
+    if signal.tags:
+        submission.tags.extend(signal.tags)
+    if signal.industry:
+        submission.industry = signal.industry
+    if signal.confidence:
+        submission.confidence = signal.confidence
+    if signal.verdict is not None:
+        v = signal.verdict
+        submission.classifier.classifier = v.classifier
+        submission.classifier.score = v.score
+        submission.classifier.human_reviewed = v.human_reviewed
+    if signal.expires_at_ms:
+        if signal.expires_at_ms <= received_ms:
+            raise invalid(
+                f"signals[{index}].expires_at is in the past",
+                [(f"signals[{index}].expires_at", "must be in the future")],
+            )
+        submission.expires_at.FromMilliseconds(signal.expires_at_ms)
+    if signal.incident:
+        submission.incident = signal.incident
+    return submission
 
 
 _STATUS_NAMES = {
@@ -277,80 +304,9 @@ def _record_submission(
     if record is None:  # the common case at ingest: a signal never seen
         status = exchange_pb2.SUBMIT_STATUS_NEW
         kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
-        record = rec.SignalRecord(members=[submission.member_id])
-        sig = record.signal
-        sig.signal_id = sid
-        sig.type = signal.type
-        sig.value = signal.value
-        if signal.labels:
-            sig.labels.extend(signal.labels)
-        if signal.tags:
-            sig.tags.extend(signal.tags)
-        sig.corroboration = 1
-        if submission.HasField("classifier"):
-            sig.classifiers.append(submission.classifier)
-        sig.first_seen.CopyFrom(submission.received_at)
-        sig.last_seen.CopyFrom(submission.received_at)
-        spec = domain.SIGNAL_TYPES[signal.type]
-        how = spec.match
-        if erased is not None:
-            for _ in range(erased.pdq_rows):
-                row = tx.next_counter("pdq_rows")
-                tx.put_pdq_row(row, bytes(32), sid)
-                if how is domain.MatchKind.VIDEO:
-                    record.frame_rows.append(row)
-                else:
-                    record.pdq_row = row
-            if spec.indexed or spec.replaceable_matching:
-                tx.put_typed(signal.type, sid, "")
-        elif spec.indexed or spec.replaceable_matching:
-            # Filed by type, so a type's own index (or one plugged in later) loads it.
-            tx.put_typed(signal.type, sid, signal.value)
-            applied.typed_added.append((signal.type, sid, signal.value))
-        elif how is domain.MatchKind.HAMMING:
-            row = tx.next_counter("pdq_rows")
-            hash32 = bytes.fromhex(signal.value)
-            tx.put_pdq_row(row, hash32, sid)
-            record.pdq_row = row
-            applied.pdq_rows.append((row, hash32))
-        elif how is domain.MatchKind.VIDEO:
-            # Every retained frame gets a row of the PDQ table, so one index serves images and
-            # videos: a frame row names its video.
-            for frame in vpdq_retained(vpdq_frames(signal.value)):
-                row = tx.next_counter("pdq_rows")
-                hash32 = bytes.fromhex(frame.pdq)
-                tx.put_pdq_row(row, hash32, sid)
-                record.frame_rows.append(row)
-                applied.pdq_rows.append((row, hash32))
+        record = _new_signal_record(tx, applied, signal, submission, erased)
     else:
-        known_to_submitter = [
-            s for s in tx.submissions(sid) if submitter.sees(s.member_id, s.audience)
-        ]
-        if not known_to_submitter:
-            status = exchange_pb2.SUBMIT_STATUS_NEW
-            kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
-        elif any(s.member_id == submission.member_id for s in known_to_submitter):
-            status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
-            kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
-        else:
-            status = exchange_pb2.SUBMIT_STATUS_CORROBORATED
-            kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
-        members = sorted(set(record.members) | {submission.member_id})
-        del record.members[:]
-        record.members.extend(members)
-        sig = record.signal
-        labels = sorted(set(sig.labels) | set(signal.labels))
-        tags = sorted(set(sig.tags) | set(signal.tags))
-        del sig.labels[:]
-        sig.labels.extend(labels)
-        del sig.tags[:]
-        sig.tags.extend(tags)
-        sig.corroboration = len(members)
-        sig.last_seen.CopyFrom(submission.received_at)
-        if submission.HasField("classifier"):
-            merged = merge_verdicts([*sig.classifiers, submission.classifier])
-            del sig.classifiers[:]
-            sig.classifiers.extend(merged)
+        status, kind = _merge_submission(tx, record, signal, submission, submitter)
     if submission.audience:
         record.restricted = True
         for group in submission.audience:
@@ -373,6 +329,104 @@ def _record_submission(
     tx.put_feed(sequence, feed)
     applied.response.cursor = event.cursor  # type: ignore[attr-defined]
     return status
+
+
+def _new_signal_record(
+    tx: StoreTxn,
+    applied: Applied,
+    signal: domain.CanonicalSignal,
+    submission: rec.SubmissionRecord,
+    erased: rec.RedactedSignal | None,
+) -> rec.SignalRecord:
+    """The record of a signal never seen before, with its PDQ rows or typed index entry
+    stored (and noted in `applied` for the index to load after commit)."""
+    sid = signal.signal_id
+    record = rec.SignalRecord(members=[submission.member_id])
+    sig = record.signal
+    sig.signal_id = sid
+    sig.type = signal.type
+    sig.value = signal.value
+    if signal.labels:
+        sig.labels.extend(signal.labels)
+    if signal.tags:
+        sig.tags.extend(signal.tags)
+    sig.corroboration = 1
+    if submission.HasField("classifier"):
+        sig.classifiers.append(submission.classifier)
+    sig.first_seen.CopyFrom(submission.received_at)
+    sig.last_seen.CopyFrom(submission.received_at)
+    spec = domain.SIGNAL_TYPES[signal.type]
+    how = spec.match
+    if erased is not None:
+        for _ in range(erased.pdq_rows):
+            row = tx.next_counter("pdq_rows")
+            tx.put_pdq_row(row, bytes(32), sid)
+            if how is domain.MatchKind.VIDEO:
+                record.frame_rows.append(row)
+            else:
+                record.pdq_row = row
+        if spec.indexed or spec.replaceable_matching:
+            tx.put_typed(signal.type, sid, "")
+    elif spec.indexed or spec.replaceable_matching:
+        # Filed by type, so a type's own index (or one plugged in later) loads it.
+        tx.put_typed(signal.type, sid, signal.value)
+        applied.typed_added.append((signal.type, sid, signal.value))
+    elif how is domain.MatchKind.HAMMING:
+        row = tx.next_counter("pdq_rows")
+        hash32 = bytes.fromhex(signal.value)
+        tx.put_pdq_row(row, hash32, sid)
+        record.pdq_row = row
+        applied.pdq_rows.append((row, hash32))
+    elif how is domain.MatchKind.VIDEO:
+        # Every retained frame gets a row of the PDQ table, so one index serves images and
+        # videos: a frame row names its video.
+        for frame in vpdq_retained(vpdq_frames(signal.value)):
+            row = tx.next_counter("pdq_rows")
+            hash32 = bytes.fromhex(frame.pdq)
+            tx.put_pdq_row(row, hash32, sid)
+            record.frame_rows.append(row)
+            applied.pdq_rows.append((row, hash32))
+    return record
+
+
+def _merge_submission(
+    tx: StoreTxn,
+    record: rec.SignalRecord,
+    signal: domain.CanonicalSignal,
+    submission: rec.SubmissionRecord,
+    submitter: Viewer,
+) -> tuple[exchange_pb2.SubmitStatus, common_pb2.EventKind]:
+    """Merges another submission into a stored signal's record (members, labels, tags,
+    corroboration, verdicts); returns the submit status and the feed event's kind as the
+    submitter may know them."""
+    sid = signal.signal_id
+    known_to_submitter = [s for s in tx.submissions(sid) if submitter.sees(s.member_id, s.audience)]
+    if not known_to_submitter:
+        status = exchange_pb2.SUBMIT_STATUS_NEW
+        kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
+    elif any(s.member_id == submission.member_id for s in known_to_submitter):
+        status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
+        kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
+    else:
+        status = exchange_pb2.SUBMIT_STATUS_CORROBORATED
+        kind = common_pb2.EVENT_KIND_SIGNAL_UPDATED
+    members = sorted(set(record.members) | {submission.member_id})
+    del record.members[:]
+    record.members.extend(members)
+    sig = record.signal
+    labels = sorted(set(sig.labels) | set(signal.labels))
+    tags = sorted(set(sig.tags) | set(signal.tags))
+    del sig.labels[:]
+    sig.labels.extend(labels)
+    del sig.tags[:]
+    sig.tags.extend(tags)
+    sig.corroboration = len(members)
+    sig.last_seen.CopyFrom(submission.received_at)
+    if submission.HasField("classifier"):
+        merged = merge_verdicts([*sig.classifiers, submission.classifier])
+        del sig.classifiers[:]
+        sig.classifiers.extend(merged)
+    return status, kind
 
 
 def _carries_erased(tx: StoreView, signal: domain.CanonicalSignal) -> bool:
