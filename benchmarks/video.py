@@ -40,13 +40,13 @@ TARGET_SPEEDUP = 10.0
 
 
 def _video(rng: random.Random, frames: int) -> list[Any]:
-    from signalhub.signal_types import VpdqFrame
+    from signalhub.vpdq_format import VpdqFrame
 
     return [VpdqFrame(f"{rng.getrandbits(256):064x}", 90, float(t)) for t in range(frames)]
 
 
 def _reencoded(frames: list[Any], rng: random.Random) -> list[Any]:
-    from signalhub.signal_types import VpdqFrame
+    from signalhub.vpdq_format import VpdqFrame
 
     out = []
     start = frames[0].timestamp
@@ -66,7 +66,7 @@ def pct(values: list[float], q: float) -> float:
 def run_matching(
     videos: int, frames: int, queries: int, seed: int, rounds: int = 3
 ) -> dict[str, Any]:
-    from signalhub.signal_types import vpdq_text
+    from signalhub.vpdq_format import vpdq_text
 
     rng = random.Random(seed)
     stored = [_video(rng, frames) for _ in range(videos)]

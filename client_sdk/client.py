@@ -22,8 +22,8 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
 from .batching import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIGNALS, Batcher, split_batches
 from .connection import RETRYABLE, R, RetryPolicy, TlsConfig, _Connection, _identity, load_key

@@ -13,8 +13,9 @@ import numpy as np
 
 from matcher import PDQIndex
 from signalhub import domain
-from signalhub.signal_types import DistanceIndex, vpdq_frames, vpdq_retained
+from signalhub.signal_types import DistanceIndex
 from signalhub.v1 import common_pb2
+from signalhub.vpdq_format import vpdq_frames, vpdq_retained
 
 from .models import Match, MatchResult, SignalInfo
 from .replica_tables import U64, ReplicaDbs

@@ -25,8 +25,8 @@ from typing import Any
 import lmdb
 
 from signalhub import domain
-from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.v1 import common_pb2
+from signalhub.vpdq_format import vpdq_frames, vpdq_retained
 
 LAYOUT = b"2"
 """Version of the layout above; a replica written before the packed tables existed gets them

@@ -45,7 +45,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from client_sdk.hashing import HashingError, pdq_from_pixels
-from signalhub.signal_types import VpdqFrame
+from signalhub.vpdq_format import VpdqFrame
 
 __all__ = [
     "DEFAULT_MIN_QUALITY",

@@ -396,7 +396,7 @@ def _add_rule_changes(groups: Groups) -> None:
 def cmd_rule_changes(args: argparse.Namespace) -> int:
     """`signalhub admin rule-changes`: one JSON line per changed signal on stdout, a count on
     stderr."""
-    from signalhub.signal_types import NORMALISATION_RULE
+    from signalhub.normalisation import NORMALISATION_RULE
 
     from .rule_changes import stored_rule_changes
 

@@ -32,8 +32,8 @@ from collections.abc import Callable
 import numpy as np
 
 from signalhub import domain
-from signalhub.signal_types import vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
+from signalhub.vpdq_format import vpdq_frames, vpdq_retained
 
 from .auth import parse_batch
 from .store import Store

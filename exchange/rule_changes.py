@@ -1,7 +1,7 @@
 """Which stored signals the normalisation rule of issue 19 moved (`signalhub admin
 rule-changes`), read from a data directory without changing it.
 
-Rule 1 (`signalhub.signal_types.NORMALISATION_RULE`) stored `faß.de` as `fass.de`, and
+Rule 1 (`signalhub.normalisation.NORMALISATION_RULE`) stored `faß.de` as `fass.de`, and
 `http://127.1/` and `http://x.example/a/../b` as written. Rule 2 gives them other canonical
 values, hence other signal ids; some values rule 1 took (`xn--n3h.net`, a symbol IDNA 2008
 disallows) it refuses. The hub does not rewrite stored signals (their ids are in members'
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from signalhub import domain
-from signalhub.signal_types import old_rule_changes
+from signalhub.normalisation import old_rule_changes
 
 from .ledger import parse_batch
 from .store import Store

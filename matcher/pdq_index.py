@@ -26,6 +26,12 @@ depend on the numbering; only chunk boundaries do.
 
 Not thread-safe: callers must serialise every call (the server holds its own
 lock around the index).
+
+At some 570 lines this module is over the usual size, on purpose: the planner, the
+numpy versions of the C core's loops and the class that chooses between them are
+one algorithm, and the tests compare its two implementations line for line; kept
+together, a change to the chunking or the probing plan is read and reviewed in one
+file.
 """
 
 from __future__ import annotations

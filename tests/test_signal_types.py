@@ -12,10 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from signalhub import domain
-from signalhub.signal_types import (
-    SIGNAL_TYPES,
-    ConsortiumKey,
-    InvalidValue,
+from signalhub.normalisation import (
     _ipv6_text,
     normalize_domain,
     normalize_email,
@@ -23,8 +20,8 @@ from signalhub.signal_types import (
     normalize_url,
     old_rule_changes,
     remove_dot_segments,
-    wire_value,
 )
+from signalhub.signal_types import SIGNAL_TYPES, ConsortiumKey, InvalidValue, wire_value
 
 DOC = json.loads((Path(__file__).parent.parent / "docs/normalisation-vectors.json").read_text())
 KEY = ConsortiumKey(DOC["consortium_key"]["version"], bytes.fromhex(DOC["consortium_key"]["key"]))

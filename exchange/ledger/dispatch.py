@@ -10,7 +10,7 @@ from collections.abc import Callable
 import grpc
 
 from exchange.errors import HubError
-from signalhub.signal_types import normalisation_rule
+from signalhub.normalisation import normalisation_rule
 from signalhub.storage.v1 import records_pb2 as rec
 
 from ..store import StoreTxn

@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError, Message
 from numpy.typing import NDArray
 
 from signalhub import domain
-from signalhub.signal_types import NORMALISATION_RULE
+from signalhub.normalisation import NORMALISATION_RULE
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2
 

@@ -9,9 +9,9 @@ import asyncio
 import numpy as np
 
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_retained
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_frames, vpdq_retained
 
 from ..auth import Caller
 from ..store import StoreView

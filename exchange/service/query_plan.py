@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_frames
 from signalhub.v1 import exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_frames
 
 from ..errors import invalid
 

@@ -17,8 +17,8 @@ from client_sdk.replica_tables import U64, ReplicaDbs, ReplicaTables, open_dbs
 from client_sdk.signing import Signer
 from exchange.auth import verify_signature
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
 
 def _signal(type_name: str, value: str) -> common_pb2.Signal:

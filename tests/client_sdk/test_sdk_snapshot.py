@@ -17,8 +17,8 @@ from client_sdk.local import LocalReplica
 from client_sdk.snapshot import Snapshot, read_snapshot, response_part
 from exchange.snapshot import CHUNK_FIELD, HEADER_FIELD, TRAILER_FIELD, framed, signed_trailer
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
 HUB_KEY = Ed25519PrivateKey.generate()
 

@@ -214,7 +214,7 @@ def test_erasing_a_video_and_a_plugin_type_still_replays(hub: HubProcess, tmp_pa
     erased plug-in signal its typed row, or `audit verify` would find the store different."""
     import tlsh
 
-    from signalhub.signal_types import VpdqFrame, vpdq_text
+    from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
     frames = [VpdqFrame(f"{i:02x}" * 32, 90, float(i)) for i in range(1, 6)]
     video = vpdq_text(frames)
@@ -247,7 +247,7 @@ def test_erasing_a_pdq_hash_erases_the_videos_with_that_frame_and_refuses_it_in_
     """A video's retained frames are PDQ hashes the PDQ index matches: erasing a hash erases
     every video with it as a frame, and erasing a video tombstones its frames, so neither
     the hash nor a video with it comes back (issue 19)."""
-    from signalhub.signal_types import VpdqFrame, vpdq_text
+    from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
     def frame(byte: int, t: float) -> VpdqFrame:
         return VpdqFrame(f"{byte:02x}" * 32, 90, t)

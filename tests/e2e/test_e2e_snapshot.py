@@ -38,8 +38,8 @@ from client_sdk.snapshot import (
 from exchange.server import lmdb_path
 from exchange.store import Store
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_text
 from signalhub.v1 import exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
 MEMBERS = ("acme", "beta", "gamma", "delta", "echo")
 TAIL_CACHE_SECONDS = 2.2

@@ -18,7 +18,7 @@ from hubtools import HubProcess, store_fingerprint
 from client_sdk import Client, Signal
 from client_sdk.errors import SignalhubError, error_from_rpc
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_text
+from signalhub.vpdq_format import VpdqFrame, vpdq_frames, vpdq_text
 
 
 def _hash(rng: random.Random) -> str:

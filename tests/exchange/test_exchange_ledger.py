@@ -309,7 +309,7 @@ def test_an_erasure_overtaken_by_a_video_carrying_the_hash_is_refused_until_scan
     video stored in between with the hash as a frame makes apply refuse (ABORTED, nothing
     written), and a new scan erases it too."""
     from exchange.erasure import erase_command
-    from signalhub.signal_types import VpdqFrame, vpdq_text
+    from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
     hash_ = "3c" * 32
     sid = domain.signal_id("pdq", hash_)

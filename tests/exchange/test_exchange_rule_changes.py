@@ -21,7 +21,8 @@ from exchange.rule_changes import stored_rule_changes
 from exchange.server import lmdb_path
 from exchange.store import Store
 from signalhub import domain
-from signalhub.signal_types import SIGNAL_TYPES, _rule1_domain, _rule1_url
+from signalhub.normalisation import _rule1_domain, _rule1_url
+from signalhub.signal_types import SIGNAL_TYPES
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2
 

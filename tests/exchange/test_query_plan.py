@@ -12,8 +12,8 @@ import pytest
 from exchange.errors import HubError
 from exchange.service import MatchPlan, VideoThresholds, plan_match
 from signalhub import domain
-from signalhub.signal_types import VpdqFrame, vpdq_frames, vpdq_text
 from signalhub.v1 import exchange_pb2
+from signalhub.vpdq_format import VpdqFrame, vpdq_frames, vpdq_text
 
 PDQ = "f0" * 32
 GOOD = f'"{"ab" * 32},80,0.0"'

@@ -1,0 +1,109 @@
+"""The vPDQ value of a video: its frames' PDQ hashes, qualities and times, in the text
+python-threatexchange reads and writes (parsed, validated and written back canonically here;
+matched frame by frame by the hub and the SDK)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+
+from .normalisation import InvalidValue
+
+MAX_VPDQ_CHARS = 1 << 20
+"""A vPDQ value carries every frame: ~80 characters a frame, so about 13,000 frames (3.6 hours
+at one frame a second)."""
+
+# --- vPDQ (video) ------------------------------------------------------------------------------
+# The text python-threatexchange's `vpdq` signal type reads and writes: a JSON list of strings
+# "<pdq hex>,<quality>,<timestamp>", the timestamp written as pytx writes it (`f"{t:.3}"`: three
+# significant digits, so 1234.5 s is written 1.23e+03). Canonical form: exactly that text with
+# pytx's separators, lowercase hex, and integer qualities, so that a video hashed by pytx and by
+# us has one signal id.
+VPDQ_MIN_QUALITY = 50
+"""Frames of lower quality are not matched (pytx's VPDQ_QUALITY_THRESHOLD)."""
+_PDQ_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class VpdqFrame:
+    """One hashed frame of a video: its PDQ (64 lowercase hex digits), PDQ quality (0-100;
+    below 50 is unreliable) and time from the start in seconds. Checked when made."""
+
+    pdq: str
+    quality: int
+    timestamp: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pdq, str) or not _PDQ_HEX.fullmatch(self.pdq):
+            raise ValueError(f"pdq {self.pdq!r} is not 64 lowercase hex digits")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int):
+            raise ValueError(f"quality {self.quality!r} is not an integer")
+        if not 0 <= self.quality <= 100:
+            raise ValueError(f"quality {self.quality} is outside 0-100")
+        if isinstance(self.timestamp, bool) or not isinstance(self.timestamp, int | float):
+            raise ValueError(f"timestamp {self.timestamp!r} is not a number")
+        if not (math.isfinite(self.timestamp) and self.timestamp >= 0):
+            raise ValueError(f"timestamp {self.timestamp!r} is not a finite number >= 0")
+
+    def __str__(self) -> str:
+        """The frame as pytx writes it: "<pdq>,<quality>,<timestamp to 3 significant digits>"."""
+        return f"{self.pdq},{self.quality},{self.timestamp:.3}"
+
+
+def vpdq_frames(text: str) -> list[VpdqFrame]:
+    """Parses and validates a vPDQ value; raises InvalidValue naming the bad frame."""
+    if len(text) > MAX_VPDQ_CHARS:
+        raise InvalidValue(f"a vpdq value is at most {MAX_VPDQ_CHARS} characters")
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise InvalidValue(
+            'a vpdq value is a JSON list of "<pdq hex>,<quality>,<timestamp>" strings'
+        ) from None
+    if not isinstance(items, list) or not items:
+        raise InvalidValue("a vpdq value lists at least one frame")
+    frames: list[VpdqFrame] = []
+    for i, item in enumerate(items):
+        parts = item.split(",") if isinstance(item, str) else []
+        if len(parts) != 3:
+            raise InvalidValue(f'frame {i}: "<pdq hex>,<quality>,<timestamp>" required')
+        pdq = parts[0].strip().lower()
+        if not _PDQ_HEX.fullmatch(pdq):
+            raise InvalidValue(f"frame {i}: the PDQ hash is 64 hex digits")
+        try:
+            quality = int(parts[1])
+            timestamp = float(parts[2])
+        except ValueError:
+            raise InvalidValue(f"frame {i}: quality is an integer, timestamp a number") from None
+        if not 0 <= quality <= 100:
+            raise InvalidValue(f"frame {i}: quality is 0-100, got {quality}")
+        if not (math.isfinite(timestamp) and timestamp >= 0):
+            raise InvalidValue(f"frame {i}: the timestamp is seconds from the start, >= 0")
+        if frames and timestamp < frames[-1].timestamp:
+            raise InvalidValue(f"frame {i}: timestamps must not decrease")
+        frames.append(VpdqFrame(pdq, quality, timestamp))
+    return frames
+
+
+def vpdq_text(frames: list[VpdqFrame]) -> str:
+    """The canonical text of `frames` (what pytx's `vpdq_to_json` writes)."""
+    return json.dumps([str(f) for f in frames])
+
+
+def vpdq_retained(frames: list[VpdqFrame], min_quality: int = VPDQ_MIN_QUALITY) -> list[VpdqFrame]:
+    """The frames matching uses: quality at least `min_quality`, the first of each exact hash
+    (pytx's quality_filter then dedupe)."""
+    seen: set[str] = set()
+    out = []
+    for f in frames:
+        if f.quality >= min_quality and f.pdq not in seen:
+            seen.add(f.pdq)
+            out.append(f)
+    return out
+
+
+def canonical_vpdq(value: str) -> str:
+    """A vPDQ value in canonical text (what pytx writes); raises InvalidValue."""
+    return vpdq_text(vpdq_frames(value))
