@@ -1,10 +1,11 @@
 """Finding every copy of a value before a legal erasure (or an offboarding that erases).
 
-An erasure is a log command like any other: apply (exchange/ledger.py, `_apply_erase_signal`)
-removes the signal, scrubs its value from the feed and from the log entries that carried it,
-and leaves a tombstone. Which log entries carry it is found here first, by a scan of the log
-in short read transactions off the writer thread, and recorded in the command, so that apply
-stays a deterministic function of the log and the writer is not held for the scan. Entries
+An erasure is a log command like any other: apply (exchange/ledger/erasure.py,
+`apply_erase_signal`) removes the signal, scrubs its value from the feed and from the log
+entries that carried it, and leaves a tombstone. Which log entries carry it is found here
+first, by a scan of the log in short read transactions off the writer thread, and recorded in
+the command, so that apply stays a deterministic function of the log and the writer is not
+held for the scan. Entries
 appended between the scan and apply are covered too: apply adds the entries of the signal's
 current submissions.
 

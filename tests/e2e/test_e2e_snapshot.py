@@ -44,7 +44,7 @@ from signalhub.vpdq_format import VpdqFrame, vpdq_text
 MEMBERS = ("acme", "beta", "gamma", "delta", "echo")
 TAIL_CACHE_SECONDS = 2.2
 """The hub shares feed events it read in the last 2 s between subscribers, showing their
-signal as it was then (exchange.service._TailCache): a feed replayed within that time of a
+signal as it was then (exchange.service.feed._TailCache): a feed replayed within that time of a
 change can show a view up to 2 s old. The comparisons wait it out."""
 
 
