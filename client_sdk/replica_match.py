@@ -15,7 +15,7 @@ from matcher import PDQIndex
 from signalhub import domain
 from signalhub.signal_types import DistanceIndex
 from signalhub.v1 import common_pb2
-from signalhub.vpdq_format import vpdq_frames, vpdq_retained
+from signalhub.vpdq_format import scored_videos, vpdq_frames, vpdq_retained
 
 from .models import Match, MatchResult, SignalInfo
 from .replica_tables import U64, ReplicaDbs
@@ -173,30 +173,33 @@ def _match_video(
     """A vpdq video frame by frame, with the query's and the video's matched shares."""
     kept = vpdq_retained(vpdq_frames(value))
     per_frame = _search(loaded.pdq, [f.pdq for f in kept], options.max_distance)
-    found_frames: dict[str, set[int]] = {}
-    found_rows: dict[str, set[int]] = {}
-    nearest: dict[str, int] = {}
-    for position, frame_hits in enumerate(per_frame):
-        for row, distance in frame_hits:
-            entry = lookup.row(row)
-            signal = None if entry is None else lookup.signal(entry[1])
-            if signal is None or signal.type != "vpdq":
-                continue
-            sid = signal.signal_id
-            found_frames.setdefault(sid, set()).add(position)
-            found_rows.setdefault(sid, set()).add(row)
-            nearest[sid] = min(distance, nearest.get(sid, distance))
-    scored = []
-    for sid, positions in found_frames.items():
-        q = 100.0 * len(positions) / len(kept)
-        c = 100.0 * len(found_rows[sid]) / max(lookup.frames(sid), 1)
-        if q >= options.min_query_match_percent and c >= options.min_compared_match_percent:
-            scored.append((-q, -c, nearest[sid], sid))
+
+    def video_of_row(row: int) -> str | None:
+        entry = lookup.row(row)
+        signal = None if entry is None else lookup.signal(entry[1])
+        if signal is None or signal.type != "vpdq":
+            return None
+        return signal.signal_id
+
     videos = []
-    for nq, nc, d, sid in sorted(scored):
-        video = lookup.signal(sid)
+    scores = scored_videos(
+        per_frame,
+        video_of_row,
+        lookup.frames,
+        options.min_query_match_percent,
+        options.min_compared_match_percent,
+    )
+    for score in scores:
+        video = lookup.signal(score.signal_id)
         assert video is not None
-        videos.append(Match(video, d, query_match_percent=-nq, compared_match_percent=-nc))
+        videos.append(
+            Match(
+                video,
+                score.distance,
+                query_match_percent=score.query_percent,
+                compared_match_percent=score.compared_percent,
+            )
+        )
     return tuple(videos)
 
 

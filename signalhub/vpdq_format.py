@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .normalisation import InvalidValue
@@ -107,3 +108,47 @@ def vpdq_retained(frames: list[VpdqFrame], min_quality: int = VPDQ_MIN_QUALITY) 
 def canonical_vpdq(value: str) -> str:
     """A vPDQ value in canonical text (what pytx writes); raises InvalidValue."""
     return vpdq_text(vpdq_frames(value))
+
+
+@dataclass(frozen=True)
+class VideoScore:
+    """How much a stored video shares with a query video: the share (percent) of the query's
+    retained frames that match any of its frames, the share of its frames that match any frame
+    of the query, and the nearest frame's distance."""
+
+    signal_id: str
+    query_percent: float
+    compared_percent: float
+    distance: int
+
+
+def scored_videos(
+    frame_hits: Sequence[Iterable[tuple[int, int]]],
+    video_of_row: Callable[[int], str | None],
+    frames_of: Callable[[str], int],
+    min_query_percent: float,
+    min_compared_percent: float,
+) -> list[VideoScore]:
+    """The stored videos that share enough frames with a query, as pytx's vPDQ matcher decides,
+    best first (query share, then compared share, descending; then distance and signal id).
+    `frame_hits[i]`: (row, distance) of each stored frame near the query's retained frame i;
+    `video_of_row`: the video a row is a frame of (None: not a video the caller matches);
+    `frames_of`: how many frames a video has. The hub and local replicas both score by this."""
+    query_frames: dict[str, set[int]] = {}
+    video_rows: dict[str, set[int]] = {}
+    nearest: dict[str, int] = {}
+    for position, candidates in enumerate(frame_hits):
+        for row, distance in candidates:
+            sid = video_of_row(row)
+            if sid is None:
+                continue
+            query_frames.setdefault(sid, set()).add(position)
+            video_rows.setdefault(sid, set()).add(row)
+            nearest[sid] = min(distance, nearest.get(sid, distance))
+    scored = []
+    for sid, positions in query_frames.items():
+        query_percent = 100.0 * len(positions) / len(frame_hits)
+        compared_percent = 100.0 * len(video_rows[sid]) / max(frames_of(sid), 1)
+        if query_percent >= min_query_percent and compared_percent >= min_compared_percent:
+            scored.append((-query_percent, -compared_percent, nearest[sid], sid))
+    return [VideoScore(sid, -q, -c, d) for q, c, d, sid in sorted(scored)]

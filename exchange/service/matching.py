@@ -11,7 +11,7 @@ import numpy as np
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
-from signalhub.vpdq_format import VpdqFrame, vpdq_frames, vpdq_retained
+from signalhub.vpdq_format import VpdqFrame, scored_videos, vpdq_frames, vpdq_retained
 
 from ..auth import Caller
 from ..store import StoreView
@@ -310,40 +310,33 @@ def _video_matches(
     """Stored videos sharing enough frames with a query video, as pytx's vPDQ matcher decides:
     the share of the query's retained frames that match any frame of the video, and the share
     of the video's retained frames that match any frame of the query."""
-    query_frames: dict[str, set[int]] = {}
-    video_rows: dict[str, set[int]] = {}
-    nearest: dict[str, int] = {}
-    for position, candidates in enumerate(frame_hits):
-        for row, distance in candidates:
-            entry = lookup.row(row)
-            if entry is None:
-                continue
-            record = lookup.record(entry[1])
-            if record is None or not record.frame_rows:
-                continue  # a photo: video queries match videos
-            sid = entry[1]
-            query_frames.setdefault(sid, set()).add(position)
-            video_rows.setdefault(sid, set()).add(row)
-            nearest[sid] = min(distance, nearest.get(sid, distance))
-    if not frame_hits:
-        return
-    scored = []
-    for sid, positions in query_frames.items():
+
+    def video_of_row(row: int) -> str | None:
+        entry = lookup.row(row)
+        if entry is None:
+            return None
+        record = lookup.record(entry[1])
+        if record is None or not record.frame_rows:
+            return None  # a photo: video queries match videos
+        return entry[1]
+
+    def frames_of(sid: str) -> int:
         record = lookup.record(sid)
         assert record is not None
-        query_percent = 100.0 * len(positions) / len(frame_hits)
-        compared_percent = 100.0 * len(video_rows[sid]) / len(record.frame_rows)
-        if query_percent >= thresholds.query and compared_percent >= thresholds.compared:
-            scored.append((-query_percent, -compared_percent, nearest[sid], sid))
-    for neg_query, neg_compared, distance, sid in sorted(scored):
-        signal = lookup.visible(sid)
+        return len(record.frame_rows)
+
+    scores = scored_videos(
+        frame_hits, video_of_row, frames_of, thresholds.query, thresholds.compared
+    )
+    for score in scores:
+        signal = lookup.visible(score.signal_id)
         if signal is None:
             continue
         if _full(result, limit):
             break
         result.matches.add(
             signal=signal,
-            distance=distance,
-            query_match_percent=-neg_query,
-            compared_match_percent=-neg_compared,
+            distance=score.distance,
+            query_match_percent=score.query_percent,
+            compared_match_percent=score.compared_percent,
         )
