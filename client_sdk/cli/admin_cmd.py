@@ -303,7 +303,10 @@ def cmd_add_key(args: argparse.Namespace) -> int:
 
 def cmd_revoke_key(args: argparse.Namespace) -> int:
     """Revokes a key; with --compromised-since also retracts what it signed since."""
-    since = parse_time(args.compromised_since) if args.compromised_since else None
+    try:
+        since = parse_time(args.compromised_since) if args.compromised_since else None
+    except ValueError as e:
+        raise UsageError(f"--compromised-since: {e}") from None
     with admin_client(args) as admin:
         if since is None:
             key = admin.revoke_key(args.member, args.key_id)

@@ -78,6 +78,8 @@ def _scenario(hub: HubProcess, tmp_path: Path) -> None:
         bad_time = run_cli("admin", "revoke-key", "acme", key_id, "--compromised-since",
                            "yesterday-ish", env=operator)  # fmt: skip
         assert bad_time.returncode == 1 and "yesterday-ish" in bad_time.stderr
+        assert bad_time.stderr.startswith("signalhub: error: --compromised-since")
+        assert "Traceback" not in bad_time.stderr
         unknown = run_cli("admin", "revoke-key", "acme", "0" * 32, "--compromised-since",
                           since.isoformat(), env=operator)  # fmt: skip
         assert unknown.returncode == 1 and "has no key" in unknown.stderr
