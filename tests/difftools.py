@@ -479,7 +479,7 @@ class HubUnderTest:
             assert store is not None and exchange is not None
             with store.read() as view:
                 head = view.counter("feed_seq")
-            if getattr(exchange, "_filled", head) >= head:
+            if exchange.tail._filled >= head:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name}: the feed tail did not catch up")

@@ -122,6 +122,10 @@ class FeedTail:
         self._kick = threading.Event()
         self._stopping = False
         self._filled = 0
+        # Commits told (by the writer) and commits the filler has read the feed past: while
+        # they differ the cache may end before the store does.
+        self._commits = 0
+        self._commits_read = 0
         self._filler: threading.Thread | None = None
 
     def start(self) -> None:
@@ -142,6 +146,7 @@ class FeedTail:
 
     def committed(self) -> None:
         """Called by the writer thread after a commit."""
+        self._commits += 1
         if self._filler is None:
             self.hub.feed.notify()
         else:
@@ -155,10 +160,12 @@ class FeedTail:
                 return
             try:
                 with self._fill_lock:
+                    commits = self._commits
                     while True:
                         with self.hub.store.read() as view:
                             records = view.feed(self._filled, FEED_PAGE_EVENTS)
                             if not records:
+                                self._commits_read = commits
                                 break
                             page = _TailPage(
                                 int(records[-1].event.cursor),
@@ -171,9 +178,19 @@ class FeedTail:
             self.hub.feed.notify()
 
     def shared_tail_page(self, after: int, remaining: int, urgent_only: bool) -> Page | None:
-        """The cached page after `after` when every event in it is shared; else None."""
+        """The cached page after `after` when every event in it is shared; else None.
+
+        A page shorter than FEED_PAGE_EVENTS is used only when it ends where the store's feed
+        does (the filler has read past every commit told): else the message would end where
+        the cache happens to, while `feed_page_shared` would go on reading, and how the
+        caller's events are cut into messages would tell that records (perhaps hidden ones)
+        were still being read."""
         page = self._cache.get(after)
         if page is None or not page.all_shared:
+            return None
+        if len(page.items) < FEED_PAGE_EVENTS and (
+            page.cursor != self._filled or self._commits_read != self._commits
+        ):
             return None
         events: list[common_pb2.FeedEvent] = []
         frames: list[bytes] = []

@@ -1106,10 +1106,16 @@ def moves_with_hidden_events(tokens: dict[int, list[str]]) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def one_hub(
-    steps: Sequence[Step], template: Path, work: Path, name: str
+    steps: Sequence[Step],
+    template: Path,
+    work: Path,
+    name: str,
+    stop_tail_before: int | None = None,
 ) -> AsyncIterator[tuple[HubUnderTest, list[tuple[Call, bytes | list[bytes] | Failure]]]]:
     """One hub (a copy of the template) that has played `steps` on the shared clock, and each
-    step's call and answer; stopped on leaving."""
+    step's call and answer; stopped on leaving. `stop_tail_before`: the step before which the
+    hub's feed-tail thread stops, so its cache ends where the store had ended then (the hub is
+    then not settled)."""
     data_dir = work / f"{name}-{next(_runs)}"
     shutil.copytree(template, data_dir)
     hub = HubUnderTest("one", data_dir, signers_of(template))
@@ -1120,10 +1126,15 @@ async def one_hub(
         try:
             played = []
             for i, step in enumerate(steps):
+                if i == stop_tail_before:
+                    await hub.settle()
+                    assert hub.server.exchange is not None
+                    hub.server.exchange.tail.stop()
                 clock.ms += STEP_MS
                 call = calls.of(step.action, i)
                 played.append((call, await hub.send(call.who, call.rpc, call.request)))
-            await hub.settle()
+            if stop_tail_before is None:
+                await hub.settle()
             yield hub, played
         finally:
             await hub.stop()
@@ -1242,3 +1253,31 @@ def test_feed_pages_do_not_reveal_hidden_events(template: Path, tmp_path: Path) 
         f"the observer's 2 events come in messages of {without} events without hidden events "
         f"and of {with_hidden} with 600 hidden events between them"
     )
+
+
+def test_feed_messages_do_not_end_where_the_hubs_tail_cache_does(
+    template: Path, tmp_path: Path
+) -> None:
+    """The hub reads its newest feed records into a cache shared by every follower, in a thread
+    that may lag the store. A message must not end where that cache happens to end: with the
+    thread stopped after the observer's first event, 600 hidden events and its second event
+    still come as they come from a settled hub (one message of both)."""
+
+    async def cut(steps: Sequence[Step], stop_tail_before: int | None) -> list[int]:
+        async with one_hub(steps, template, tmp_path, "lag", stop_tail_before) as (hub, _):
+            request = exchange_pb2.FetchUpdatesRequest()
+            messages = await hub.send(OBSERVER, "FetchUpdates", request)
+            assert isinstance(messages, list)
+        return [len(exchange_pb2.FetchUpdatesResponse.FromString(m).events) for m in messages]
+
+    def history(n: int) -> list[Step]:
+        return [
+            visible(Submit(OBSERVER, (Item(OPEN[0]),))),
+            *hidden_batch(n, "lag"),
+            visible(Submit(OBSERVER, (Item(OPEN[1]),))),
+        ]
+
+    settled = asyncio.run(cut(history(0), None))
+    assert settled == [2]
+    assert asyncio.run(cut(history(0), 1)) == settled
+    assert asyncio.run(cut(history(600), 1)) == settled
