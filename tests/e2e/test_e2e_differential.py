@@ -1230,25 +1230,35 @@ def test_page_tokens_do_not_move_with_hidden_events(template: Path, tmp_path: Pa
         )
 
 
+async def _observer_message_sizes(
+    steps: Sequence[Step], template: Path, work: Path, stop_tail_before: int | None = None
+) -> list[int]:
+    """How many events each message of the observer's feed, read from the start, carries."""
+    async with one_hub(steps, template, work, "cut", stop_tail_before) as (hub, _):
+        request = exchange_pb2.FetchUpdatesRequest()
+        messages = await hub.send(OBSERVER, "FetchUpdates", request)
+        assert isinstance(messages, list)
+    return [len(exchange_pb2.FetchUpdatesResponse.FromString(m).events) for m in messages]
+
+
+def _two_observer_events_around(hidden: int, salt: str) -> list[Step]:
+    """The observer's two submissions with `hidden` events it may not see between them."""
+    return [
+        visible(Submit(OBSERVER, (Item(OPEN[0]),))),
+        *hidden_batch(hidden, salt),
+        visible(Submit(OBSERVER, (Item(OPEN[1]),))),
+    ]
+
+
 def test_feed_pages_do_not_reveal_hidden_events(template: Path, tmp_path: Path) -> None:
     """How the observer's feed is cut into messages must not depend on hidden events (a page
     of the feed must not be a fixed number of the hub's events, the observer's among them)."""
-
-    async def cut(steps: Sequence[Step]) -> list[int]:
-        async with one_hub(steps, template, tmp_path, "cut") as (hub, _):
-            request = exchange_pb2.FetchUpdatesRequest()
-            messages = await hub.send(OBSERVER, "FetchUpdates", request)
-            assert isinstance(messages, list)
-        return [len(exchange_pb2.FetchUpdatesResponse.FromString(m).events) for m in messages]
-
-    def history(n: int) -> list[Step]:
-        return [
-            visible(Submit(OBSERVER, (Item(OPEN[0]),))),
-            *hidden_batch(n, "between"),
-            visible(Submit(OBSERVER, (Item(OPEN[1]),))),
-        ]
-
-    without, with_hidden = (asyncio.run(cut(history(n))) for n in (0, 600))
+    without, with_hidden = (
+        asyncio.run(
+            _observer_message_sizes(_two_observer_events_around(n, "between"), template, tmp_path)
+        )
+        for n in (0, 600)
+    )
     assert with_hidden == without, (
         f"the observer's 2 events come in messages of {without} events without hidden events "
         f"and of {with_hidden} with 600 hidden events between them"
@@ -1263,21 +1273,11 @@ def test_feed_messages_do_not_end_where_the_hubs_tail_cache_does(
     thread stopped after the observer's first event, 600 hidden events and its second event
     still come as they come from a settled hub (one message of both)."""
 
-    async def cut(steps: Sequence[Step], stop_tail_before: int | None) -> list[int]:
-        async with one_hub(steps, template, tmp_path, "lag", stop_tail_before) as (hub, _):
-            request = exchange_pb2.FetchUpdatesRequest()
-            messages = await hub.send(OBSERVER, "FetchUpdates", request)
-            assert isinstance(messages, list)
-        return [len(exchange_pb2.FetchUpdatesResponse.FromString(m).events) for m in messages]
+    def cut(hidden: int, stop_tail_before: int | None) -> list[int]:
+        steps = _two_observer_events_around(hidden, "lag")
+        return asyncio.run(_observer_message_sizes(steps, template, tmp_path, stop_tail_before))
 
-    def history(n: int) -> list[Step]:
-        return [
-            visible(Submit(OBSERVER, (Item(OPEN[0]),))),
-            *hidden_batch(n, "lag"),
-            visible(Submit(OBSERVER, (Item(OPEN[1]),))),
-        ]
-
-    settled = asyncio.run(cut(history(0), None))
+    settled = cut(0, None)
     assert settled == [2]
-    assert asyncio.run(cut(history(0), 1)) == settled
-    assert asyncio.run(cut(history(600), 1)) == settled
+    assert cut(0, 1) == settled
+    assert cut(600, 1) == settled
