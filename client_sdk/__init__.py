@@ -20,8 +20,12 @@ from .errors import (
 )
 from .hashing import PDQHash, pdq_from_image
 from .models import FeedEvent, Match, MatchResult, Signal, SignalDetail, SignalInfo, SubmitResult
+from .warnings import WarningEntry, WarningList, WarningLists
 
 __all__ = [
+    "WarningEntry",
+    "WarningList",
+    "WarningLists",
     "AdminClient",
     "AlreadyExists",
     "Batcher",

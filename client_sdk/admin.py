@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 
 from signalhub import domain
-from signalhub.v1 import admin_pb2
+from signalhub.v1 import admin_pb2, coalition_pb2
 
 from .admin_models import (
     AddMemberResult,
@@ -23,12 +23,26 @@ from .admin_models import (
     Member,
     MemberContact,
     PrivacyGroup,
+    QuarantineDecision,
+    QuarantinedSignal,
     RemoveMemberResult,
     RevokeKeyResult,
     UsageReport,
 )
 from .client import RetryPolicy, TlsConfig, _Connection, load_key
+from .errors import SignalhubError
 from .signing import Signer
+from .warnings import ProposedEntry, WarningEntry, WarningList, wire_entries
+
+QUARANTINE_ACTIONS = {
+    "release": coalition_pb2.QUARANTINE_ACTION_RELEASE,
+    "retract": coalition_pb2.QUARANTINE_ACTION_RETRACT,
+}
+WARNING_EDITS = {
+    "approve": admin_pb2.WARNING_EDIT_APPROVE,
+    "reject": admin_pb2.WARNING_EDIT_REJECT,
+    "remove": admin_pb2.WARNING_EDIT_REMOVE,
+}
 
 _R = TypeVar("_R", bound=Message)
 
@@ -197,6 +211,74 @@ class AdminClient:
         request = admin_pb2.ListGroupsRequest()
         response = self._call("ListGroups", request, admin_pb2.ListGroupsResponse)
         return [PrivacyGroup.from_wire(g) for g in response.groups]
+
+    def quarantined(self) -> list[QuarantinedSignal]:
+        """The signals in flood quarantine, oldest quarantine first."""
+        response = self._call(
+            "ListQuarantined", admin_pb2.ListQuarantinedRequest(), admin_pb2.ListQuarantinedResponse
+        )
+        return [QuarantinedSignal.from_wire(q) for q in response.signals]
+
+    def resolve_quarantine(self, signal_id: str, action: str, note: str = "") -> QuarantineDecision:
+        """Releases ("release": its matches are no longer flagged) or retracts ("retract":
+        every submission withdrawn, and members that matched it asked to review) a
+        quarantined signal."""
+        value = QUARANTINE_ACTIONS.get(action)
+        if value is None:
+            raise ValueError(f"action is one of {', '.join(QUARANTINE_ACTIONS)}, not {action!r}")
+        request = admin_pb2.ResolveQuarantineRequest(signal_id=signal_id, action=value, note=note)
+        response = self._call("ResolveQuarantine", request, admin_pb2.ResolveQuarantineResponse)
+        return QuarantineDecision(
+            QuarantinedSignal.from_wire(response.signal),
+            response.retracted_submissions,
+            response.removed,
+        )
+
+    def set_warning_list(
+        self,
+        name: str,
+        description: str = "",
+        *,
+        max_distance: int = 0,
+        endorsements_required: int = 0,
+    ) -> WarningList:
+        """Creates a warning list or changes its settings: `max_distance` (Hamming types: a
+        value that near a listed one counts as listed), `endorsements_required` (0: only the
+        operator approves; N: also N members proposing the same entry)."""
+        request = admin_pb2.SetWarningListRequest(
+            name=name,
+            description=description,
+            max_distance=max_distance,
+            endorsements_required=endorsements_required,
+        )
+        response = self._call("SetWarningList", request, admin_pb2.SetWarningListResponse)
+        return WarningList.from_wire(response.list)
+
+    def edit_warning_entries(
+        self, list_name: str, edit: str, entries: Sequence[WarningEntry]
+    ) -> tuple[int, int]:
+        """Approves ("approve": lists them, proposed or not), rejects ("reject": drops the
+        proposals) or removes ("remove") entries; returns (entries changed, lists' version)."""
+        value = WARNING_EDITS.get(edit)
+        if value is None:
+            raise SignalhubError(f"unknown edit {edit!r}: approve, reject or remove")
+        request = admin_pb2.EditWarningEntriesRequest(
+            list=list_name, edit=value, entries=wire_entries(entries)
+        )
+        response = self._call("EditWarningEntries", request, admin_pb2.EditWarningEntriesResponse)
+        return response.changed, response.version
+
+    def warning_proposals(
+        self, list_name: str = "", *, include_approved: bool = False
+    ) -> list[ProposedEntry]:
+        """Every member's proposals (of one list, or all) with who proposed each."""
+        request = admin_pb2.ListAllWarningProposalsRequest(
+            list=list_name, include_approved=include_approved
+        )
+        response = self._call(
+            "ListAllWarningProposals", request, admin_pb2.ListAllWarningProposalsResponse
+        )
+        return [ProposedEntry.from_wire(p) for p in response.entries]
 
     def sign_audit_head(self) -> AuditHead | None:
         """Has the hub sign the audit log's current head now (None: the log is empty)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from signalhub.v1 import admin_pb2
+from signalhub.v1 import admin_pb2, coalition_pb2
 
 
 class UtcTime(datetime):
@@ -286,6 +286,49 @@ class ErasedSignal:
     def from_wire(cls, e: admin_pb2.ErasedSignal) -> ErasedSignal:
         """The tombstone of a wire message."""
         return cls(e.signal_id, e.type, e.reason, UtcTime.from_wire(e.erased_at))
+
+
+@dataclass(frozen=True)
+class QuarantinedSignal:
+    """A signal in flood quarantine: when, and the hour's rate that tripped it against the
+    baseline it was compared with (matches per hour at members other than its submitters)."""
+
+    signal_id: str
+    type: str
+    quarantined_at: UtcTime
+    matches_per_hour: int
+    baseline_per_hour: float
+
+    @classmethod
+    def from_wire(cls, q: coalition_pb2.QuarantinedSignal) -> QuarantinedSignal:
+        """The SDK's value of a wire message."""
+        return cls(
+            q.signal_id,
+            q.type,
+            UtcTime.from_wire(q.quarantined_at),
+            q.matches_per_hour,
+            q.baseline_per_hour,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """As a JSON object (times in RFC 3339)."""
+        return {
+            "signal_id": self.signal_id,
+            "type": self.type,
+            "quarantined_at": iso_time(self.quarantined_at),
+            "matches_per_hour": self.matches_per_hour,
+            "baseline_per_hour": self.baseline_per_hour,
+        }
+
+
+@dataclass(frozen=True)
+class QuarantineDecision:
+    """What ResolveQuarantine did: the signal as it was, and for a retraction how many
+    submissions went and whether the signal was removed."""
+
+    signal: QuarantinedSignal
+    retracted_submissions: int
+    removed: bool
 
 
 @dataclass(frozen=True)

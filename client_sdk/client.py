@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signalhub import domain
-from signalhub.v1 import admin_pb2, common_pb2, exchange_pb2
+from signalhub import warnings as wl
+from signalhub.v1 import admin_pb2, coalition_pb2, common_pb2, exchange_pb2
 from signalhub.vpdq_format import VpdqFrame, vpdq_text
 
 from .batching import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIGNALS, Batcher, split_batches
@@ -42,6 +44,7 @@ from .models import (
 )
 from .signing import Signer
 from .snapshot import Snapshot, SnapshotSignals, read_snapshot
+from .warnings import ProposedEntry, WarningEntry, WarningLists, verified_lists, wire_entries
 
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
 OPINIONS: dict[str, common_pb2.Opinion] = {
@@ -173,12 +176,17 @@ class Client:
         min_compared_match_percent: float | None = None,
         thresholds: Mapping[str, int] | None = None,
         min_score: float | None = None,
+        exclude_warned: bool = True,
+        exclude_quarantined: bool = True,
     ) -> list[MatchResult]:
         """Matches (type, value) queries; one MatchResult per query, in order. The percentages
         apply to vpdq (video) queries; unset, the hub uses 80 and 0 as pytx does.
         `thresholds` gives the largest distance per type for types matched by their own index
         (plug-ins such as tlsh; `signal_types()` lists their defaults). `min_score` keeps only
-        signals a classifier scored at least that high."""
+        signals a classifier scored at least that high. `exclude_warned` (the default, for
+        automated actioning) leaves out matches a warning list flags; with False they come back
+        with `warning_lists` set. `exclude_quarantined` (the default too) leaves out matches of
+        signals in flood quarantine; with False they come back with `quarantined` set."""
         thresholds = thresholds or {}
         request = exchange_pb2.MatchHashesRequest(
             queries=[
@@ -188,6 +196,8 @@ class Client:
                 for t, v in queries
             ],
             max_distance=max_distance,
+            exclude_warned=exclude_warned,
+            exclude_quarantined=exclude_quarantined,
         )
         if min_query_match_percent is not None:
             request.min_query_match_percent = min_query_match_percent
@@ -201,7 +211,16 @@ class Client:
             matches = tuple(Match.from_wire(m) for m in result.matches)
             if min_score is not None:
                 matches = tuple(m for m in matches if m.signal.scored_at_least(min_score))
-            out.append(MatchResult(t, v, matches, result.truncated))
+            out.append(
+                MatchResult(
+                    t,
+                    v,
+                    matches,
+                    result.truncated,
+                    result.excluded_warned,
+                    result.excluded_quarantined,
+                )
+            )
         return out
 
     def signal_types(self) -> list[SignalTypeInfo]:
@@ -350,6 +369,70 @@ class Client:
             exchange_pb2.RetractSubmissionResponse,
         )
         return [(r.signal_id, r.removed) for r in response.results]
+
+    def warning_lists(
+        self, if_version_after: int = 0, *, hub_key: bytes | None = None
+    ) -> WarningLists:
+        """The coalition's warning lists, their digest and hub signature checked (against
+        `hub_key` when given). With `if_version_after` at the current version, `unchanged`
+        is set and no lists are sent."""
+        response = self.warning_lists_wire(if_version_after, hub_key=hub_key)
+        lists = verified_lists(response, hub_key)
+        if if_version_after and not response.lists and response.version <= if_version_after:
+            return replace(lists, unchanged=True)
+        return lists
+
+    def warning_lists_wire(
+        self, if_version_after: int = 0, *, hub_key: bytes | None = None
+    ) -> exchange_pb2.GetWarningListsResponse:
+        """GetWarningLists' answer as received, once its digest and signature check out (what
+        a local replica stores)."""
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/GetWarningLists",
+            exchange_pb2.GetWarningListsRequest(if_version_after=if_version_after),
+            exchange_pb2.GetWarningListsResponse,
+        )
+        verified_lists(response, hub_key)
+        return response
+
+    def propose_warning_entries(
+        self,
+        list_name: str,
+        entries: Sequence[WarningEntry],
+        *,
+        withdraw: bool = False,
+        request_id: str | None = None,
+    ) -> list[ProposedEntry]:
+        """Proposes entries for a warning list (or endorses the same entries others proposed);
+        with `withdraw`, takes this member's proposal or endorsement back. Signed; idempotent
+        by request id. Returns each entry's state."""
+        action = (
+            coalition_pb2.WARNING_ACTION_WITHDRAW
+            if withdraw
+            else coalition_pb2.WARNING_ACTION_PROPOSE
+        )
+        response = self._conn.signed_command(
+            "/signalhub.v1.Exchange/ProposeWarningEntries",
+            wl.WARNING_PROPOSAL_SIGNING_PREFIX,
+            coalition_pb2.WarningProposal(
+                request_id=request_id or uuid.uuid4().hex,
+                list=list_name,
+                action=action,
+                entries=wire_entries(entries),
+            ),
+            exchange_pb2.ProposeWarningEntriesRequest,
+            exchange_pb2.ProposeWarningEntriesResponse,
+        )
+        return [ProposedEntry.from_wire(p) for p in response.entries]
+
+    def warning_proposals(self, list_name: str = "") -> list[ProposedEntry]:
+        """This member's own proposals and endorsements (of one list, or all)."""
+        response = self._conn.signed_unary(
+            "/signalhub.v1.Exchange/ListWarningProposals",
+            exchange_pb2.ListWarningProposalsRequest(list=list_name),
+            exchange_pb2.ListWarningProposalsResponse,
+        )
+        return [ProposedEntry.from_wire(p) for p in response.entries]
 
     def snapshot(
         self,

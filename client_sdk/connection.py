@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 
 from signalhub import domain
-from signalhub.v1 import common_pb2
+from signalhub.v1 import coalition_pb2, common_pb2
 
 from .errors import SignalhubError, error_from_rpc
 from .signing import Signer
@@ -30,7 +30,12 @@ RETRYABLE = frozenset(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
-SignedPayload = common_pb2.SubmissionBatch | common_pb2.OpinionChange | common_pb2.Retraction
+SignedPayload = (
+    common_pb2.SubmissionBatch
+    | common_pb2.OpinionChange
+    | common_pb2.Retraction
+    | coalition_pb2.WarningProposal
+)
 """What a member signs into an envelope: each names its member and when it was made."""
 
 

@@ -158,8 +158,10 @@ def jsonl_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, record
 
 
-CSV_TEXT_COLUMNS = ("classifier", "score", "human_reviewed", "incident")
+CSV_TEXT_COLUMNS = ("classifier", "score", "human_reviewed", "incident", "source_ref")
 """CSV columns read as they are (when not empty)."""
+CSV_METADATA_PREFIX = "meta."
+"""A CSV column `meta.KEY` is the metadata value of KEY (when not empty)."""
 CSV_LIST_COLUMNS = ("labels", "tags")
 """CSV columns holding lists, separated by `;` (or `|`)."""
 
@@ -170,7 +172,8 @@ def _csv_list(text: str) -> list[str]:
 
 def csv_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
     """Records of a CSV file with a header naming at least a "value" column (other columns:
-    type, labels, tags, classifier, score, human_reviewed, incident; the rest are ignored)."""
+    type, labels, tags, classifier, score, human_reviewed, incident, source_ref and `meta.KEY`
+    for metadata; the rest are ignored)."""
     reader = csv.DictReader(io.StringIO(stream.read()))
     if not reader.fieldnames or "value" not in reader.fieldnames:
         raise InputError('a CSV file needs a header with a "value" column')
@@ -184,6 +187,13 @@ def csv_records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         for column in CSV_LIST_COLUMNS:
             if row.get(column):
                 record[column] = _csv_list(row[column] or "")
+        metadata = {
+            column.removeprefix(CSV_METADATA_PREFIX): text
+            for column, text in row.items()
+            if column and column.startswith(CSV_METADATA_PREFIX) and text
+        }
+        if metadata:
+            record["metadata"] = metadata
         yield reader.line_num, record
 
 
@@ -231,6 +241,9 @@ class RecordDefaults:
     score: float | None = None
     human_reviewed: bool = False
     incident: str = ""
+    source_ref: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
+    """Metadata every record gets; a record's own keys override these keys."""
 
 
 def read_signals(name: str, fmt: str, defaults: RecordDefaults) -> list[Signal]:
@@ -299,6 +312,8 @@ def signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) ->
             expires_at_ms=int(expires_at.timestamp() * 1000) if expires_at else 0,
             verdict=record_verdict(record, d),
             incident=str(record.get("incident", d.incident)),
+            source_ref=str(record.get("source_ref", d.source_ref)),
+            metadata=record_metadata(record, d),
         )
     except (domain.InvalidValue, ValueError, TypeError) as e:
         raise InputError(f"{where}: {e}") from None
@@ -312,7 +327,21 @@ def signal_from_record(where: str, record: dict[str, Any], d: RecordDefaults) ->
         expires_at,
         canonical.verdict,
         canonical.incident,
+        canonical.source_ref,
+        dict(canonical.metadata),
     )
+
+
+def record_metadata(record: dict[str, Any], d: RecordDefaults) -> dict[str, str]:
+    """A record's metadata: the defaults' keys, then its own "metadata" object's (JSONL; CSV
+    `meta.KEY` columns become one). Values must be strings (TypeError otherwise)."""
+    given = record.get("metadata", {})
+    if not isinstance(given, dict):
+        raise TypeError('"metadata" is a JSON object of strings')
+    for key, value in given.items():
+        if not isinstance(value, str):
+            raise TypeError(f"metadata value of {key!r} is not a string")
+    return {**dict(d.metadata), **given}
 
 
 def record_verdict(record: dict[str, Any], d: RecordDefaults) -> domain.Verdict | None:

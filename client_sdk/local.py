@@ -22,12 +22,20 @@ import grpc
 import lmdb
 
 from signalhub import domain
-from signalhub.v1 import common_pb2
+from signalhub.v1 import common_pb2, exchange_pb2
 
 from .errors import SignalhubError
 from .models import MatchResult, SignalInfo
 from .replica_match import LoadedIndex, Lookup, MatchOptions, load_indexes, match_one
 from .replica_tables import LAYOUT, ReplicaTables, open_dbs
+from .replica_warnings import (
+    LISTS_KEY,
+    ReplicaWarnings,
+    fetch_lists,
+    flag_quarantined,
+    flag_results,
+    stored_lists,
+)
 from .snapshot import Snapshot, SnapshotSignals
 
 COMMIT_EVENTS = 2000
@@ -46,6 +54,11 @@ SNAPSHOT_MAP_BYTES_PER_SIGNAL = 1024
 one transaction a snapshot is written in (it is doubled and the snapshot fetched again if it
 still fills)."""
 _REMOVALS = (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED)
+_NOT_SIGNALS = (
+    common_pb2.EVENT_KIND_WARNING_LISTS_CHANGED,
+    common_pb2.EVENT_KIND_REVIEW_REQUESTED,
+)
+"""Events that carry no view of a signal: a replica stores nothing of them."""
 
 
 class ReplicaSource(Protocol):
@@ -83,6 +96,7 @@ class LocalReplica:
         self._meta, self._signals, self._typed = dbs.meta, dbs.signals, dbs.typed
         self._pdq, self._pdq_rows = dbs.pdq, dbs.pdq_rows
         self._index: LoadedIndex | None = None
+        self._warnings = ReplicaWarnings()
         self.last_snapshot: Snapshot | None = None
         """The snapshot the last `sync` started from (None when it followed the feed only)."""
         self._upgrade_layout()
@@ -187,7 +201,25 @@ class LocalReplica:
                 pending = []
         if pending:
             applied += self._apply(pending, member)
+        self._sync_warning_lists(client, hub_key)
         return applied
+
+    def _sync_warning_lists(self, client: ReplicaSource, hub_key: bytes | None) -> None:
+        """Keeps the hub's signed warning lists (when the source serves them and they moved)."""
+        fetch = getattr(client, "warning_lists_wire", None)
+        if fetch is None:
+            return
+        with self.env.begin() as txn:
+            held = stored_lists(txn, self._meta)
+        response = fetch_lists(fetch, held, hub_key or self.hub_key)
+        if response is not None:
+            with self.env.begin(write=True) as txn:
+                txn.put(LISTS_KEY, response.SerializeToString(), db=self._meta)
+
+    def warning_lists(self) -> exchange_pb2.GetWarningListsResponse:
+        """The signed warning lists the replica holds (version 0: none yet)."""
+        with self.env.begin() as txn:
+            return stored_lists(txn, self._meta)
 
     @property
     def _legacy_cursor(self) -> bool:
@@ -296,6 +328,8 @@ class LocalReplica:
     def _apply(self, events: list[common_pb2.FeedEvent], member: bytes) -> int:
         def work(tables: ReplicaTables) -> None:
             for e in events:
+                if e.kind in _NOT_SIGNALS:
+                    continue  # no signal's view (the lists are fetched at the end of the sync)
                 key = bytes.fromhex(e.signal.signal_id)
                 if e.kind in _REMOVALS:
                     tables.delete(key, e.signal.type)
@@ -340,12 +374,16 @@ class LocalReplica:
         min_compared_match_percent: float = 0.0,
         thresholds: Mapping[str, int] | None = None,
         min_score: float | None = None,
+        exclude_warned: bool = True,
+        exclude_quarantined: bool = True,
     ) -> list[MatchResult]:
         """Matches (type, wire value) queries locally, as the hub's MatchHashes does: PDQ
         hashes against photos and the frames of videos (with the frame's time), vpdq videos
         frame by frame (with the query's and the video's matched shares), types with their own
         index (plug-ins) within `thresholds[type]` (default: the type's), other types exactly.
-        `min_score` keeps only signals a classifier scored at least that high. The indexes are
+        `min_score` keeps only signals a classifier scored at least that high; matches the
+        synced warning lists flag are left out (`exclude_warned`) or flagged, and so are matches
+        of signals the hub holds in quarantine (`exclude_quarantined`). The indexes are
         loaded on the first call and kept for the next ones until the replica changes."""
         options = MatchOptions(
             max_distance,
@@ -357,4 +395,7 @@ class LocalReplica:
         with self.env.begin() as txn:
             loaded = self._indexes(txn)
             lookup = Lookup(self._dbs, txn)
-            return [match_one(loaded, lookup, t, v, options) for t, v in queries]
+            results = [match_one(loaded, lookup, t, v, options) for t, v in queries]
+            warned = self._warnings.index(stored_lists(txn, self._meta))
+        flagged = flag_results(warned, list(queries), results, exclude_warned)
+        return flag_quarantined(flagged, exclude_quarantined)

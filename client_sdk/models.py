@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from signalhub.domain import Verdict
 from signalhub.signal_types import ConsortiumKey, wire_value
-from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.v1 import coalition_pb2, common_pb2, exchange_pb2
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Signal:
     """The classifier that flagged the content (its name, score 0-1, human review)."""
     incident: str = ""
     """Your case reference: your signals with the same one are linked (opaque to others)."""
+    source_ref: str = ""
+    """Your own reference (a case or ticket id, at most 128 characters), returned with the
+    signal to whoever may see this submission (docs/source-records.md)."""
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Your metadata map (at most 16 slug keys, 1,024 characters in all), returned as
+    `source_ref` is."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", dict(self.metadata))  # a copy, never the caller's
 
     @classmethod
     def of(
@@ -37,12 +47,12 @@ class Signal:
         type_name: str,
         raw: str,
         consortium_key: ConsortiumKey | None = None,
-        **metadata: Any,
+        **fields: Any,
     ) -> Signal:
         """A signal from a raw value: normalised by the type's documented rules and, for
         personal types (email, phone, username, account_id, ip), keyed with the consortium
         key so that the hub never sees the value."""
-        return cls(type_name, wire_value(type_name, raw, consortium_key), **metadata)
+        return cls(type_name, wire_value(type_name, raw, consortium_key), **fields)
 
     def to_wire(self) -> common_pb2.SignalSubmission:
         """The submission as the wire message a batch carries."""
@@ -58,6 +68,10 @@ class Signal:
             out.expires_at.FromDatetime(self.expires_at)
         if self.incident:
             out.incident = self.incident
+        if self.source_ref:
+            out.source_ref = self.source_ref
+        if self.metadata:
+            out.metadata.update(self.metadata)
         if self.classifier is not None:
             v = self.classifier
             out.classifier.classifier = v.classifier
@@ -70,6 +84,21 @@ def _time(ts: Timestamp) -> str | None:
     if not ts.seconds and not ts.nanos:
         return None
     return ts.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One submission's source record as the hub returns it: who submitted, and its own
+    reference and metadata."""
+
+    member_id: str
+    source_ref: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_wire(cls, s: coalition_pb2.SourceRecord) -> SourceInfo:
+        """The SDK's value of a wire `SourceRecord` (its metadata sorted by key)."""
+        return cls(s.member_id, s.source_ref, dict(sorted(s.metadata.items())))
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,13 @@ class SignalInfo:
     """Members' opinions: true_positive, false_positive, disputed."""
     classifiers: tuple[Verdict, ...] = ()
     """Classifier verdicts (one per classifier, its highest score), sorted by classifier."""
+    sources: tuple[SourceInfo, ...] = ()
+    """The source records of the submissions you may see that carry one, oldest first."""
+    sources_truncated: bool = False
+    """More submissions carry one than the hub returns (32)."""
+    quarantined: bool = False
+    """The hub holds the signal in flood quarantine (its match rate jumped far above its
+    baseline): do not act on its matches automatically until an operator releases it."""
 
     @property
     def score(self) -> float | None:
@@ -117,14 +153,26 @@ class SignalInfo:
                 "disputed": s.opinions.disputed,
             },
             tuple(Verdict(v.classifier, v.score, v.human_reviewed) for v in s.classifiers),
+            tuple(SourceInfo.from_wire(r) for r in s.sources),
+            s.sources_truncated,
+            s.quarantined,
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The signal as a JSON object (the CLI's `--json` lines): lists for tuples."""
+        """The signal as a JSON object (the CLI's `--json` lines): lists for tuples; `sources`
+        (and `sources_truncated`) only when there are some."""
         out = asdict(self)
         out["labels"] = list(self.labels)
         out["tags"] = list(self.tags)
         out["classifiers"] = [asdict(v) for v in self.classifiers]
+        if self.sources:
+            out["sources"] = [asdict(r) for r in self.sources]
+        else:
+            del out["sources"]
+        if not self.sources_truncated:
+            del out["sources_truncated"]
+        if not self.quarantined:
+            del out["quarantined"]
         return out
 
 
@@ -185,6 +233,11 @@ class Match:
     linked_truncated: bool = False
     """Some linked signals were left out (over 100, or the call's budget for them was spent:
     match this signal alone to see them)."""
+    warning_lists: tuple[str, ...] = ()
+    """Warning lists that flag this match (its value or the query is a benign or
+    collision-prone value): do not act on it automatically."""
+    quarantined: bool = False
+    """The matched signal is in flood quarantine: do not act on it automatically."""
 
     @classmethod
     def from_wire(cls, m: exchange_pb2.Match) -> Match:
@@ -197,6 +250,8 @@ class Match:
             m.frame_timestamp if m.HasField("frame_timestamp") else None,
             tuple(SignalInfo.from_wire(s) for s in m.linked),
             m.linked_truncated,
+            tuple(m.warning_lists),
+            m.quarantined or m.signal.quarantined,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -207,6 +262,8 @@ class Match:
             out["linked"] = [s.to_json() for s in self.linked]
         if self.linked_truncated:
             out["linked_truncated"] = True
+        if self.warning_lists:
+            out["warning_lists"] = list(self.warning_lists)
         for name in ("query_match_percent", "compared_match_percent", "frame_timestamp"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -223,6 +280,10 @@ class MatchResult:
     truncated: bool = False
     """There were more matches than returned: too many near this query (lower the distance),
     or the call's answer reached its size budget (ask for this query again alone)."""
+    excluded_warned: int = 0
+    """Matches left out because a warning list flags them (`exclude_warned`)."""
+    excluded_quarantined: int = 0
+    """Matches of quarantined signals left out (`exclude_quarantined`)."""
 
 
 @dataclass(frozen=True)
@@ -236,17 +297,28 @@ class FeedEvent:
     time: str | None
     urgent: bool = False
     """The submission was marked urgent (an ongoing abuse situation)."""
+    warning_lists_version: int = 0
+    """A `warning_lists_changed` event: the lists' new version (fetch them again)."""
 
     @classmethod
     def from_wire(cls, e: common_pb2.FeedEvent) -> FeedEvent:
         """The SDK's value of a wire `FeedEvent`; `event` is the kind as a lowercase word."""
         kind = common_pb2.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
+        signal = SignalInfo.from_wire(e.signal)
         return cls(
-            e.cursor, kind, SignalInfo.from_wire(e.signal), e.member_id, _time(e.time), e.urgent
+            e.cursor, kind, signal, e.member_id, _time(e.time), e.urgent, e.warning_lists_version
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The event as a JSON object: cursor, event, the signal's fields, member, time, urgent."""
+        """The event as a JSON object: cursor, event, the signal's fields, member, time, urgent
+        (a warning-list change: cursor, event, time and the lists' version)."""
+        if self.event == "warning_lists_changed":
+            return {
+                "cursor": self.cursor,
+                "event": self.event,
+                "time": self.time,
+                "warning_lists_version": self.warning_lists_version,
+            }
         return {
             "cursor": self.cursor,
             "event": self.event,
@@ -276,6 +348,10 @@ class Provenance:
     envelope_redacted: bool = False
     """A legal erasure of another signal of its batch scrubbed the envelope (it no longer
     verifies)."""
+    source_ref: str = ""
+    """The submitter's own reference (docs/source-records.md)."""
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The submitter's metadata."""
 
     def to_json(self) -> dict[str, Any]:
         """The submission as a JSON object, the envelope's bytes in hex (to verify elsewhere)."""
@@ -289,6 +365,8 @@ class Provenance:
             "received_at": self.received_at,
             **({"incident": self.incident} if self.incident else {}),
             **({"envelope_redacted": True} if self.envelope_redacted else {}),
+            **({"source_ref": self.source_ref} if self.source_ref else {}),
+            **({"metadata": dict(self.metadata)} if self.metadata else {}),
             "envelope": {
                 "payload": self.envelope.payload.hex(),
                 "key_id": self.envelope.key_id,
@@ -321,6 +399,8 @@ class SignalDetail:
                 tuple(s.audience),
                 s.incident,
                 s.envelope_redacted,
+                s.source_ref,
+                dict(sorted(s.metadata.items())),
             )
             for s in r.submissions
         )

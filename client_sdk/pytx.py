@@ -143,6 +143,9 @@ class SignalhubSignalMetadata(state.FetchedSignalMetadata):
     (an update: kept from the earlier record by `fetch_value_merge`)."""
     changed_by_me: bool = False
     """The latest change (submission, opinion, retraction) was this member's."""
+    sources: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    """Source records of the submissions it may see: (member, source_ref, metadata pairs),
+    oldest first (docs/source-records.md)."""
 
     def get_as_opinions(self) -> t.Sequence[state.SignalOpinion]:
         """pytx's view of the signal: one POSITIVE_CLASS opinion with the hub's labels, and a
@@ -319,6 +322,9 @@ class SignalhubSignalExchangeAPI(
             # submission, an opinion or a retraction.
             submitted_by_me=mine if event.kind == common_pb2.EVENT_KIND_SIGNAL_ADDED else None,
             changed_by_me=mine,
+            sources=tuple(
+                (r.member_id, r.source_ref, tuple(sorted(r.metadata.items()))) for r in s.sources
+            ),
         )
 
     @classmethod

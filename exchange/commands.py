@@ -178,6 +178,7 @@ _RENAMED_SETTINGS = {
     "audit_head_interval": "audit_head_interval_seconds",
     "expiry_interval": "expiry_interval_seconds",
     "snapshot_interval": "snapshot_interval_seconds",
+    "match_count_interval": "match_count_interval_seconds",
 }
 """Settings whose `ServerConfig` field has another name; every other setting but log_format
 (the process's, not the server's) is the field of its own name."""

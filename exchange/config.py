@@ -267,6 +267,43 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "I/K: index only shard I of K (I from 0), match by asking every shard (cluster)",
     ),
+    Setting(
+        "match_count_interval",
+        "SIGNALHUB_MATCH_COUNT_INTERVAL",
+        _positive(float),
+        5.0,
+        "seconds between logged match counts (what quarantine and review notices count)",
+    ),
+    Setting(
+        "quarantine_ratio",
+        "SIGNALHUB_QUARANTINE_RATIO",
+        _non_negative(float),
+        20.0,
+        "quarantine a signal whose matches this hour exceed this many times its baseline "
+        "(0 = never quarantine)",
+    ),
+    Setting(
+        "quarantine_min_matches_per_hour",
+        "SIGNALHUB_QUARANTINE_MIN_MATCHES_PER_HOUR",
+        _non_negative(int),
+        50,
+        "and exceed this many matches at other members than its submitters",
+    ),
+    Setting(
+        "quarantine_baseline_hours",
+        "SIGNALHUB_QUARANTINE_BASELINE_HOURS",
+        _positive(int),
+        24,
+        "hours before the current one whose mean rate is the baseline (at most 672)",
+    ),
+    Setting(
+        "review_window_days",
+        "SIGNALHUB_REVIEW_WINDOW_DAYS",
+        _positive(int),
+        90,
+        "how far back a false positive or an upheld appeal asks matching members to review "
+        "(at most 365)",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -61,6 +61,24 @@ class HubMetrics:
             ["type"],
             registry=self.registry,
         )
+        self.matches_warned = Counter(
+            "signalhub_matches_warned",
+            "Matches a warning list flags, by signal type and whether they were returned "
+            "flagged or excluded at the caller's request.",
+            ["type", "outcome"],
+            registry=self.registry,
+        )
+        self.warning_entries = Gauge(
+            "signalhub_warning_list_entries",
+            "Approved entries of each warning list.",
+            ["list"],
+            registry=self.registry,
+        )
+        self.warning_proposals_open = Gauge(
+            "signalhub_warning_proposals_open",
+            "Members' proposals and endorsements of warning-list entries waiting for approval.",
+            registry=self.registry,
+        )
         self.index_signals = Gauge(
             "signalhub_index_signals",
             "Signals in the in-memory match index, by type.",
@@ -136,6 +154,24 @@ class HubMetrics:
         for table in CHECKED_TABLES:  # at 0 from the start: an alert sees the first one rise
             self.corrupt_records.labels(table)
 
+        self.signals_quarantined = Gauge(
+            "signalhub_signals_quarantined",
+            "Signals in flood quarantine now (their match rate jumped far above its baseline; "
+            "an operator releases or retracts each).",
+            registry=self.registry,
+        )
+        self.matches_quarantined = Counter(
+            "signalhub_matches_quarantined",
+            "Matches of quarantined signals answered, by outcome (flagged, excluded).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.match_counts_dropped = Gauge(
+            "signalhub_match_counts_dropped",
+            "Matches not counted for quarantine and reviews since the process started "
+            "(the node's tally of (signal, member) pairs was full).",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "signalhub_ready",
             "1 while the hub serves; 0 while its index loads or it drains.",

@@ -32,9 +32,13 @@ from .errors import RESTORE_ADVICE, HubError
 from .index import CommitHook, SignalIndex
 from .integrity import startup_problems
 from .limits import CostLimiter, MemberSlots, RateLimiter
+from .match_counts import QuarantineSettings
 from .metrics import HubMetrics
 from .server_handlers import RpcHandlers
 from .service import AdminService, ExchangeService, FeedNotifier, Hub
+from .service import quarantine as service_quarantine
+from .service import warnings as service_warnings
+from .service.quarantine import log_match_counts, log_match_counts_periodically
 from .store import Store
 from .writer import Writer, now_timestamp
 
@@ -87,6 +91,14 @@ class ServerConfig:
     """Cluster mode: how often a node uploads a snapshot of its store (0: never)."""
     shard: tuple[int, int] | None = None
     """(I, K): index only shard I of K; matches ask every shard over NATS (cluster mode)."""
+    match_count_interval_seconds: float = 5.0
+    """How often the node logs its match counts (exchange.match_counts)."""
+    quarantine_ratio: float = 20.0
+    quarantine_min_matches_per_hour: int = 50
+    quarantine_baseline_hours: int = 24
+    """Flood quarantine's thresholds (ratio 0: never quarantine)."""
+    review_window_days: int = 90
+    """How far back review notices count a member's matches."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -155,6 +167,7 @@ class HubServer:
         self._expiry_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._counts_task: asyncio.Task[None] | None = None
         self.cluster: ClusterLog | None = None
         self._pending: set[asyncio.Future[None]] = set()
         self.exchange: ExchangeService | None = None
@@ -188,6 +201,8 @@ class HubServer:
         self.metrics.index_signals.labels("pdq").set(loaded)
         with store.read() as view:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
+        service_warnings.refresh_metrics(hub)
+        service_quarantine.refresh_metrics(hub)
         log.info("index loaded: %d PDQ hashes in %.2f s", loaded, time.perf_counter() - started)
         exchange.start_tail()
         self.writer.start()
@@ -200,6 +215,9 @@ class HubServer:
         self._head_task = asyncio.create_task(self._sign_heads_periodically(hub))
         self._expiry_task = asyncio.create_task(self._expire_periodically(hub))
         self._stats_task = asyncio.create_task(self._flush_stats_periodically(hub))
+        self._counts_task = asyncio.create_task(
+            log_match_counts_periodically(hub, self.config.match_count_interval_seconds)
+        )
         if self.cluster is not None and self.config.snapshot_interval_seconds > 0:
             self._snapshot_task = asyncio.create_task(self._snapshot_periodically(self.cluster))
 
@@ -268,6 +286,13 @@ class HubServer:
                 self.config.match_results_burst,
                 refused("match"),
             ),
+            quarantine=QuarantineSettings(
+                ratio=self.config.quarantine_ratio,
+                min_matches_per_hour=self.config.quarantine_min_matches_per_hour,
+                baseline_hours=self.config.quarantine_baseline_hours,
+                enabled=self.config.quarantine_ratio > 0,
+            ),
+            review_window_days=self.config.review_window_days,
         )
 
     def _grpc_options(self) -> list[tuple[str, int]]:
@@ -436,11 +461,13 @@ class HubServer:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace)
-        for task in (self._head_task, self._expiry_task, self._stats_task, self._snapshot_task):
+        tasks = (self._head_task, self._expiry_task, self._stats_task, self._snapshot_task)
+        for task in (*tasks, self._counts_task):
             if task is not None:
                 task.cancel()
         if self.hub is not None and self.hub.ready:
             await flush_stats(self.hub)
+            await log_match_counts(self.hub)
             try:  # so that `audit verify` finds every entry covered by a signed head
                 await self.hub.sign_audit_head()
             except Exception:

@@ -137,7 +137,11 @@ def _sent(view: StoreView, record: rec.FeedRecord, viewer: Viewer) -> bool:
     if not event_visible(record, viewer):
         return False
     event = record.event
-    if event.kind in (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED):
+    if event.kind in (
+        common_pb2.EVENT_KIND_SIGNAL_REMOVED,
+        common_pb2.EVENT_KIND_SIGNAL_ERASED,
+        common_pb2.EVENT_KIND_WARNING_LISTS_CHANGED,  # about no signal: sent to everyone
+    ):
         return True
     stored = view.signal(event.signal.signal_id)
     if stored is None:

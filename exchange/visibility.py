@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import common_pb2
+from signalhub.v1 import coalition_pb2, common_pb2
 
 from .store import StoreView
 
@@ -105,7 +105,12 @@ def view_from(
     subs = list(subs)
     if not subs:
         return None
-    out = common_pb2.Signal(signal_id=signal.signal_id, type=signal.type, value=signal.value)
+    out = common_pb2.Signal(
+        signal_id=signal.signal_id,
+        type=signal.type,
+        value=signal.value,
+        quarantined=signal.quarantined,
+    )
     out.labels.extend(sorted({label for s in subs for label in s.labels}))
     out.tags.extend(sorted({tag for s in subs for tag in s.tags}))
     out.corroboration = len({s.member_id for s in subs})
@@ -118,7 +123,43 @@ def view_from(
     verdicts = merge_verdicts(s.classifier for s in subs if s.HasField("classifier"))
     if verdicts:
         out.classifiers.extend(verdicts)
+    set_sources(out, subs)
     return out
+
+
+def carries_source(sub: rec.SubmissionRecord) -> bool:
+    """Whether a submission carries a source record (a source_ref or metadata)."""
+    return bool(sub.source_ref or sub.metadata)
+
+
+def source_of(sub: rec.SubmissionRecord) -> coalition_pb2.SourceRecord:
+    """A submission's source record as a signal's view carries it."""
+    return coalition_pb2.SourceRecord(
+        member_id=sub.member_id, source_ref=sub.source_ref, metadata=sub.metadata
+    )
+
+
+def set_sources(signal: common_pb2.Signal, subs: Iterable[rec.SubmissionRecord]) -> None:
+    """Sets a signal's `sources` from the given submissions (those the caller may see, in log
+    order, so the oldest come first): one per submission carrying one, at most MAX_SOURCES,
+    `sources_truncated` when there were more. A pure function of the submissions, so the
+    stored signal (`add_source` at apply), a rebuilt one and a restricted view agree."""
+    del signal.sources[:]
+    signal.sources_truncated = False
+    for sub in subs:
+        if carries_source(sub):
+            add_source(signal, sub)
+
+
+def add_source(signal: common_pb2.Signal, sub: rec.SubmissionRecord) -> None:
+    """Adds the source record of `sub` (the newest submission of the signal) to its sources,
+    or marks them truncated when MAX_SOURCES are there already; nothing when it carries none."""
+    if not carries_source(sub):
+        return
+    if len(signal.sources) < domain.MAX_SOURCES:
+        signal.sources.append(source_of(sub))
+    else:
+        signal.sources_truncated = True
 
 
 def merge_verdicts(

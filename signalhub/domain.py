@@ -12,7 +12,7 @@ import math
 import os
 import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,15 +36,16 @@ from signalhub.signal_types import InvalidValue as InvalidValue
 from signalhub.signal_types import MatchKind as MatchKind
 from signalhub.signal_types import SignalType as SignalType
 from signalhub.signal_types import wire_value as wire_value
-
-
-class InvalidFieldValue(InvalidValue):
-    """An invalid value of a named field of a signal other than its value."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
+from signalhub.source_records import MAX_METADATA_CHARS as MAX_METADATA_CHARS
+from signalhub.source_records import MAX_METADATA_KEYS as MAX_METADATA_KEYS
+from signalhub.source_records import MAX_METADATA_VALUE_CHARS as MAX_METADATA_VALUE_CHARS
+from signalhub.source_records import MAX_SOURCE_REF_CHARS as MAX_SOURCE_REF_CHARS
+from signalhub.source_records import MAX_SOURCES as MAX_SOURCES
+from signalhub.source_records import InvalidFieldValue as InvalidFieldValue
+from signalhub.source_records import Metadata as Metadata
+from signalhub.source_records import source_digest_part
+from signalhub.source_records import validate_metadata as validate_metadata
+from signalhub.source_records import validate_source_ref as validate_source_ref
 
 # --- limits ---------------------------------------------------------------------------------
 REPLAY_WINDOW_SECONDS = 300
@@ -270,6 +271,10 @@ class CanonicalSignal:
     """The classifier that flagged it, when one did."""
     incident: str = ""
     """The submitter's case reference (member-scoped, opaque); "" = none."""
+    source_ref: str = ""
+    """The submitter's own opaque reference, returned to whoever sees the submission."""
+    metadata: Metadata = ()
+    """The submitter's metadata map, sorted by key (`source_records.validate_metadata`)."""
 
     signal_id: str = field(init=False, repr=False, compare=False)
     """Computed once, here: ingest reads it several times a signal."""
@@ -308,6 +313,8 @@ def batch_content_digest(
             )
         if s.incident:  # likewise
             parts.append(chunk(b"incident\x00" + s.incident.encode()))
+        if s.source_ref or s.metadata:  # likewise
+            parts.append(chunk(source_digest_part(s.source_ref, s.metadata)))
     if urgent:
         parts.append(chunk(b"urgent"))
     h = hashlib.sha256(b"".join(parts))
@@ -328,6 +335,8 @@ def canonical_signal(
     expires_at_ms: int = 0,
     verdict: Verdict | None = None,
     incident: str = "",
+    source_ref: str = "",
+    metadata: Mapping[str, str] | None = None,
 ) -> CanonicalSignal:
     """Validates one submitted signal and returns its canonical form (labels and tags sorted
     and de-duplicated). Raises InvalidValue naming what is wrong."""
@@ -344,6 +353,8 @@ def canonical_signal(
         raise InvalidFieldValue("expires_at", "expires_at is after 1970")
     if incident:
         validate_incident(incident)
+    if source_ref:
+        validate_source_ref(source_ref)
     return CanonicalSignal(
         type_name,
         canonical,
@@ -354,6 +365,8 @@ def canonical_signal(
         expires_at_ms,
         verdict,
         incident,
+        source_ref,
+        validate_metadata(metadata) if metadata else (),
     )
 
 

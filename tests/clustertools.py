@@ -153,11 +153,17 @@ def hub_nodes(tmp: Path, nats: NatsCluster, n: int = 3) -> list[HubProcess]:
     for i in range(n):
         data_dir = tmp / f"node-{i}" / "data"  # each node's log beside its data directory
         shutil.copytree(seed, data_dir)
-        nodes.append(HubProcess(data_dir).start(extra=("--cluster", nats.urls)))
+        nodes.append(HubProcess(data_dir).start(extra=("--cluster", nats.urls, *COUNTS)))
     return nodes
+
+
+COUNTS = ("--match-count-interval", "0.2")
+"""Cluster nodes log match counts as they go (test hubs otherwise hold them until they stop):
+a node stopping with counts held would log them where the nodes stopped before it never apply
+them, and their states would differ until they start again."""
 
 
 def new_node(tmp: Path, name: str, nats: NatsCluster) -> HubProcess:
     data_dir = tmp / name / "data"
     shutil.copytree(tmp / "seed", data_dir)
-    return HubProcess(data_dir).start(extra=("--cluster", nats.urls))
+    return HubProcess(data_dir).start(extra=("--cluster", nats.urls, *COUNTS))

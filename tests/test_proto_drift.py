@@ -14,6 +14,8 @@ GENERATED = [
     "signalhub/v1/common_pb2_grpc.py", "signalhub/v1/exchange_pb2.py",
     "signalhub/v1/exchange_pb2.pyi", "signalhub/v1/exchange_pb2_grpc.py",
     "signalhub/v1/admin_pb2.py", "signalhub/v1/admin_pb2.pyi", "signalhub/v1/admin_pb2_grpc.py",
+    "signalhub/v1/coalition_pb2.py", "signalhub/v1/coalition_pb2.pyi",
+    "signalhub/v1/coalition_pb2_grpc.py",
     "signalhub/storage/v1/records_pb2.py", "signalhub/storage/v1/records_pb2.pyi",
 ]  # fmt: skip
 

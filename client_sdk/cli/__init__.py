@@ -9,6 +9,8 @@ its parsers beside its commands (as python-threatexchange's `cli/*_cmd.py` do):
 - `report_cmd`: report, stats
 - `signal_cmd`: get, opinion, retract, verify
 - `audit_cmd`: audit head
+- `warning_cmd`: warning-lists (show, propose, withdraw, proposals) and admin warning-lists
+- `quarantine_cmd`: admin quarantine (list, release, retract)
 - `admin_cmd`: admin add-member, list-members, ... sign-audit-head
 - `base`: connection options, the error contract and output helpers they share
 
@@ -31,9 +33,11 @@ from . import (
     hash_cmd,
     keys_cmd,
     match_cmd,
+    quarantine_cmd,
     report_cmd,
     signal_cmd,
     submit_cmd,
+    warning_cmd,
 )
 from .base import Groups
 
@@ -54,7 +58,10 @@ PARSERS: tuple[Callable[[Groups], None], ...] = (
     keys_cmd.add_consortium_key,
     signal_cmd.add_verify,
     audit_cmd.add_head,
+    warning_cmd.add_warning_lists,
     admin_cmd.add_admin,
+    warning_cmd.add_admin_warning_lists,
+    quarantine_cmd.add_admin_quarantine,
 )
 """Each command's parser, in the order `signalhub --help` lists them."""
 

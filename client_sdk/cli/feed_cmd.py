@@ -140,6 +140,9 @@ def add_sync(groups: Groups) -> None:
 
 # --- fetch -------------------------------------------------------------------------------------
 def _event_line(event: FeedEvent) -> str:
+    if event.event == "warning_lists_changed":
+        version = event.warning_lists_version
+        return f"{event.cursor:>8}  {event.event}  version={version} (signalhub warning-lists show)"
     labels = ",".join(event.signal.labels) or "-"
     value = shown_value(event.signal.type, event.signal.value)
     urgent = "  URGENT" if event.urgent else ""
@@ -153,7 +156,7 @@ def _shown(event: FeedEvent, min_score: float | None) -> bool:
     """--min-score keeps the signals scored at least that, and every removal."""
     return (
         min_score is None
-        or event.event == "signal_removed"
+        or event.event in ("signal_removed", "warning_lists_changed")
         or event.signal.scored_at_least(min_score)
     )
 

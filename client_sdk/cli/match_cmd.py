@@ -88,6 +88,18 @@ def add_match(groups: Groups) -> None:
         metavar="S",
         help="only signals a classifier scored at least S (0-1)",
     )
+    p.add_argument(
+        "--exclude-warned",
+        action="store_true",
+        help="leave out matches a warning list flags (benign or collision-prone values); "
+        "without it they are shown with the list's name",
+    )
+    p.add_argument(
+        "--exclude-quarantined",
+        action="store_true",
+        help="leave out matches of signals in flood quarantine (a sudden surge of matches); "
+        "without it they are shown marked quarantined",
+    )
     json_flag(p, "one JSON object per query")
     connection_flags(p)
     runs(p, cmd_match)
@@ -176,6 +188,8 @@ def _results(
                 min_compared_match_percent=args.min_compared_percent,
                 thresholds=distances,
                 min_score=args.min_score,
+                exclude_warned=args.exclude_warned,
+                exclude_quarantined=args.exclude_quarantined,
             )
     if not (args.local / "data.mdb").exists():
         raise UsageError(f"{args.local} is not a replica; run: signalhub sync --local DIR")
@@ -189,6 +203,8 @@ def _results(
             min_compared_match_percent=args.min_compared_percent or 0.0,
             thresholds=distances,
             min_score=args.min_score,
+            exclude_warned=args.exclude_warned,
+            exclude_quarantined=args.exclude_quarantined,
         )
 
 
@@ -217,7 +233,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     for q, r in zip(queries, results, strict=True):
         grouped.setdefault(q.shown if q.transform else f"{id(q)}", []).append((q, r))
     for group in grouped.values():
-        _print_match(args, group[0][0], _best_matches(group))
+        excluded = sum(r.excluded_warned for _, r in group)
+        _print_match(args, group[0][0], _best_matches(group), excluded)
     return 0
 
 
@@ -233,7 +250,20 @@ def _match_details(m: dict[str, Any]) -> str:
         how += f"  at={m['frame_timestamp']:g}s"
     if m.get("linked"):
         how += f"  linked={len(m['linked'])} (--json lists them)"
-    return how
+    if m.get("warning_lists"):
+        how += f"  warning list: {','.join(m['warning_lists'])} (do not act automatically)"
+    if m.get("quarantined"):
+        how += "  QUARANTINED (a surge of matches; do not act automatically)"
+    return how + _sources_text(m)
+
+
+def _sources_text(m: dict[str, Any]) -> str:
+    """The first source records of a match's line (`--json` lists them all)."""
+    if not m.get("sources"):
+        return ""
+    refs = ",".join(f"{r['member_id']}:{r['source_ref'] or '-'}" for r in m["sources"][:3])
+    more = "+" if len(m["sources"]) > 3 or m.get("sources_truncated") else ""
+    return f"  sources={refs}{more}"
 
 
 def shown_value(type_name: str, value: str) -> str:
@@ -243,15 +273,20 @@ def shown_value(type_name: str, value: str) -> str:
     return value
 
 
-def _print_match(args: argparse.Namespace, q: _Query, matches: list[dict[str, Any]]) -> None:
+def _print_match(
+    args: argparse.Namespace, q: _Query, matches: list[dict[str, Any]], excluded: int
+) -> None:
     if args.json:
         out: dict[str, Any] = {"query": q.shown, "type": q.type, "value": q.value}
         if q.type == "pdq":
             out["pdq"] = q.value if not q.transform else None
         out["matches"] = matches
+        if excluded:
+            out["excluded_warned"] = excluded
         print(json.dumps(out))
         return
-    print(f"{q.shown}: {len(matches)} {plural(len(matches), 'match')}")
+    left_out = f" ({excluded} on a warning list left out)" if excluded else ""
+    print(f"{q.shown}: {len(matches)} {plural(len(matches), 'match')}{left_out}")
     for m in matches:
         labels = ",".join(m["labels"]) or "-"
         fp = m["opinions"].get("false_positive", 0)

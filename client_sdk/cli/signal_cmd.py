@@ -10,6 +10,7 @@ from pathlib import Path
 
 from signalhub import domain
 
+from ..models import Provenance
 from ..provenance import check_provenance
 from .base import Groups, connection_flags, json_flag, member_client, public_key, runs
 
@@ -78,9 +79,17 @@ def cmd_get(args: argparse.Namespace) -> int:
     for sub in detail.submissions:
         print(
             f"    {sub.received_at}  {sub.member_id}  key {sub.key_id}  batch {sub.batch_id}"
-            f"[{sub.index}]  labels={','.join(sub.labels) or '-'}"
+            f"[{sub.index}]  labels={','.join(sub.labels) or '-'}{_source_text(sub)}"
         )
     return 0
+
+
+def _source_text(sub: Provenance) -> str:
+    """A submission's source record as `get` shows it (nothing when it carries none)."""
+    out = f"  source_ref={sub.source_ref}" if sub.source_ref else ""
+    if sub.metadata:
+        out += "  metadata=" + ",".join(f"{k}={v}" for k, v in sub.metadata.items())
+    return out
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from signalhub import domain
 
 from .. import interchange
 from ..client import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIGNALS, split_batches
-from ..interchange import RecordDefaults
+from ..interchange import InputError, RecordDefaults
 from ..models import Signal, SubmitResult
 from ..progress import Progress
 from .base import (
@@ -99,6 +99,20 @@ def add_submit(groups: Groups) -> None:
         "are linked, and a match on one shows the others",
     )
     p.add_argument(
+        "--source-ref",
+        default="",
+        metavar="REF",
+        help="your own reference for every record (a record's `source_ref` wins), returned "
+        "with the signal to whoever may see the submission",
+    )
+    p.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata for every record (repeatable; a record's own keys win)",
+    )
+    p.add_argument(
         "--expires-at",
         default=None,
         metavar="TIME",
@@ -130,7 +144,20 @@ def record_defaults(args: argparse.Namespace) -> RecordDefaults:
         score=args.score,
         human_reviewed=args.human_reviewed,
         incident=args.incident,
+        source_ref=args.source_ref,
+        metadata=meta_flags(args.meta),
     )
+
+
+def meta_flags(given: list[str]) -> tuple[tuple[str, str], ...]:
+    """The `--meta KEY=VALUE` flags as (key, value) pairs (the last of a key wins)."""
+    out: dict[str, str] = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--meta {item!r}: say KEY=VALUE")
+        out[key] = value
+    return tuple(out.items())
 
 
 def _video_signals(paths: list[Path], args: argparse.Namespace, d: RecordDefaults) -> list[Signal]:

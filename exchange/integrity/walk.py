@@ -14,7 +14,7 @@ from google.protobuf.message import DecodeError, Message
 
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import admin_pb2
+from signalhub.v1 import admin_pb2, coalition_pb2, common_pb2
 
 from .. import usage
 from ..errors import HubError
@@ -29,6 +29,7 @@ from ..store import (
     signal_problem,
     u64,
 )
+from ..visibility import set_sources
 from .report import CheckReport, key_text
 
 KEY_BYTES = 32
@@ -84,6 +85,16 @@ class TableWalk:
             ("requests", lambda: self.plain("requests", rec.RequestRecord)),
             ("opinions", self.opinions),
             ("erased", self.erased),
+            ("warning_lists", lambda: self.plain("warning_lists", coalition_pb2.WarningList)),
+            ("warning_entries", lambda: self.plain("warning_entries", coalition_pb2.WarningEntry)),
+            (
+                "warning_proposals",
+                lambda: self.plain("warning_proposals", coalition_pb2.ProposedEntry),
+            ),
+            ("match_days", lambda: self.plain("match_days", rec.MatchDayRecord)),
+            ("match_rates", lambda: self.plain("match_rates", rec.MatchRateRecord)),
+            ("quarantine", lambda: self.plain("quarantine", rec.QuarantineRecord)),
+            ("reviews", lambda: self.plain("reviews", rec.ReviewRecord)),
             ("audit_heads", self.audit_heads),
             ("stats", self.stats),
             ("counters", self.live_counters),
@@ -303,6 +314,12 @@ class TableWalk:
         tags = {x for sub in subs for x in sub.tags}
         if set(s.labels) != labels or set(s.tags) != tags:
             self.add("signals", key, "its labels or tags differ from its submissions")
+        derived = common_pb2.Signal()
+        set_sources(derived, subs)
+        if list(s.sources) != list(derived.sources) or (
+            s.sources_truncated != derived.sources_truncated
+        ):
+            self.add("signals", key, "its source records differ from its submissions'")
         if record.restricted != any(sub.audience for sub in subs):
             self.add(
                 "signals",

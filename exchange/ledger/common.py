@@ -19,7 +19,7 @@ from signalhub.v1 import admin_pb2, common_pb2
 
 from ..auth import check_key, parse_signed_payload
 from ..store import StoreTxn, StoreView, submission_key
-from ..visibility import merge_verdicts
+from ..visibility import merge_verdicts, set_sources
 from .decisions import Withdraw
 
 M = TypeVar("M", bound=Message)
@@ -124,6 +124,7 @@ def rebuild(record: rec.SignalRecord, subs: list[rec.SubmissionRecord]) -> None:
     last = max(subs, key=lambda s: s.received_at.ToMilliseconds())
     sig.first_seen.CopyFrom(first.received_at)
     sig.last_seen.CopyFrom(last.received_at)
+    set_sources(sig, subs)
     record.restricted = any(s.audience for s in subs)
 
 
@@ -215,8 +216,10 @@ def signed_request(
     tx: StoreTxn, entry: rec.LogEntry, payload_cls: type[M], prefix_kind: str
 ) -> tuple[M, rec.KeyRecord]:
     """Parses a signed command's payload (signature verified before logging) and checks its
-    key, request id and created_at."""
-    envelope = entry.set_opinion.envelope if prefix_kind == "opinion" else entry.retract.envelope
+    key, request id and created_at. `prefix_kind` is "opinion" or the LogEntry field holding
+    the SignedCommand ("retract", "propose_warning_entries"...)."""
+    field_name = "set_opinion" if prefix_kind == "opinion" else prefix_kind  # the entry's field
+    envelope = getattr(entry, field_name).envelope
     payload = parse_signed_payload(envelope, payload_cls)
     key = check_key(tx, payload.member_id, envelope.key_id)  # type: ignore[attr-defined]
     violations = []

@@ -14,9 +14,11 @@ from signalhub.normalisation import normalisation_rule
 from signalhub.storage.v1 import records_pb2 as rec
 
 from ..store import StoreTxn
+from .appeals import apply_mark_reviewed, apply_record_appeal
 from .common import Applied
 from .erasure import apply_erase_signal
 from .groups import apply_add_group_members, apply_remove_group_members
+from .match_counts import apply_match_counts
 from .members import (
     apply_add_key,
     apply_add_member,
@@ -26,7 +28,13 @@ from .members import (
     apply_set_suspended,
 )
 from .opinions import apply_opinion
+from .quarantine import apply_resolve_quarantine
 from .submissions import PreparedBatch, apply_submit
+from .warnings import (
+    apply_edit_warning_entries,
+    apply_propose_warning_entries,
+    apply_set_warning_list,
+)
 from .withdrawals import apply_expire_tick, apply_retract
 
 Handler = Callable[[StoreTxn, int, rec.LogEntry, PreparedBatch | None], Applied]
@@ -57,6 +65,13 @@ HANDLERS: dict[str, Handler] = {
     "expire_tick": _by_entry(apply_expire_tick),
     "remove_member": _by_sequence(apply_remove_member),
     "erase_signal": _by_sequence(apply_erase_signal),
+    "set_warning_list": _by_entry(apply_set_warning_list),
+    "edit_warning_entries": _by_entry(apply_edit_warning_entries),
+    "propose_warning_entries": _by_entry(apply_propose_warning_entries),
+    "match_counts": _by_entry(apply_match_counts),
+    "resolve_quarantine": _by_entry(apply_resolve_quarantine),
+    "record_appeal": _by_entry(apply_record_appeal),
+    "mark_reviewed": _by_entry(apply_mark_reviewed),
 }
 """The LogEntry `command` oneof's field name -> the handler that applies it."""
 

@@ -18,7 +18,7 @@ from signalhub.vpdq_format import vpdq_frames, vpdq_retained
 
 from ..auth import check_signer, parse_batch
 from ..store import StoreTxn, StoreView
-from ..visibility import Viewer, merge_verdicts
+from ..visibility import Viewer, add_source, merge_verdicts
 from .common import Applied, check_window, millis, valid_time
 
 
@@ -112,6 +112,8 @@ def _canonical_signal(s: common_pb2.SignalSubmission) -> domain.CanonicalSignal:
         if s.HasField("classifier")
         else None,
         incident=s.incident,
+        source_ref=s.source_ref,
+        metadata=s.metadata,
     )
 
 
@@ -129,6 +131,8 @@ def _erased_placeholder(
         millis(s.expires_at) if s.HasField("expires_at") else 0,
         None,
         s.incident,
+        s.source_ref,
+        tuple(sorted(s.metadata.items())),
     )
     object.__setattr__(out, "signal_id", erased.signal_id)
     return out
@@ -276,6 +280,10 @@ def _submission_of(
         submission.expires_at.FromMilliseconds(signal.expires_at_ms)
     if signal.incident:
         submission.incident = signal.incident
+    if signal.source_ref:
+        submission.source_ref = signal.source_ref
+    for key, value in signal.metadata:
+        submission.metadata[key] = value
     return submission
 
 
@@ -353,6 +361,7 @@ def _new_signal_record(
     sig.corroboration = 1
     if submission.HasField("classifier"):
         sig.classifiers.append(submission.classifier)
+    add_source(sig, submission)
     sig.first_seen.CopyFrom(submission.received_at)
     sig.last_seen.CopyFrom(submission.received_at)
     spec = domain.SIGNAL_TYPES[signal.type]
@@ -426,6 +435,7 @@ def _merge_submission(
         merged = merge_verdicts([*sig.classifiers, submission.classifier])
         del sig.classifiers[:]
         sig.classifiers.extend(merged)
+    add_source(sig, submission)
     return status, kind
 
 

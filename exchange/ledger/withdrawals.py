@@ -10,12 +10,23 @@ import hashlib
 from exchange.errors import invalid
 from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.v1 import coalition_pb2, common_pb2, exchange_pb2
 
 from ..store import StoreTxn, submission_key
 from ..visibility import Viewer
-from .common import Applied, check_window, millis, remove_submissions, replayed, signed_request
+from .common import (
+    MAX_REASON_CHARS,
+    Applied,
+    check_window,
+    millis,
+    remove_submissions,
+    replayed,
+    signed_request,
+)
 from .decisions import retraction_withdrawal
+from .reviews import request_reviews
+
+FALSE_POSITIVE = coalition_pb2.REVIEW_REASON_RETRACTED_FALSE_POSITIVE
 
 
 def apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
@@ -29,9 +40,17 @@ def apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
     ]
     if not ids or len(ids) > domain.MAX_BATCH_SIGNALS:
         violations.append(("signal_ids", f"1-{domain.MAX_BATCH_SIGNALS} signal ids required"))
+    reasons = (common_pb2.RETRACT_REASON_UNSPECIFIED, common_pb2.RETRACT_REASON_FALSE_POSITIVE)
+    if retraction.reason not in reasons:
+        violations.append(("reason", "unspecified or FALSE_POSITIVE"))
+    if len(retraction.note) > MAX_REASON_CHARS:
+        violations.append(("note", f"at most {MAX_REASON_CHARS} characters"))
     if violations:
         raise invalid(f"invalid retraction: {violations[0][0]}: {violations[0][1]}", violations)
-    digest = hashlib.sha256("\x00".join(ids).encode()).digest()
+    text = "\x00".join(ids)
+    if retraction.reason or retraction.note:  # as before reasons existed when there is none
+        text += f"\x01{retraction.reason}\x00{retraction.note}"
+    digest = hashlib.sha256(text.encode()).digest()
     member = retraction.member_id
     prior = replayed(
         tx, "retract", member, retraction.request_id, digest, exchange_pb2.RetractSubmissionResponse
@@ -55,6 +74,9 @@ def apply_retract(tx: StoreTxn, entry: rec.LogEntry) -> Applied:
                     [(f"signal_ids[{i}]", "you have no submission of this signal")],
                 )
             rest = [s for s, out in zip(subs, taken, strict=True) if not out]
+            record = tx.signal(sid)
+            if retraction.reason == common_pb2.RETRACT_REASON_FALSE_POSITIVE and record:
+                request_reviews(tx, entry, record, FALSE_POSITIVE, member)
             gone = remove_submissions(tx, applied, sid, mine, rest, member, entry.received_at)
             # Removed as the retractor sees it: a submission it may not see that keeps the
             # signal stored must not show (it would tell that another group holds the value).

@@ -27,11 +27,14 @@ from ..cluster import CommandLog, LocalLog
 from ..cursor import CursorCodec
 from ..errors import HubError, invalid, permission_denied
 from ..index import SignalIndex
+from ..ledger.reviews import DEFAULT_REVIEW_WINDOW_DAYS
 from ..limits import CostLimiter, MemberSlots, RateLimiter
+from ..match_counts import MatchTally, QuarantineSettings
 from ..metrics import HubMetrics
 from ..store import Store, StoreTxn
 from ..usage import UsageCounter
 from ..writer import Writer, now_timestamp
+from .warning_index import WarningCache
 
 M = TypeVar("M", bound=Message)
 
@@ -144,6 +147,14 @@ class Hub:
         default_factory=lambda: CostLimiter("match results", 5000, 50_000)
     )
     """Each member's share of match work: the matches and linked signals its answers carry."""
+    warnings: WarningCache = field(default_factory=WarningCache)
+    """The warning lists' index the match path flags matches with."""
+    tally: MatchTally = field(default_factory=MatchTally)
+    """Matches answered since they were last logged (exchange.match_counts)."""
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    """Flood quarantine's thresholds, logged with the match counts."""
+    review_window_days: int = 90
+    """Logged with every entry: how far back review notices count matches."""
     """Long calls one member may hold at once: each stream holds memory and a spool or a
     subscription, each report replays the log."""
 
@@ -191,6 +202,11 @@ class Hub:
             received_at=now_timestamp(),
             window_seconds=self.verifier.window_ms // 1000,
             normalisation_rule=NORMALISATION_RULE,
+            review_window_days=(
+                0
+                if self.review_window_days == DEFAULT_REVIEW_WINDOW_DAYS
+                else self.review_window_days
+            ),
             **command,  # type: ignore[arg-type]
         )
 

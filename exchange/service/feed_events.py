@@ -16,6 +16,11 @@ from ..visibility import Viewer, event_visible, view_from, visible_opinions
 EVERYONE = Viewer("", frozenset())
 """A viewer in no group: sees what every member sees."""
 GONE = (common_pb2.EVENT_KIND_SIGNAL_REMOVED, common_pb2.EVENT_KIND_SIGNAL_ERASED)
+CHANGES = (common_pb2.EVENT_KIND_SIGNAL_ADDED, common_pb2.EVENT_KIND_SIGNAL_UPDATED)
+"""Events a caller receives as "added" or "updated" as it sees the signal (quarantine and
+release events keep their kind)."""
+AS_LOGGED = (common_pb2.EVENT_KIND_WARNING_LISTS_CHANGED, common_pb2.EVENT_KIND_REVIEW_REQUESTED)
+"""Events sent as stored: about no signal's view (a review notice is for one member only)."""
 """Events that carry the signal as it was (id and type; a removal also its value)."""
 EVENTS_FIELD = 2  # FetchUpdatesResponse.events
 
@@ -28,6 +33,10 @@ def shared_event(view: StoreView, record: rec.FeedRecord, codec: CursorCodec) ->
     which is restricted), with its serialised frame; None when views may differ."""
     if record.target_member or record.private or record.members or record.audience:
         return None
+    if record.event.kind == common_pb2.EVENT_KIND_WARNING_LISTS_CHANGED:
+        event = event_for(view, record, EVERYONE, codec)
+        assert event is not None
+        return event, framed(EVENTS_FIELD, event.SerializeToString())
     if record.event.kind not in GONE:
         stored = view.signal(record.event.signal.signal_id)
         if stored is None or stored.restricted:
@@ -51,7 +60,7 @@ def event_for(
     out = common_pb2.FeedEvent()
     out.CopyFrom(event)
     out.cursor = codec.encode(int(event.cursor))  # never the sequence itself (exchange.cursor)
-    if event.kind in GONE:
+    if event.kind in GONE or event.kind in AS_LOGGED:
         return out
     stored = view.signal(event.signal.signal_id)
     if stored is None:
@@ -64,7 +73,7 @@ def event_for(
         shown = view_from(stored.signal, visible, opinions)
     else:
         shown = stored.signal
-    if shown is not None and record.log_sequence:
+    if shown is not None and record.log_sequence and event.kind in CHANGES:
         # Added or updated as this caller sees it: an earlier submission it cannot see must
         # not show through as an "update".
         earlier = any(s.log_sequence < record.log_sequence for s in visible)

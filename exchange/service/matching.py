@@ -12,12 +12,15 @@ from signalhub import domain
 from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import common_pb2, exchange_pb2
 from signalhub.vpdq_format import VpdqFrame, scored_videos, vpdq_frames, vpdq_retained
+from signalhub.warnings import WarningIndex
 
 from ..auth import Caller
 from ..store import StoreView
 from ..visibility import Viewer, signal_view
 from .context import Hub
+from .quarantine import flag_quarantined
 from .query_plan import MatchPlan, VideoThresholds, plan_match
+from .warnings import flag_matches
 
 MAX_MATCHES_PER_QUERY = 1000
 MAX_MATCHES_PER_CALL = 50_000
@@ -196,12 +199,15 @@ def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.Matc
         with hub.store.read() as view:
             lookup = _RowLookup(view, Viewer.load(view, member_id))
             incidents = view.entries("incidents") > 0
+            warned = hub.warnings.index(view)
             for i in range(start, min(start + MATCH_VIEW_CHUNK, len(queries))):
                 type_name = queries[i][0]
                 result = response.results.add(query_index=i)
                 _answer_query(
                     hub, plan, searched, i, result, lookup, min(MAX_MATCHES_PER_QUERY, budget)
                 )
+                if result.matches:
+                    _flag(hub, plan, warned, queries[i], result)
                 if incidents:
                     for m in result.matches:
                         linked, cut = lookup.linked(m.signal.signal_id)
@@ -219,10 +225,31 @@ def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.Matc
                 budget -= len(result.matches)
                 if result.matches:
                     hub.metrics.matches.labels(type_name).inc(len(result.matches))
-    hub.usage.record_match_call(
-        member_id, [[m.signal.signal_id for m in r.matches] for r in response.results]
-    )
+    matched = [[m.signal.signal_id for m in r.matches] for r in response.results]
+    hub.usage.record_match_call(member_id, matched)
+    if member_id:  # an operator's matches are not members' matches
+        hub.tally.record(member_id, (sid for sids in matched for sid in sids))
     return response
+
+
+def _flag(
+    hub: Hub,
+    plan: MatchPlan,
+    warned: WarningIndex,
+    query: tuple[str, str],
+    result: exchange_pb2.QueryMatches,
+) -> None:
+    """Flags (or drops, as the plan asks) a query's matches that a warning list names or whose
+    signal is quarantined, counting them in the metrics."""
+    if warned:
+        flagged = flag_matches(warned, query, result, plan.exclude_warned)
+        if flagged:
+            outcome = "excluded" if plan.exclude_warned else "flagged"
+            hub.metrics.matches_warned.labels(query[0], outcome).inc(flagged)
+    held = flag_quarantined(result, plan.exclude_quarantined)
+    if held:
+        outcome = "excluded" if plan.exclude_quarantined else "flagged"
+        hub.metrics.matches_quarantined.labels(outcome).inc(held)
 
 
 def _answer_query(

@@ -38,6 +38,9 @@ class MatchPlan:
     """Query position -> its max_distance, for types matched by an index of their own."""
     videos: dict[int, list[VpdqFrame]] = field(default_factory=dict)
     """Query position -> the video's frames (parsed once)."""
+    exclude_warned: bool = False
+    exclude_quarantined: bool = False
+    """Leave out matches a warning list flags (counted in QueryMatches.excluded_warned)."""
 
 
 def plan_match(message: exchange_pb2.MatchHashesRequest) -> MatchPlan:
@@ -60,7 +63,12 @@ def plan_match(message: exchange_pb2.MatchHashesRequest) -> MatchPlan:
             f"at most {domain.MAX_MATCH_QUERIES} queries a call",
             [("queries", f"got {len(message.queries)}")],
         )
-    plan = MatchPlan(max_distance, _thresholds(message))
+    plan = MatchPlan(
+        max_distance,
+        _thresholds(message),
+        exclude_warned=message.exclude_warned,
+        exclude_quarantined=message.exclude_quarantined,
+    )
     violations: list[tuple[str, str]] = [
         (name, "0-100 required")
         for name, value in (

@@ -12,7 +12,17 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, exchange_pb2
 
 from ..report_worker import ReportWorkers
-from . import admin, feed, matching, reports, signals, submissions
+from . import (
+    admin,
+    feed,
+    matching,
+    quarantine,
+    reports,
+    reviews,
+    signals,
+    submissions,
+    warnings,
+)
 from .context import Hub, RawRequest
 from .snapshots import SnapshotStreams
 
@@ -114,6 +124,51 @@ class ExchangeService:
         """The signal types this hub knows (signals.signal_types_response)."""
         self.hub.authenticate(EXCHANGE + "ListSignalTypes", request, metadata)
         return signals.signal_types_response()
+
+    async def GetWarningLists(
+        self, request: RawRequest[exchange_pb2.GetWarningListsRequest], metadata: Metadata
+    ) -> exchange_pb2.GetWarningListsResponse:
+        """The coalition's warning lists, signed (warnings.get_warning_lists)."""
+        _caller, message = self.hub.authenticate(EXCHANGE + "GetWarningLists", request, metadata)
+        return warnings.get_warning_lists(self.hub, message)
+
+    async def ProposeWarningEntries(
+        self, request: RawRequest[exchange_pb2.ProposeWarningEntriesRequest], metadata: Metadata
+    ) -> exchange_pb2.ProposeWarningEntriesResponse:
+        """Proposes, endorses or withdraws warning-list entries (signed)."""
+        response = await submissions.propose_warning_entries(self.hub, request, metadata)
+        warnings.refresh_metrics(self.hub)
+        return response
+
+    async def ListWarningProposals(
+        self, request: RawRequest[exchange_pb2.ListWarningProposalsRequest], metadata: Metadata
+    ) -> exchange_pb2.ListWarningProposalsResponse:
+        """The caller's own warning-list proposals and their state."""
+        caller, message = self.hub.authenticate(
+            EXCHANGE + "ListWarningProposals", request, metadata
+        )
+        with self.hub.store.read() as view:
+            return warnings.list_warning_proposals(view, caller, message)
+
+    async def RecordAppeal(
+        self, request: RawRequest[exchange_pb2.RecordAppealRequest], metadata: Metadata
+    ) -> exchange_pb2.RecordAppealResponse:
+        """Records a member's signed appeal outcome (submissions.record_appeal)."""
+        return await submissions.record_appeal(self.hub, request, metadata)
+
+    async def ListReviews(
+        self, request: RawRequest[exchange_pb2.ListReviewsRequest], metadata: Metadata
+    ) -> exchange_pb2.ListReviewsResponse:
+        """The caller's review notices, newest first."""
+        caller, message = self.hub.authenticate(EXCHANGE + "ListReviews", request, metadata)
+        with self.hub.store.read() as view:
+            return reviews.list_reviews(self.hub, view, caller, message)
+
+    async def MarkReviewed(
+        self, request: RawRequest[exchange_pb2.MarkReviewedRequest], metadata: Metadata
+    ) -> exchange_pb2.MarkReviewedResponse:
+        """Marks the caller's review notices done (submissions.mark_reviewed)."""
+        return await submissions.mark_reviewed(self.hub, request, metadata)
 
 
 class AdminService:
@@ -221,6 +276,53 @@ class AdminService:
         command = rec.SetMemberContactCommand(member_id=m.member_id, contact=m.contact)
         entry = self.hub.log_entry(set_member_contact=command)
         return await admin.execute(self.hub, entry, admin_pb2.SetMemberContactResponse)
+
+    async def SetWarningList(
+        self, request: RawRequest[admin_pb2.SetWarningListRequest], metadata: Metadata
+    ) -> admin_pb2.SetWarningListResponse:
+        """Creates a warning list or changes its settings."""
+        m = admin.operator_request(self.hub, ADMIN + "SetWarningList", request, metadata)
+        entry = self.hub.log_entry(set_warning_list=warnings.set_warning_list_command(m))
+        response = await admin.execute(self.hub, entry, admin_pb2.SetWarningListResponse)
+        warnings.refresh_metrics(self.hub)
+        return response
+
+    async def EditWarningEntries(
+        self, request: RawRequest[admin_pb2.EditWarningEntriesRequest], metadata: Metadata
+    ) -> admin_pb2.EditWarningEntriesResponse:
+        """Approves, rejects or removes warning-list entries."""
+        m = admin.operator_request(self.hub, ADMIN + "EditWarningEntries", request, metadata)
+        entry = self.hub.log_entry(edit_warning_entries=warnings.edit_warning_entries_command(m))
+        response = await admin.execute(self.hub, entry, admin_pb2.EditWarningEntriesResponse)
+        warnings.refresh_metrics(self.hub)
+        return response
+
+    async def ListAllWarningProposals(
+        self, request: RawRequest[admin_pb2.ListAllWarningProposalsRequest], metadata: Metadata
+    ) -> admin_pb2.ListAllWarningProposalsResponse:
+        """Every member's warning-list proposals, with who proposed each."""
+        m = admin.operator_request(self.hub, ADMIN + "ListAllWarningProposals", request, metadata)
+        with self.hub.store.read() as view:
+            return warnings.list_all_warning_proposals(view, m)
+
+    async def ListQuarantined(
+        self, request: RawRequest[admin_pb2.ListQuarantinedRequest], metadata: Metadata
+    ) -> admin_pb2.ListQuarantinedResponse:
+        """The signals in flood quarantine."""
+        admin.operator_request(self.hub, ADMIN + "ListQuarantined", request, metadata)
+        with self.hub.store.read() as view:
+            return quarantine.list_quarantined(view)
+
+    async def ResolveQuarantine(
+        self, request: RawRequest[admin_pb2.ResolveQuarantineRequest], metadata: Metadata
+    ) -> admin_pb2.ResolveQuarantineResponse:
+        """Releases or retracts a quarantined signal."""
+        m = admin.operator_request(self.hub, ADMIN + "ResolveQuarantine", request, metadata)
+        command = rec.ResolveQuarantineCommand(signal_id=m.signal_id, action=m.action, note=m.note)
+        entry = self.hub.log_entry(resolve_quarantine=command)
+        response = await admin.execute(self.hub, entry, admin_pb2.ResolveQuarantineResponse)
+        quarantine.refresh_metrics(self.hub)
+        return response
 
     async def GetMemberUsage(
         self, request: RawRequest[admin_pb2.GetMemberUsageRequest], metadata: Metadata

@@ -99,6 +99,10 @@ def _add_submission(
         out.expires_at.CopyFrom(sub.expires_at)
     if sub.HasField("classifier"):
         out.classifier.CopyFrom(sub.classifier)
+    if sub.source_ref:
+        out.source_ref = sub.source_ref  # seen by whoever sees the submission (unlike incident)
+    if sub.metadata:
+        out.metadata.update(sub.metadata)
     if sub.incident and caller.member_id in (sub.member_id, domain.OPERATOR_ID):
         out.incident = sub.incident  # a case reference is its submitter's
     if entry is not None:

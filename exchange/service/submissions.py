@@ -13,8 +13,10 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from signalhub import domain
+from signalhub import reviews as rv
+from signalhub import warnings as wl
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import common_pb2, exchange_pb2
+from signalhub.v1 import coalition_pb2, common_pb2, exchange_pb2
 
 from ..auth import verify_envelope, verify_signed_payload
 from ..errors import invalid
@@ -94,6 +96,18 @@ class _SignedCommand:
 OPINION = _SignedCommand(
     "SetOpinion", domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange, "set_opinion"
 )
+WARNING_PROPOSAL = _SignedCommand(
+    "ProposeWarningEntries",
+    wl.WARNING_PROPOSAL_SIGNING_PREFIX,
+    coalition_pb2.WarningProposal,
+    "propose_warning_entries",
+)
+APPEAL = _SignedCommand(
+    "RecordAppeal", rv.APPEAL_SIGNING_PREFIX, coalition_pb2.Appeal, "record_appeal"
+)
+REVIEW_DONE = _SignedCommand(
+    "MarkReviewed", rv.REVIEW_DONE_SIGNING_PREFIX, coalition_pb2.ReviewDone, "mark_reviewed"
+)
 RETRACTION = _SignedCommand(
     "RetractSubmission", domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction, "retract"
 )
@@ -105,6 +119,33 @@ async def set_opinion(
     """Verifies a signed opinion change and has it applied."""
     applied = await _execute_signed(hub, OPINION, request, metadata)
     assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
+    return applied.response
+
+
+async def propose_warning_entries(
+    hub: Hub, request: RawRequest[exchange_pb2.ProposeWarningEntriesRequest], metadata: Metadata
+) -> exchange_pb2.ProposeWarningEntriesResponse:
+    """Verifies a signed warning-list proposal and has it applied."""
+    applied = await _execute_signed(hub, WARNING_PROPOSAL, request, metadata)
+    assert isinstance(applied.response, exchange_pb2.ProposeWarningEntriesResponse)
+    return applied.response
+
+
+async def record_appeal(
+    hub: Hub, request: RawRequest[exchange_pb2.RecordAppealRequest], metadata: Metadata
+) -> exchange_pb2.RecordAppealResponse:
+    """Verifies a signed appeal outcome and has it applied."""
+    applied = await _execute_signed(hub, APPEAL, request, metadata)
+    assert isinstance(applied.response, exchange_pb2.RecordAppealResponse)
+    return applied.response
+
+
+async def mark_reviewed(
+    hub: Hub, request: RawRequest[exchange_pb2.MarkReviewedRequest], metadata: Metadata
+) -> exchange_pb2.MarkReviewedResponse:
+    """Verifies a signed ReviewDone and has it applied."""
+    applied = await _execute_signed(hub, REVIEW_DONE, request, metadata)
+    assert isinstance(applied.response, exchange_pb2.MarkReviewedResponse)
     return applied.response
 
 

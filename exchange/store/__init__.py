@@ -24,6 +24,13 @@ One environment, named databases:
 | `typed`       | type, 0x00, signal id (16 bytes)           | canonical value (plug-in index)|
 | `incidents`   | member id, 0x00, incident, 0x00, signal id | empty                          |
 | `erased`      | signal id (16 bytes)                       | signalhub.v1.ErasedSignal      |
+| `warning_lists` | list name                                | WarningList (no entries)       |
+| `warning_entries` | list, 0x00, type, 0x00, value          | WarningEntry (approved)        |
+| `warning_proposals` | list, 0x00, type, 0x00, value        | ProposedEntry                  |
+| `match_days`  | signal id (16) + member id, 0x00, day u32  | MatchDayRecord (logged counts) |
+| `match_rates` | signal id (16 bytes)                       | MatchRateRecord (per hour)     |
+| `quarantine`  | signal id (16 bytes)                       | QuarantineRecord               |
+| `reviews`     | member id, 0x00, review id (16 bytes)      | ReviewRecord                   |
 
 `meta` also keeps, per member, the number of its submissions in force (`live_submissions/`
 + member id), kept by `put_submission` and `delete_submission` in the same transaction, so the

@@ -47,8 +47,26 @@ _DATABASES = (
     "typed",
     "incidents",
     "erased",
+    "warning_lists",
+    "warning_entries",
+    "warning_proposals",
+    "match_days",
+    "match_rates",
+    "quarantine",
+    "reviews",
 )
-_LATER_DATABASES = ("typed", "incidents", "erased")
+_LATER_DATABASES = (
+    "typed",
+    "incidents",
+    "erased",
+    "warning_lists",
+    "warning_entries",
+    "warning_proposals",
+    "match_days",
+    "match_rates",
+    "quarantine",
+    "reviews",
+)
 STATE_DATABASES = tuple(d for d in _DATABASES if d not in ("meta", "audit_heads", "stats"))
 """Everything apply writes: replaying the log must reproduce these exactly."""
 
@@ -147,6 +165,19 @@ def _typed_key(type_name: str, signal_id: str) -> bytes:
 
 def _group_signal_key(group_id: str, signal_id: str) -> bytes:
     return group_id.encode() + b"\x00" + bytes.fromhex(signal_id)
+
+
+def warning_key(list_name: str, type_name: str, value: str) -> bytes:
+    """Key of a warning list's entry or proposal: list, 0x00, type, 0x00, canonical value."""
+    return f"{list_name}\x00{type_name}\x00{value}".encode()
+
+
+WARNING_VERSION = "warning_lists_version"
+"""Meta counter: the version of the set of warning lists (grows with every change)."""
+WARNING_ENTRIES = "warning_entries/"
+"""Prefix of the meta counters of each warning list's approved entries."""
+WARNING_PROPOSALS = "warning_proposals/"
+"""Prefix of the meta counters of each member's open warning proposals and endorsements."""
 
 
 def _opinion_key(signal_id: str, member_id: str) -> bytes:

@@ -21,6 +21,13 @@ SEALED_DATABASES = frozenset(
         "opinions",
         "requests",
         "erased",
+        "warning_lists",
+        "warning_entries",
+        "warning_proposals",
+        "match_days",
+        "match_rates",
+        "quarantine",
+        "reviews",
     )
 )
 """Tables whose every record ends with a seal. The log is not among them: the audit chain

@@ -11,15 +11,19 @@ import lmdb
 from google.protobuf.message import Message
 
 from signalhub.storage.v1 import records_pb2 as rec
-from signalhub.v1 import admin_pb2
+from signalhub.v1 import admin_pb2, coalition_pb2
 
 from .. import usage
+from .coalition_tables import match_day_key, review_key
 from .layout import (
     GENESIS_HASH,
     LIVE_SUBMISSIONS,
     LIVE_SUBMISSIONS_COUNTED,
     PDQ_ROW_BYTES,
     PDQ_TABLE_SUM,
+    WARNING_ENTRIES,
+    WARNING_PROPOSALS,
+    WARNING_VERSION,
     _batch_key,
     _group_signal_key,
     _hash_of,
@@ -30,6 +34,7 @@ from .layout import (
     audit_link,
     submission_key,
     u64,
+    warning_key,
 )
 from .seals import _MOD64, pdq_row_term, pdq_table_sum, seal
 from .view import StoreView
@@ -118,8 +123,9 @@ class StoreTxn(StoreView):
 
     def _put_sealed(self, db: str, key: bytes, record: Message, overwrite: bool = True) -> bool:
         """Writes a record sealed (see the module's "Integrity"); False when `overwrite` is
-        off and the key was taken."""
-        raw = seal(key, record.SerializeToString())
+        off and the key was taken. Serialised deterministically: a record with a map (a
+        source record's metadata) must come out byte-identical when `audit verify` replays it."""
+        raw = seal(key, record.SerializeToString(deterministic=True))
         return bool(self.txn.put(key, raw, db=self.dbs[db], overwrite=overwrite))
 
     def replace_feed(self, sequence: int, record: rec.FeedRecord) -> None:
@@ -147,6 +153,83 @@ class StoreTxn(StoreView):
     def put_feed(self, sequence: int, record: rec.FeedRecord) -> None:
         """Appends a feed record (never overwrites one)."""
         self._put_sealed("feed", u64(sequence), record, overwrite=False)
+
+    def put_warning_list(self, settings: coalition_pb2.WarningList) -> None:
+        """Stores a warning list's settings (its entries are stored one by one)."""
+        assert not settings.entries
+        self._put_sealed("warning_lists", settings.name.encode(), settings)
+
+    def put_warning_entry(self, list_name: str, entry: coalition_pb2.WarningEntry) -> None:
+        """Puts an entry on a list (or changes its note), counting the list's entries."""
+        key = warning_key(list_name, entry.type, entry.value)
+        if self.txn.get(key, db=self.dbs["warning_entries"]) is None:
+            name = WARNING_ENTRIES + list_name
+            self.set_counter(name, self.counter(name) + 1)
+        self._put_sealed("warning_entries", key, entry)
+
+    def delete_warning_entry(self, list_name: str, type_name: str, value: str) -> None:
+        """Takes an entry off a list."""
+        key = warning_key(list_name, type_name, value)
+        if self.txn.delete(key, db=self.dbs["warning_entries"]):
+            name = WARNING_ENTRIES + list_name
+            self.set_counter(name, self.counter(name) - 1)
+
+    def put_warning_proposal(self, proposal: coalition_pb2.ProposedEntry) -> None:
+        """Stores the state of a proposed entry."""
+        key = warning_key(proposal.list, proposal.entry.type, proposal.entry.value)
+        self._put_sealed("warning_proposals", key, proposal)
+
+    def delete_warning_proposal(self, list_name: str, type_name: str, value: str) -> None:
+        """Drops a proposed entry."""
+        key = warning_key(list_name, type_name, value)
+        self.txn.delete(key, db=self.dbs["warning_proposals"])
+
+    def count_warning_proposals(self, member_id: str, delta: int) -> None:
+        """Changes the member's count of open proposals and endorsements."""
+        for name in (WARNING_PROPOSALS + member_id, WARNING_PROPOSALS):  # and all members'
+            self.set_counter(name, self.counter(name) + delta)
+
+    def bump_warning_version(self) -> int:
+        """The set of warning lists changed: its new version."""
+        return self.next_counter(WARNING_VERSION)
+
+    def put_match_day(
+        self, signal_id: str, member_id: str, day: int, record: rec.MatchDayRecord
+    ) -> None:
+        """Stores a member's matches of a signal on a day."""
+        self._put_sealed("match_days", match_day_key(signal_id, member_id, day), record)
+
+    def delete_match_day(self, signal_id: str, member_id: str, day: int) -> None:
+        """Drops a member's matches of a signal on a day (older than any review window)."""
+        self.txn.delete(match_day_key(signal_id, member_id, day), db=self.dbs["match_days"])
+
+    def put_match_rate(self, signal_id: str, record: rec.MatchRateRecord) -> None:
+        """Stores a signal's matches per hour."""
+        self._put_sealed("match_rates", bytes.fromhex(signal_id), record)
+
+    def put_quarantine(self, record: rec.QuarantineRecord) -> None:
+        """Quarantines a signal."""
+        self._put_sealed("quarantine", bytes.fromhex(record.signal.signal_id), record)
+
+    def delete_quarantine(self, signal_id: str) -> None:
+        """Ends a signal's quarantine."""
+        self.txn.delete(bytes.fromhex(signal_id), db=self.dbs["quarantine"])
+
+    def put_review(self, member_id: str, record: rec.ReviewRecord) -> None:
+        """Stores a member's review notice."""
+        self._put_sealed("reviews", review_key(member_id, record.notice.review_id), record)
+
+    def _forget_matches(self, signal_id: str) -> None:
+        """Drops a removed signal's match history, rate and quarantine (a signal submitted
+        again later starts afresh)."""
+        sid = bytes.fromhex(signal_id)
+        cur = self.txn.cursor(db=self.dbs["match_days"])
+        if cur.set_range(sid):
+            while bytes(cur.key()).startswith(sid):
+                if not cur.delete():
+                    break
+        self.txn.delete(sid, db=self.dbs["match_rates"])
+        self.txn.delete(sid, db=self.dbs["quarantine"])
 
     def put_group(self, group: admin_pb2.PrivacyGroup) -> None:
         """Stores a privacy group."""
@@ -184,7 +267,7 @@ class StoreTxn(StoreView):
     def put_submission(self, signal_id: str, record: rec.SubmissionRecord) -> None:
         """Stores a submission, counts it as live when new, and files its expiry."""
         key = submission_key(signal_id, record)
-        raw = seal(key, record.SerializeToString())
+        raw = seal(key, record.SerializeToString(deterministic=True))
         db = self.dbs["submissions"]
         if self.txn.put(key, raw, db=db, overwrite=False):  # new: no extra lookup
             self._count_live(record.member_id, 1)
@@ -234,6 +317,7 @@ class StoreTxn(StoreView):
             self.unlink_group_signal(group, sid)
         for opinion in self.opinions(sid):
             self.txn.delete(_opinion_key(sid, opinion.member_id), db=self.dbs["opinions"])
+        self._forget_matches(sid)
 
     def put_opinion(self, signal_id: str, record: rec.OpinionRecord) -> None:
         """Stores a member's opinion of a signal (an empty opinion deletes it)."""

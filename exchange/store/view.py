@@ -15,7 +15,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2
 
 from .. import usage
-from .checked import CheckedReads
+from .coalition_tables import CoalitionReads
 from .layout import (
     _U32,
     _U64,
@@ -29,9 +29,10 @@ from .layout import (
     u64,
 )
 from .seals import open_seal, pdq_table_sum
+from .warning_tables import WarningReads
 
 
-class StoreView(CheckedReads):
+class StoreView(WarningReads, CoalitionReads):
     """Typed reads inside one LMDB transaction. Every record is checked as it is read (see the
     module's "Integrity"): a corrupt one raises HubError(DATA_LOSS) instead of being returned.
     """

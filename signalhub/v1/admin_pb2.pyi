@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from signalhub.v1 import coalition_pb2 as _coalition_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -10,16 +11,77 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class WarningEdit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WARNING_EDIT_UNSPECIFIED: _ClassVar[WarningEdit]
+    WARNING_EDIT_APPROVE: _ClassVar[WarningEdit]
+    WARNING_EDIT_REJECT: _ClassVar[WarningEdit]
+    WARNING_EDIT_REMOVE: _ClassVar[WarningEdit]
+
 class OffboardSubmissions(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     OFFBOARD_SUBMISSIONS_UNSPECIFIED: _ClassVar[OffboardSubmissions]
     OFFBOARD_SUBMISSIONS_KEEP: _ClassVar[OffboardSubmissions]
     OFFBOARD_SUBMISSIONS_RETRACT: _ClassVar[OffboardSubmissions]
     OFFBOARD_SUBMISSIONS_ERASE: _ClassVar[OffboardSubmissions]
+WARNING_EDIT_UNSPECIFIED: WarningEdit
+WARNING_EDIT_APPROVE: WarningEdit
+WARNING_EDIT_REJECT: WarningEdit
+WARNING_EDIT_REMOVE: WarningEdit
 OFFBOARD_SUBMISSIONS_UNSPECIFIED: OffboardSubmissions
 OFFBOARD_SUBMISSIONS_KEEP: OffboardSubmissions
 OFFBOARD_SUBMISSIONS_RETRACT: OffboardSubmissions
 OFFBOARD_SUBMISSIONS_ERASE: OffboardSubmissions
+
+class SetWarningListRequest(_message.Message):
+    __slots__ = ("name", "description", "max_distance", "endorsements_required")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    ENDORSEMENTS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    max_distance: int
+    endorsements_required: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., max_distance: _Optional[int] = ..., endorsements_required: _Optional[int] = ...) -> None: ...
+
+class SetWarningListResponse(_message.Message):
+    __slots__ = ("list",)
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    list: _coalition_pb2.WarningList
+    def __init__(self, list: _Optional[_Union[_coalition_pb2.WarningList, _Mapping]] = ...) -> None: ...
+
+class EditWarningEntriesRequest(_message.Message):
+    __slots__ = ("list", "edit", "entries")
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    list: str
+    edit: WarningEdit
+    entries: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.WarningEntry]
+    def __init__(self, list: _Optional[str] = ..., edit: _Optional[_Union[WarningEdit, str]] = ..., entries: _Optional[_Iterable[_Union[_coalition_pb2.WarningEntry, _Mapping]]] = ...) -> None: ...
+
+class EditWarningEntriesResponse(_message.Message):
+    __slots__ = ("changed", "version")
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    version: int
+    def __init__(self, changed: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListAllWarningProposalsRequest(_message.Message):
+    __slots__ = ("list", "include_approved")
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_APPROVED_FIELD_NUMBER: _ClassVar[int]
+    list: str
+    include_approved: bool
+    def __init__(self, list: _Optional[str] = ..., include_approved: _Optional[bool] = ...) -> None: ...
+
+class ListAllWarningProposalsResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.ProposedEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_coalition_pb2.ProposedEntry, _Mapping]]] = ...) -> None: ...
 
 class MemberContact(_message.Message):
     __slots__ = ("name", "email", "phone", "notes")
@@ -336,3 +398,33 @@ class ListMembersResponse(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[Member]
     next_page_token: str
     def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListQuarantinedRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListQuarantinedResponse(_message.Message):
+    __slots__ = ("signals",)
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    signals: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.QuarantinedSignal]
+    def __init__(self, signals: _Optional[_Iterable[_Union[_coalition_pb2.QuarantinedSignal, _Mapping]]] = ...) -> None: ...
+
+class ResolveQuarantineRequest(_message.Message):
+    __slots__ = ("signal_id", "action", "note")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    action: _coalition_pb2.QuarantineAction
+    note: str
+    def __init__(self, signal_id: _Optional[str] = ..., action: _Optional[_Union[_coalition_pb2.QuarantineAction, str]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ResolveQuarantineResponse(_message.Message):
+    __slots__ = ("signal", "retracted_submissions", "removed")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    RETRACTED_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    signal: _coalition_pb2.QuarantinedSignal
+    retracted_submissions: int
+    removed: bool
+    def __init__(self, signal: _Optional[_Union[_coalition_pb2.QuarantinedSignal, _Mapping]] = ..., retracted_submissions: _Optional[int] = ..., removed: _Optional[bool] = ...) -> None: ...

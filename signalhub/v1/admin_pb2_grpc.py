@@ -105,6 +105,31 @@ class AdminStub:
                 request_serializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.FromString,
                 _registered_method=True)
+        self.SetWarningList = channel.unary_unary(
+                '/signalhub.v1.Admin/SetWarningList',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.SetWarningListRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.SetWarningListResponse.FromString,
+                _registered_method=True)
+        self.EditWarningEntries = channel.unary_unary(
+                '/signalhub.v1.Admin/EditWarningEntries',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesResponse.FromString,
+                _registered_method=True)
+        self.ListAllWarningProposals = channel.unary_unary(
+                '/signalhub.v1.Admin/ListAllWarningProposals',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsResponse.FromString,
+                _registered_method=True)
+        self.ListQuarantined = channel.unary_unary(
+                '/signalhub.v1.Admin/ListQuarantined',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.ListQuarantinedRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.ListQuarantinedResponse.FromString,
+                _registered_method=True)
+        self.ResolveQuarantine = channel.unary_unary(
+                '/signalhub.v1.Admin/ResolveQuarantine',
+                request_serializer=signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -214,6 +239,41 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetWarningList(self, request, context):
+        """Creates a warning list or changes its description, max_distance or approval rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditWarningEntries(self, request, context):
+        """Approves or rejects proposed entries, adds entries directly, or removes listed ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllWarningProposals(self, request, context):
+        """Every member's proposals, with who proposed or endorsed each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuarantined(self, request, context):
+        """The signals in quarantine now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveQuarantine(self, request, context):
+        """Releases a quarantined signal or retracts it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +346,31 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.EraseSignal,
                     request_deserializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.SerializeToString,
+            ),
+            'SetWarningList': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetWarningList,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.SetWarningListRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.SetWarningListResponse.SerializeToString,
+            ),
+            'EditWarningEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditWarningEntries,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesResponse.SerializeToString,
+            ),
+            'ListAllWarningProposals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllWarningProposals,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsResponse.SerializeToString,
+            ),
+            'ListQuarantined': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantined,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.ListQuarantinedRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.ListQuarantinedResponse.SerializeToString,
+            ),
+            'ResolveQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveQuarantine,
+                    request_deserializer=signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -667,6 +752,141 @@ class Admin:
             '/signalhub.v1.Admin/EraseSignal',
             signalhub_dot_v1_dot_admin__pb2.EraseSignalRequest.SerializeToString,
             signalhub_dot_v1_dot_admin__pb2.EraseSignalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetWarningList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/SetWarningList',
+            signalhub_dot_v1_dot_admin__pb2.SetWarningListRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.SetWarningListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditWarningEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/EditWarningEntries',
+            signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.EditWarningEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllWarningProposals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/ListAllWarningProposals',
+            signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.ListAllWarningProposalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuarantined(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/ListQuarantined',
+            signalhub_dot_v1_dot_admin__pb2.ListQuarantinedRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.ListQuarantinedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Admin/ResolveQuarantine',
+            signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineRequest.SerializeToString,
+            signalhub_dot_v1_dot_admin__pb2.ResolveQuarantineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,37 +23,48 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from signalhub.v1 import coalition_pb2 as signalhub_dot_v1_dot_coalition__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19signalhub/v1/common.proto\x12\x0csignalhub.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"N\n\x11\x43lassifierVerdict\x12\x12\n\nclassifier\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x16\n\x0ehuman_reviewed\x18\x03 \x01(\x08\"\xea\x01\n\x10SignalSubmission\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x10\n\x08industry\x18\x05 \x01(\t\x12\x12\n\nconfidence\x18\x06 \x01(\x05\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nclassifier\x18\x08 \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\t \x01(\t\"P\n\rOpinionCounts\x12\x15\n\rtrue_positive\x18\x01 \x01(\x05\x12\x16\n\x0e\x66\x61lse_positive\x18\x02 \x01(\x05\x12\x10\n\x08\x64isputed\x18\x03 \x01(\x05\"\xaf\x01\n\rOpinionChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignal_id\x18\x04 \x01(\t\x12&\n\x07opinion\x18\x05 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x06 \x01(\t\"w\n\nRetraction\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nsignal_ids\x18\x04 \x03(\t\"\xd0\x01\n\x0fSubmissionBatch\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07signals\x18\x04 \x03(\x0b\x32\x1e.signalhub.v1.SignalSubmission\x12\x10\n\x08\x61udience\x18\x05 \x03(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\x12\x0e\n\x06urgent\x18\x07 \x01(\x08\"D\n\x0eSignedEnvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xb1\x02\n\x06Signal\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x0e\n\x06labels\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x15\n\rcorroboration\x18\x06 \x01(\x05\x12.\n\nfirst_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08opinions\x18\t \x01(\x0b\x32\x1b.signalhub.v1.OpinionCounts\x12\x34\n\x0b\x63lassifiers\x18\n \x03(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\"\xad\x03\n\nSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x65nvelope\x18\x08 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\x12\x12\n\npublic_key\x18\t \x01(\x0c\x12\x10\n\x08\x61udience\x18\n \x03(\t\x12\x10\n\x08industry\x18\x0b \x01(\t\x12\x12\n\nconfidence\x18\x0c \x01(\x05\x12.\n\nexpires_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\x12\x19\n\x11\x65nvelope_redacted\x18\x10 \x01(\x08\"\xb5\x01\n\tFeedEvent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12%\n\x04kind\x18\x02 \x01(\x0e\x32\x17.signalhub.v1.EventKind\x12$\n\x06signal\x18\x03 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x11\n\tmember_id\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\x06 \x01(\x08*o\n\x07Opinion\x12\x17\n\x13OPINION_UNSPECIFIED\x10\x00\x12\x19\n\x15OPINION_TRUE_POSITIVE\x10\x01\x12\x1a\n\x16OPINION_FALSE_POSITIVE\x10\x02\x12\x14\n\x10OPINION_DISPUTED\x10\x03*\xa0\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45VENT_KIND_SIGNAL_ADDED\x10\x01\x12\x1d\n\x19\x45VENT_KIND_SIGNAL_UPDATED\x10\x02\x12\x1d\n\x19\x45VENT_KIND_SIGNAL_REMOVED\x10\x03\x12\x1c\n\x18\x45VENT_KIND_SIGNAL_ERASED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19signalhub/v1/common.proto\x12\x0csignalhub.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csignalhub/v1/coalition.proto\"N\n\x11\x43lassifierVerdict\x12\x12\n\nclassifier\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x16\n\x0ehuman_reviewed\x18\x03 \x01(\x08\"\xef\x02\n\x10SignalSubmission\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x10\n\x08industry\x18\x05 \x01(\t\x12\x12\n\nconfidence\x18\x06 \x01(\x05\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nclassifier\x18\x08 \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\t \x01(\t\x12\x12\n\nsource_ref\x18\n \x01(\t\x12>\n\x08metadata\x18\x0b \x03(\x0b\x32,.signalhub.v1.SignalSubmission.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\rOpinionCounts\x12\x15\n\rtrue_positive\x18\x01 \x01(\x05\x12\x16\n\x0e\x66\x61lse_positive\x18\x02 \x01(\x05\x12\x10\n\x08\x64isputed\x18\x03 \x01(\x05\"\xaf\x01\n\rOpinionChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignal_id\x18\x04 \x01(\t\x12&\n\x07opinion\x18\x05 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x06 \x01(\t\"\xb2\x01\n\nRetraction\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nsignal_ids\x18\x04 \x03(\t\x12+\n\x06reason\x18\x05 \x01(\x0e\x32\x1b.signalhub.v1.RetractReason\x12\x0c\n\x04note\x18\x06 \x01(\t\"\xd6\x01\n\x0fSubmissionBatch\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07signals\x18\x04 \x03(\x0b\x32\x1e.signalhub.v1.SignalSubmission\x12\x10\n\x08\x61udience\x18\x05 \x03(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\x12\x0e\n\x06urgent\x18\x07 \x01(\x08J\x04\x08\x08\x10\t\"D\n\x0eSignedEnvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x94\x03\n\x06Signal\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x0e\n\x06labels\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x15\n\rcorroboration\x18\x06 \x01(\x05\x12.\n\nfirst_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08opinions\x18\t \x01(\x0b\x32\x1b.signalhub.v1.OpinionCounts\x12\x34\n\x0b\x63lassifiers\x18\n \x03(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12+\n\x07sources\x18\x0b \x03(\x0b\x32\x1a.signalhub.v1.SourceRecord\x12\x19\n\x11sources_truncated\x18\x0f \x01(\x08\x12\x13\n\x0bquarantined\x18\r \x01(\x08J\x04\x08\x0c\x10\r\"\xb8\x04\n\nSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x65nvelope\x18\x08 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\x12\x12\n\npublic_key\x18\t \x01(\x0c\x12\x10\n\x08\x61udience\x18\n \x03(\t\x12\x10\n\x08industry\x18\x0b \x01(\t\x12\x12\n\nconfidence\x18\x0c \x01(\x05\x12.\n\nexpires_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\x12\x19\n\x11\x65nvelope_redacted\x18\x10 \x01(\x08\x12\x12\n\nsource_ref\x18\x12 \x01(\t\x12\x38\n\x08metadata\x18\x13 \x03(\x0b\x32&.signalhub.v1.Submission.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x11\x10\x12J\x04\x08\x14\x10\x15\"\x80\x02\n\tFeedEvent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12%\n\x04kind\x18\x02 \x01(\x0e\x32\x17.signalhub.v1.EventKind\x12$\n\x06signal\x18\x03 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x11\n\tmember_id\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\x06 \x01(\x08\x12*\n\x06review\x18\x07 \x01(\x0b\x32\x1a.signalhub.v1.ReviewNotice\x12\x1d\n\x15warning_lists_version\x18\x08 \x01(\x04*o\n\x07Opinion\x12\x17\n\x13OPINION_UNSPECIFIED\x10\x00\x12\x19\n\x15OPINION_TRUE_POSITIVE\x10\x01\x12\x1a\n\x16OPINION_FALSE_POSITIVE\x10\x02\x12\x14\n\x10OPINION_DISPUTED\x10\x03*R\n\rRetractReason\x12\x1e\n\x1aRETRACT_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dRETRACT_REASON_FALSE_POSITIVE\x10\x01*\xaa\x02\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45VENT_KIND_SIGNAL_ADDED\x10\x01\x12\x1d\n\x19\x45VENT_KIND_SIGNAL_UPDATED\x10\x02\x12\x1d\n\x19\x45VENT_KIND_SIGNAL_REMOVED\x10\x03\x12\x1c\n\x18\x45VENT_KIND_SIGNAL_ERASED\x10\x04\x12!\n\x1d\x45VENT_KIND_SIGNAL_QUARANTINED\x10\x05\x12\x1e\n\x1a\x45VENT_KIND_SIGNAL_RELEASED\x10\x06\x12\x1f\n\x1b\x45VENT_KIND_REVIEW_REQUESTED\x10\x07\x12$\n EVENT_KIND_WARNING_LISTS_CHANGED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signalhub.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OPINION']._serialized_start=1979
-  _globals['_OPINION']._serialized_end=2090
-  _globals['_EVENTKIND']._serialized_start=2093
-  _globals['_EVENTKIND']._serialized_end=2253
-  _globals['_CLASSIFIERVERDICT']._serialized_start=76
-  _globals['_CLASSIFIERVERDICT']._serialized_end=154
-  _globals['_SIGNALSUBMISSION']._serialized_start=157
-  _globals['_SIGNALSUBMISSION']._serialized_end=391
-  _globals['_OPINIONCOUNTS']._serialized_start=393
-  _globals['_OPINIONCOUNTS']._serialized_end=473
-  _globals['_OPINIONCHANGE']._serialized_start=476
-  _globals['_OPINIONCHANGE']._serialized_end=651
-  _globals['_RETRACTION']._serialized_start=653
-  _globals['_RETRACTION']._serialized_end=772
-  _globals['_SUBMISSIONBATCH']._serialized_start=775
-  _globals['_SUBMISSIONBATCH']._serialized_end=983
-  _globals['_SIGNEDENVELOPE']._serialized_start=985
-  _globals['_SIGNEDENVELOPE']._serialized_end=1053
-  _globals['_SIGNAL']._serialized_start=1056
-  _globals['_SIGNAL']._serialized_end=1361
-  _globals['_SUBMISSION']._serialized_start=1364
-  _globals['_SUBMISSION']._serialized_end=1793
-  _globals['_FEEDEVENT']._serialized_start=1796
-  _globals['_FEEDEVENT']._serialized_end=1977
+  _globals['_SIGNALSUBMISSION_METADATAENTRY']._loaded_options = None
+  _globals['_SIGNALSUBMISSION_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_SUBMISSION_METADATAENTRY']._loaded_options = None
+  _globals['_SUBMISSION_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_OPINION']._serialized_start=2521
+  _globals['_OPINION']._serialized_end=2632
+  _globals['_RETRACTREASON']._serialized_start=2634
+  _globals['_RETRACTREASON']._serialized_end=2716
+  _globals['_EVENTKIND']._serialized_start=2719
+  _globals['_EVENTKIND']._serialized_end=3017
+  _globals['_CLASSIFIERVERDICT']._serialized_start=106
+  _globals['_CLASSIFIERVERDICT']._serialized_end=184
+  _globals['_SIGNALSUBMISSION']._serialized_start=187
+  _globals['_SIGNALSUBMISSION']._serialized_end=554
+  _globals['_SIGNALSUBMISSION_METADATAENTRY']._serialized_start=507
+  _globals['_SIGNALSUBMISSION_METADATAENTRY']._serialized_end=554
+  _globals['_OPINIONCOUNTS']._serialized_start=556
+  _globals['_OPINIONCOUNTS']._serialized_end=636
+  _globals['_OPINIONCHANGE']._serialized_start=639
+  _globals['_OPINIONCHANGE']._serialized_end=814
+  _globals['_RETRACTION']._serialized_start=817
+  _globals['_RETRACTION']._serialized_end=995
+  _globals['_SUBMISSIONBATCH']._serialized_start=998
+  _globals['_SUBMISSIONBATCH']._serialized_end=1212
+  _globals['_SIGNEDENVELOPE']._serialized_start=1214
+  _globals['_SIGNEDENVELOPE']._serialized_end=1282
+  _globals['_SIGNAL']._serialized_start=1285
+  _globals['_SIGNAL']._serialized_end=1689
+  _globals['_SUBMISSION']._serialized_start=1692
+  _globals['_SUBMISSION']._serialized_end=2260
+  _globals['_SUBMISSION_METADATAENTRY']._serialized_start=507
+  _globals['_SUBMISSION_METADATAENTRY']._serialized_end=554
+  _globals['_FEEDEVENT']._serialized_start=2263
+  _globals['_FEEDEVENT']._serialized_end=2519
 # @@protoc_insertion_point(module_scope)

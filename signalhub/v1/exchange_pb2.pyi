@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from signalhub.v1 import admin_pb2 as _admin_pb2
+from signalhub.v1 import coalition_pb2 as _coalition_pb2
 from signalhub.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -22,6 +23,54 @@ SUBMIT_STATUS_UNSPECIFIED: SubmitStatus
 SUBMIT_STATUS_NEW: SubmitStatus
 SUBMIT_STATUS_CORROBORATED: SubmitStatus
 SUBMIT_STATUS_DUPLICATE: SubmitStatus
+
+class GetWarningListsRequest(_message.Message):
+    __slots__ = ("names", "if_version_after")
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_AFTER_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    if_version_after: int
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., if_version_after: _Optional[int] = ...) -> None: ...
+
+class GetWarningListsResponse(_message.Message):
+    __slots__ = ("lists", "version", "digest", "signature", "hub_public_key")
+    LISTS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    HUB_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    lists: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.WarningList]
+    version: int
+    digest: bytes
+    signature: bytes
+    hub_public_key: bytes
+    def __init__(self, lists: _Optional[_Iterable[_Union[_coalition_pb2.WarningList, _Mapping]]] = ..., version: _Optional[int] = ..., digest: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., hub_public_key: _Optional[bytes] = ...) -> None: ...
+
+class ProposeWarningEntriesRequest(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class ProposeWarningEntriesResponse(_message.Message):
+    __slots__ = ("entries", "replayed")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.ProposedEntry]
+    replayed: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[_coalition_pb2.ProposedEntry, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class ListWarningProposalsRequest(_message.Message):
+    __slots__ = ("list",)
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    list: str
+    def __init__(self, list: _Optional[str] = ...) -> None: ...
+
+class ListWarningProposalsResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.ProposedEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_coalition_pb2.ProposedEntry, _Mapping]]] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
     __slots__ = ("after", "min_backlog")
@@ -204,19 +253,23 @@ class MatchQuery(_message.Message):
     def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., max_distance: _Optional[int] = ...) -> None: ...
 
 class MatchHashesRequest(_message.Message):
-    __slots__ = ("queries", "max_distance", "min_query_match_percent", "min_compared_match_percent")
+    __slots__ = ("queries", "max_distance", "min_query_match_percent", "min_compared_match_percent", "exclude_warned", "exclude_quarantined")
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
     MIN_QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MIN_COMPARED_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_WARNED_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
     queries: _containers.RepeatedCompositeFieldContainer[MatchQuery]
     max_distance: int
     min_query_match_percent: float
     min_compared_match_percent: float
-    def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ..., min_query_match_percent: _Optional[float] = ..., min_compared_match_percent: _Optional[float] = ...) -> None: ...
+    exclude_warned: bool
+    exclude_quarantined: bool
+    def __init__(self, queries: _Optional[_Iterable[_Union[MatchQuery, _Mapping]]] = ..., max_distance: _Optional[int] = ..., min_query_match_percent: _Optional[float] = ..., min_compared_match_percent: _Optional[float] = ..., exclude_warned: _Optional[bool] = ..., exclude_quarantined: _Optional[bool] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp", "linked", "linked_truncated")
+    __slots__ = ("signal", "distance", "query_match_percent", "compared_match_percent", "frame_timestamp", "linked", "linked_truncated", "warning_lists", "quarantined")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     QUERY_MATCH_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +277,8 @@ class Match(_message.Message):
     FRAME_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     LINKED_FIELD_NUMBER: _ClassVar[int]
     LINKED_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    WARNING_LISTS_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_FIELD_NUMBER: _ClassVar[int]
     signal: _common_pb2.Signal
     distance: int
     query_match_percent: float
@@ -231,17 +286,23 @@ class Match(_message.Message):
     frame_timestamp: float
     linked: _containers.RepeatedCompositeFieldContainer[_common_pb2.Signal]
     linked_truncated: bool
-    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ..., linked: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ..., linked_truncated: _Optional[bool] = ...) -> None: ...
+    warning_lists: _containers.RepeatedScalarFieldContainer[str]
+    quarantined: bool
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., distance: _Optional[int] = ..., query_match_percent: _Optional[float] = ..., compared_match_percent: _Optional[float] = ..., frame_timestamp: _Optional[float] = ..., linked: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ..., linked_truncated: _Optional[bool] = ..., warning_lists: _Optional[_Iterable[str]] = ..., quarantined: _Optional[bool] = ...) -> None: ...
 
 class QueryMatches(_message.Message):
-    __slots__ = ("query_index", "matches", "truncated")
+    __slots__ = ("query_index", "matches", "truncated", "excluded_warned", "excluded_quarantined")
     QUERY_INDEX_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_WARNED_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
     query_index: int
     matches: _containers.RepeatedCompositeFieldContainer[Match]
     truncated: bool
-    def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    excluded_warned: int
+    excluded_quarantined: int
+    def __init__(self, query_index: _Optional[int] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., truncated: _Optional[bool] = ..., excluded_warned: _Optional[int] = ..., excluded_quarantined: _Optional[int] = ...) -> None: ...
 
 class MatchHashesResponse(_message.Message):
     __slots__ = ("results", "truncated")
@@ -290,3 +351,49 @@ class GetSignalResponse(_message.Message):
     submissions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Submission]
     next_page_token: str
     def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., submissions: _Optional[_Iterable[_Union[_common_pb2.Submission, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RecordAppealRequest(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class RecordAppealResponse(_message.Message):
+    __slots__ = ("signal", "replayed")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.Signal
+    replayed: bool
+    def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class ListReviewsRequest(_message.Message):
+    __slots__ = ("include_reviewed", "page_size", "page_token")
+    INCLUDE_REVIEWED_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    include_reviewed: bool
+    page_size: int
+    page_token: str
+    def __init__(self, include_reviewed: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReviewsResponse(_message.Message):
+    __slots__ = ("reviews", "next_page_token")
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reviews: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.ReviewNotice]
+    next_page_token: str
+    def __init__(self, reviews: _Optional[_Iterable[_Union[_coalition_pb2.ReviewNotice, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkReviewedRequest(_message.Message):
+    __slots__ = ("envelope",)
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    envelope: _common_pb2.SignedEnvelope
+    def __init__(self, envelope: _Optional[_Union[_common_pb2.SignedEnvelope, _Mapping]] = ...) -> None: ...
+
+class MarkReviewedResponse(_message.Message):
+    __slots__ = ("reviews", "replayed")
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    reviews: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.ReviewNotice]
+    replayed: bool
+    def __init__(self, reviews: _Optional[_Iterable[_Union[_coalition_pb2.ReviewNotice, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...

@@ -86,6 +86,36 @@ class ExchangeStub:
                 request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.SerializeToString,
                 response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.FromString,
                 _registered_method=True)
+        self.GetWarningLists = channel.unary_unary(
+                '/signalhub.v1.Exchange/GetWarningLists',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.GetWarningListsRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetWarningListsResponse.FromString,
+                _registered_method=True)
+        self.ProposeWarningEntries = channel.unary_unary(
+                '/signalhub.v1.Exchange/ProposeWarningEntries',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesResponse.FromString,
+                _registered_method=True)
+        self.ListWarningProposals = channel.unary_unary(
+                '/signalhub.v1.Exchange/ListWarningProposals',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsResponse.FromString,
+                _registered_method=True)
+        self.RecordAppeal = channel.unary_unary(
+                '/signalhub.v1.Exchange/RecordAppeal',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.RecordAppealRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.RecordAppealResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/signalhub.v1.Exchange/ListReviews',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.MarkReviewed = channel.unary_unary(
+                '/signalhub.v1.Exchange/MarkReviewed',
+                request_serializer=signalhub_dot_v1_dot_exchange__pb2.MarkReviewedRequest.SerializeToString,
+                response_deserializer=signalhub_dot_v1_dot_exchange__pb2.MarkReviewedResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -174,6 +204,55 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWarningLists(self, request, context):
+        """The coalition's warning lists (approved entries), signed by the hub, for matching and for
+        local replicas. When `if_version_after` is the current version, the answer carries the
+        version and its signature but no lists.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProposeWarningEntries(self, request, context):
+        """Proposes entries for a warning list, endorses another member's proposal, or withdraws the
+        caller's own. Signed envelope over a WarningProposal; idempotent by (member, request_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWarningProposals(self, request, context):
+        """The caller's own proposals and endorsements, with their state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAppeal(self, request, context):
+        """Records the outcome of a user's appeal against an action on a signal the caller may see.
+        An upheld appeal asks every other member that matched the signal in the review window to
+        review its actions. Signed envelope over an Appeal; idempotent by (member, request_id).
+        The answer never says who else matched, or how many.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """The caller's review notices ("review your actions on SIGNAL_ID"), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkReviewed(self, request, context):
+        """Marks the caller's review notices done. Signed envelope over a ReviewDone; idempotent by
+        (member, request_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +305,36 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetSnapshot,
                     request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.FromString,
                     response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.SerializeToString,
+            ),
+            'GetWarningLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWarningLists,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.GetWarningListsRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.GetWarningListsResponse.SerializeToString,
+            ),
+            'ProposeWarningEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProposeWarningEntries,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesResponse.SerializeToString,
+            ),
+            'ListWarningProposals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWarningProposals,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsResponse.SerializeToString,
+            ),
+            'RecordAppeal': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAppeal,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.RecordAppealRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.RecordAppealResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.ListReviewsRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'MarkReviewed': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkReviewed,
+                    request_deserializer=signalhub_dot_v1_dot_exchange__pb2.MarkReviewedRequest.FromString,
+                    response_serializer=signalhub_dot_v1_dot_exchange__pb2.MarkReviewedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -500,6 +609,168 @@ class Exchange:
             '/signalhub.v1.Exchange/GetSnapshot',
             signalhub_dot_v1_dot_exchange__pb2.GetSnapshotRequest.SerializeToString,
             signalhub_dot_v1_dot_exchange__pb2.GetSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWarningLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/GetWarningLists',
+            signalhub_dot_v1_dot_exchange__pb2.GetWarningListsRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.GetWarningListsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProposeWarningEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/ProposeWarningEntries',
+            signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.ProposeWarningEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWarningProposals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/ListWarningProposals',
+            signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.ListWarningProposalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAppeal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/RecordAppeal',
+            signalhub_dot_v1_dot_exchange__pb2.RecordAppealRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.RecordAppealResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/ListReviews',
+            signalhub_dot_v1_dot_exchange__pb2.ListReviewsRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkReviewed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signalhub.v1.Exchange/MarkReviewed',
+            signalhub_dot_v1_dot_exchange__pb2.MarkReviewedRequest.SerializeToString,
+            signalhub_dot_v1_dot_exchange__pb2.MarkReviewedResponse.FromString,
             options,
             channel_credentials,
             insecure,

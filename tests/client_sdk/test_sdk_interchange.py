@@ -4,6 +4,7 @@ override the defaults, hash --json lines are taken, and a bad line is named in o
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,31 @@ def test_read_signals_names_the_file_of_a_pytx_error_and_of_a_missing_file(tmp_p
     good.write_text(f"value,labels\n{PDQ},csam\n")
     (signal,) = read_signals(str(good), "csv", RecordDefaults(type="pdq"))
     assert (signal.type, signal.value, signal.labels) == ("pdq", PDQ, ("csam",))
+
+
+def test_csv_and_jsonl_carry_source_ref_and_metadata() -> None:
+    text = f"value,type,source_ref,meta.queue,meta.site\n{PDQ},pdq,T-1,csam,\n"
+    ((_, record),) = list(csv_records(io.StringIO(text)))
+    assert record["source_ref"] == "T-1" and record["metadata"] == {"queue": "csam"}
+    defaults = RecordDefaults(type="pdq", source_ref="batch", metadata=(("queue", "x"), ("b", "1")))
+    signal = signal_from_record("f:2", record, defaults)
+    assert (signal.source_ref, signal.metadata) == ("T-1", {"b": "1", "queue": "csam"})
+    line = json.dumps({"value": MD5, "source_ref": "T-2", "metadata": {"a": "1"}}) + "\n"
+    ((_, record),) = list(jsonl_records(io.StringIO(line)))
+    signal = signal_from_record("f:1", record, RecordDefaults(type="md5"))
+    assert (signal.source_ref, signal.metadata) == ("T-2", {"a": "1"})
+    assert signal.to_wire().metadata == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"value": PDQ, "metadata": {"Bad": "v"}},
+        {"value": PDQ, "metadata": ["a"]},
+        {"value": PDQ, "metadata": {"a": 1}},
+        {"value": PDQ, "source_ref": "x" * 129},
+    ],
+)
+def test_a_bad_source_record_is_named_by_file_and_line(record: dict[str, object]) -> None:
+    with pytest.raises(InputError, match=r"^f:3: "):
+        signal_from_record("f:3", record, RecordDefaults(type="pdq"))

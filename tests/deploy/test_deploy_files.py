@@ -31,6 +31,7 @@ YAML_FILES = sorted([*DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.yaml")])
 JSON_FILES = sorted(DEPLOY.rglob("*.json"))
 GRPC_PORT, METRICS_PORT = 50051, 9464
 ALERTS = {
+    "SignalhubWarningProposalsWaiting",
     "SignalhubDown",
     "SignalhubIngestStopped",
     "SignalhubHighErrorRatio",

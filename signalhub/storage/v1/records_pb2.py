@@ -24,59 +24,84 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from signalhub.v1 import admin_pb2 as signalhub_dot_v1_dot_admin__pb2
+from signalhub.v1 import coalition_pb2 as signalhub_dot_v1_dot_coalition__pb2
 from signalhub.v1 import common_pb2 as signalhub_dot_v1_dot_common__pb2
 from signalhub.v1 import exchange_pb2 as signalhub_dot_v1_dot_exchange__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\xfd\x07\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x12\x42\n\rremove_member\x18\r \x01(\x0b\x32).signalhub.storage.v1.RemoveMemberCommandH\x00\x12@\n\x0c\x65rase_signal\x18\x0e \x01(\x0b\x32(.signalhub.storage.v1.EraseSignalCommandH\x00\x12K\n\x12set_member_contact\x18\x0f \x01(\x0b\x32-.signalhub.storage.v1.SetMemberContactCommandH\x00\x12\x32\n\tredaction\x18\x10 \x01(\x0b\x32\x1f.signalhub.storage.v1.Redaction\x12\x1a\n\x12normalisation_rule\x18\x11 \x01(\rB\t\n\x07\x63ommand\"\x8a\x01\n\tRedaction\x12\x1b\n\x13original_entry_hash\x18\x01 \x01(\x0c\x12\x11\n\terased_by\x18\x02 \x01(\x04\x12\x35\n\x07signals\x18\x03 \x03(\x0b\x32$.signalhub.storage.v1.RedactedSignal\x12\x16\n\x0e\x63ontent_digest\x18\x04 \x01(\x0c\"R\n\x0eRedactedSignal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08pdq_rows\x18\x04 \x01(\r\"\xb8\x01\n\x13RemoveMemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x36\n\x0bsubmissions\x18\x02 \x01(\x0e\x32!.signalhub.v1.OffboardSubmissions\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rlog_sequences\x18\x04 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x05 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x06 \x03(\x04\"\xf4\x01\n\x12\x45raseSignalCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rlog_sequences\x18\x03 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x04 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x05 \x03(\x04\x12\x18\n\x10\x63\x61rriers_scanned\x18\x06 \x01(\x08\x12\x14\n\x0cscanned_type\x18\x07 \x01(\t\x12\x11\n\tframe_ids\x18\x08 \x03(\t\x12\x13\n\x0b\x63\x61rrier_ids\x18\t \x03(\t\x12\x1b\n\x13pdq_rows_scanned_to\x18\n \x01(\x04\"Z\n\x17SetMemberContactCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12,\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"l\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x35\n\x11\x63ompromised_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\xa8\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\x12\x11\n\twithdraws\x18\x07 \x01(\x08\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"}\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12,\n\x07\x63ontact\x18\x04 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\xfa\x02\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signalhub/storage/v1/records.proto\x12\x14signalhub.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18signalhub/v1/admin.proto\x1a\x1csignalhub/v1/coalition.proto\x1a\x19signalhub/v1/common.proto\x1a\x1bsignalhub/v1/exchange.proto\"\x87\x0c\n\x08LogEntry\x12/\n\x0breceived_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x0c \x01(\r\x12\x35\n\x06submit\x18\x02 \x01(\x0b\x32#.signalhub.storage.v1.SubmitCommandH\x00\x12<\n\nadd_member\x18\x03 \x01(\x0b\x32&.signalhub.storage.v1.AddMemberCommandH\x00\x12\x36\n\x07\x61\x64\x64_key\x18\x04 \x01(\x0b\x32#.signalhub.storage.v1.AddKeyCommandH\x00\x12<\n\nrevoke_key\x18\x05 \x01(\x0b\x32&.signalhub.storage.v1.RevokeKeyCommandH\x00\x12O\n\x14set_member_suspended\x18\x06 \x01(\x0b\x32/.signalhub.storage.v1.SetMemberSuspendedCommandH\x00\x12\x46\n\x11\x61\x64\x64_group_members\x18\x07 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12I\n\x14remove_group_members\x18\x08 \x01(\x0b\x32).signalhub.storage.v1.GroupMembersCommandH\x00\x12:\n\x0bset_opinion\x18\t \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x36\n\x07retract\x18\n \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x37\n\x0b\x65xpire_tick\x18\x0b \x01(\x0b\x32 .signalhub.storage.v1.ExpireTickH\x00\x12\x42\n\rremove_member\x18\r \x01(\x0b\x32).signalhub.storage.v1.RemoveMemberCommandH\x00\x12@\n\x0c\x65rase_signal\x18\x0e \x01(\x0b\x32(.signalhub.storage.v1.EraseSignalCommandH\x00\x12K\n\x12set_member_contact\x18\x0f \x01(\x0b\x32-.signalhub.storage.v1.SetMemberContactCommandH\x00\x12G\n\x10set_warning_list\x18\x12 \x01(\x0b\x32+.signalhub.storage.v1.SetWarningListCommandH\x00\x12O\n\x14\x65\x64it_warning_entries\x18\x13 \x01(\x0b\x32/.signalhub.storage.v1.EditWarningEntriesCommandH\x00\x12\x46\n\x17propose_warning_entries\x18\x14 \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12@\n\x0cmatch_counts\x18\x15 \x01(\x0b\x32(.signalhub.storage.v1.MatchCountsCommandH\x00\x12L\n\x12resolve_quarantine\x18\x16 \x01(\x0b\x32..signalhub.storage.v1.ResolveQuarantineCommandH\x00\x12<\n\rrecord_appeal\x18\x17 \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12<\n\rmark_reviewed\x18\x18 \x01(\x0b\x32#.signalhub.storage.v1.SignedCommandH\x00\x12\x32\n\tredaction\x18\x10 \x01(\x0b\x32\x1f.signalhub.storage.v1.Redaction\x12\x1a\n\x12normalisation_rule\x18\x11 \x01(\r\x12\x1a\n\x12review_window_days\x18\x19 \x01(\rB\t\n\x07\x63ommand\"\x8a\x01\n\tRedaction\x12\x1b\n\x13original_entry_hash\x18\x01 \x01(\x0c\x12\x11\n\terased_by\x18\x02 \x01(\x04\x12\x35\n\x07signals\x18\x03 \x03(\x0b\x32$.signalhub.storage.v1.RedactedSignal\x12\x16\n\x0e\x63ontent_digest\x18\x04 \x01(\x0c\"R\n\x0eRedactedSignal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\tsignal_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08pdq_rows\x18\x04 \x01(\r\"\xb8\x01\n\x13RemoveMemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x36\n\x0bsubmissions\x18\x02 \x01(\x0e\x32!.signalhub.v1.OffboardSubmissions\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rlog_sequences\x18\x04 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x05 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x06 \x03(\x04\"\xf4\x01\n\x12\x45raseSignalCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rlog_sequences\x18\x03 \x03(\x04\x12\x17\n\x0f\x66\x65\x65\x64_scanned_to\x18\x04 \x01(\x04\x12\x16\n\x0e\x66\x65\x65\x64_sequences\x18\x05 \x03(\x04\x12\x18\n\x10\x63\x61rriers_scanned\x18\x06 \x01(\x08\x12\x14\n\x0cscanned_type\x18\x07 \x01(\t\x12\x11\n\tframe_ids\x18\x08 \x03(\t\x12\x13\n\x0b\x63\x61rrier_ids\x18\t \x03(\t\x12\x1b\n\x13pdq_rows_scanned_to\x18\n \x01(\x04\"Z\n\x17SetMemberContactCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12,\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"?\n\rSignedCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"\x0c\n\nExpireTick\"\x82\x01\n\rOpinionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12&\n\x07opinion\x18\x02 \x01(\x0e\x32\x15.signalhub.v1.Opinion\x12\x0c\n\x04note\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\rRequestRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x10\n\x08response\x18\x02 \x01(\x0c\"6\n\rAddKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"l\n\x10RevokeKeyCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x35\n\x11\x63ompromised_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x19SetMemberSuspendedCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\";\n\x13GroupMembersCommand\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\"\xa8\x01\n\nFeedRecord\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.signalhub.v1.FeedEvent\x12\x10\n\x08\x61udience\x18\x02 \x03(\t\x12\x15\n\rtarget_member\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\x0f\n\x07members\x18\x05 \x03(\t\x12\x14\n\x0clog_sequence\x18\x06 \x01(\x04\x12\x11\n\twithdraws\x18\x07 \x01(\x08\"5\n\x0b\x41uditRecord\x12\x12\n\nentry_hash\x18\x01 \x01(\x0c\x12\x12\n\nchain_hash\x18\x02 \x01(\x0c\"?\n\rSubmitCommand\x12.\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1c.signalhub.v1.SignedEnvelope\"}\n\x10\x41\x64\x64MemberCommand\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12,\n\x07\x63ontact\x18\x04 \x01(\x0b\x32\x1b.signalhub.v1.MemberContact\"~\n\x0cSignalRecord\x12$\n\x06signal\x18\x01 \x01(\x0b\x32\x14.signalhub.v1.Signal\x12\x0f\n\x07members\x18\x02 \x03(\t\x12\x0f\n\x07pdq_row\x18\x03 \x01(\x04\x12\x12\n\nrestricted\x18\x04 \x01(\x08\x12\x12\n\nframe_rows\x18\x05 \x03(\x04\"\x8d\x04\n\x10SubmissionRecord\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\x05\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_sequence\x18\x08 \x01(\x04\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x10\n\x08industry\x18\n \x01(\t\x12\x12\n\nconfidence\x18\x0b \x01(\x05\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06urgent\x18\r \x01(\x08\x12\x33\n\nclassifier\x18\x0e \x01(\x0b\x32\x1f.signalhub.v1.ClassifierVerdict\x12\x10\n\x08incident\x18\x0f \x01(\t\x12\x12\n\nsource_ref\x18\x11 \x01(\t\x12\x46\n\x08metadata\x18\x12 \x03(\x0b\x32\x34.signalhub.storage.v1.SubmissionRecord.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x10\x10\x11\"\\\n\x0b\x42\x61tchRecord\x12\x16\n\x0e\x63ontent_digest\x18\x01 \x01(\x0c\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.signalhub.v1.SubmitSignalsResponse\"\xa2\x01\n\tKeyRecord\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x15SetWarningListCommand\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0cmax_distance\x18\x03 \x01(\x05\x12\x1d\n\x15\x65ndorsements_required\x18\x04 \x01(\x05\"\x7f\n\x19\x45\x64itWarningEntriesCommand\x12\x0c\n\x04list\x18\x01 \x01(\t\x12\'\n\x04\x65\x64it\x18\x02 \x01(\x0e\x32\x19.signalhub.v1.WarningEdit\x12+\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1a.signalhub.v1.WarningEntry\"i\n\x10QuarantinePolicy\x12\r\n\x05ratio\x18\x01 \x01(\x01\x12\x1c\n\x14min_matches_per_hour\x18\x02 \x01(\r\x12\x16\n\x0e\x62\x61seline_hours\x18\x03 \x01(\r\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\"\x9c\x01\n\x12MatchCountsCommand\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\x04\x12\x30\n\x06\x63ounts\x18\x03 \x03(\x0b\x32 .signalhub.storage.v1.MatchCount\x12\x36\n\x06policy\x18\x04 \x01(\x0b\x32&.signalhub.storage.v1.QuarantinePolicy\"\x98\x01\n\nMatchCount\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0f\n\x07matches\x18\x03 \x01(\r\x12)\n\x05\x66irst\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x04last\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x0eMatchDayRecord\x12\x0f\n\x07matches\x18\x01 \x01(\x04\x12\x10\n\x08\x66irst_ms\x18\x02 \x01(\x03\x12\x0f\n\x07last_ms\x18\x03 \x01(\x03\"I\n\x0fMatchRateRecord\x12\r\n\x05hours\x18\x01 \x03(\r\x12\x0f\n\x07matches\x18\x02 \x03(\x04\x12\x16\n\x0ereleased_floor\x18\x03 \x01(\x01\"Y\n\x10QuarantineRecord\x12/\n\x06signal\x18\x01 \x01(\x0b\x32\x1f.signalhub.v1.QuarantinedSignal\x12\x14\n\x0clog_sequence\x18\x02 \x01(\x04\"k\n\x18ResolveQuarantineCommand\x12\x11\n\tsignal_id\x18\x01 \x01(\t\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.signalhub.v1.QuarantineAction\x12\x0c\n\x04note\x18\x03 \x01(\t\"P\n\x0cReviewRecord\x12*\n\x06notice\x18\x01 \x01(\x0b\x32\x1a.signalhub.v1.ReviewNotice\x12\x14\n\x0clog_sequence\x18\x02 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signalhub.storage.v1.records_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGENTRY']._serialized_start=176
-  _globals['_LOGENTRY']._serialized_end=1197
-  _globals['_REDACTION']._serialized_start=1200
-  _globals['_REDACTION']._serialized_end=1338
-  _globals['_REDACTEDSIGNAL']._serialized_start=1340
-  _globals['_REDACTEDSIGNAL']._serialized_end=1422
-  _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1425
-  _globals['_REMOVEMEMBERCOMMAND']._serialized_end=1609
-  _globals['_ERASESIGNALCOMMAND']._serialized_start=1612
-  _globals['_ERASESIGNALCOMMAND']._serialized_end=1856
-  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_start=1858
-  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_end=1948
-  _globals['_SIGNEDCOMMAND']._serialized_start=1950
-  _globals['_SIGNEDCOMMAND']._serialized_end=2013
-  _globals['_EXPIRETICK']._serialized_start=2015
-  _globals['_EXPIRETICK']._serialized_end=2027
-  _globals['_OPINIONRECORD']._serialized_start=2030
-  _globals['_OPINIONRECORD']._serialized_end=2160
-  _globals['_REQUESTRECORD']._serialized_start=2162
-  _globals['_REQUESTRECORD']._serialized_end=2219
-  _globals['_ADDKEYCOMMAND']._serialized_start=2221
-  _globals['_ADDKEYCOMMAND']._serialized_end=2275
-  _globals['_REVOKEKEYCOMMAND']._serialized_start=2277
-  _globals['_REVOKEKEYCOMMAND']._serialized_end=2385
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=2387
-  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=2452
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=2454
-  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=2513
-  _globals['_FEEDRECORD']._serialized_start=2516
-  _globals['_FEEDRECORD']._serialized_end=2684
-  _globals['_AUDITRECORD']._serialized_start=2686
-  _globals['_AUDITRECORD']._serialized_end=2739
-  _globals['_SUBMITCOMMAND']._serialized_start=2741
-  _globals['_SUBMITCOMMAND']._serialized_end=2804
-  _globals['_ADDMEMBERCOMMAND']._serialized_start=2806
-  _globals['_ADDMEMBERCOMMAND']._serialized_end=2931
-  _globals['_SIGNALRECORD']._serialized_start=2933
-  _globals['_SIGNALRECORD']._serialized_end=3059
-  _globals['_SUBMISSIONRECORD']._serialized_start=3062
-  _globals['_SUBMISSIONRECORD']._serialized_end=3440
-  _globals['_BATCHRECORD']._serialized_start=3442
-  _globals['_BATCHRECORD']._serialized_end=3534
-  _globals['_KEYRECORD']._serialized_start=3537
-  _globals['_KEYRECORD']._serialized_end=3699
+  _globals['_SUBMISSIONRECORD_METADATAENTRY']._loaded_options = None
+  _globals['_SUBMISSIONRECORD_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_LOGENTRY']._serialized_start=206
+  _globals['_LOGENTRY']._serialized_end=1749
+  _globals['_REDACTION']._serialized_start=1752
+  _globals['_REDACTION']._serialized_end=1890
+  _globals['_REDACTEDSIGNAL']._serialized_start=1892
+  _globals['_REDACTEDSIGNAL']._serialized_end=1974
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1977
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_end=2161
+  _globals['_ERASESIGNALCOMMAND']._serialized_start=2164
+  _globals['_ERASESIGNALCOMMAND']._serialized_end=2408
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_start=2410
+  _globals['_SETMEMBERCONTACTCOMMAND']._serialized_end=2500
+  _globals['_SIGNEDCOMMAND']._serialized_start=2502
+  _globals['_SIGNEDCOMMAND']._serialized_end=2565
+  _globals['_EXPIRETICK']._serialized_start=2567
+  _globals['_EXPIRETICK']._serialized_end=2579
+  _globals['_OPINIONRECORD']._serialized_start=2582
+  _globals['_OPINIONRECORD']._serialized_end=2712
+  _globals['_REQUESTRECORD']._serialized_start=2714
+  _globals['_REQUESTRECORD']._serialized_end=2771
+  _globals['_ADDKEYCOMMAND']._serialized_start=2773
+  _globals['_ADDKEYCOMMAND']._serialized_end=2827
+  _globals['_REVOKEKEYCOMMAND']._serialized_start=2829
+  _globals['_REVOKEKEYCOMMAND']._serialized_end=2937
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_start=2939
+  _globals['_SETMEMBERSUSPENDEDCOMMAND']._serialized_end=3004
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_start=3006
+  _globals['_GROUPMEMBERSCOMMAND']._serialized_end=3065
+  _globals['_FEEDRECORD']._serialized_start=3068
+  _globals['_FEEDRECORD']._serialized_end=3236
+  _globals['_AUDITRECORD']._serialized_start=3238
+  _globals['_AUDITRECORD']._serialized_end=3291
+  _globals['_SUBMITCOMMAND']._serialized_start=3293
+  _globals['_SUBMITCOMMAND']._serialized_end=3356
+  _globals['_ADDMEMBERCOMMAND']._serialized_start=3358
+  _globals['_ADDMEMBERCOMMAND']._serialized_end=3483
+  _globals['_SIGNALRECORD']._serialized_start=3485
+  _globals['_SIGNALRECORD']._serialized_end=3611
+  _globals['_SUBMISSIONRECORD']._serialized_start=3614
+  _globals['_SUBMISSIONRECORD']._serialized_end=4139
+  _globals['_SUBMISSIONRECORD_METADATAENTRY']._serialized_start=4086
+  _globals['_SUBMISSIONRECORD_METADATAENTRY']._serialized_end=4133
+  _globals['_BATCHRECORD']._serialized_start=4141
+  _globals['_BATCHRECORD']._serialized_end=4233
+  _globals['_KEYRECORD']._serialized_start=4236
+  _globals['_KEYRECORD']._serialized_end=4398
+  _globals['_SETWARNINGLISTCOMMAND']._serialized_start=4400
+  _globals['_SETWARNINGLISTCOMMAND']._serialized_end=4511
+  _globals['_EDITWARNINGENTRIESCOMMAND']._serialized_start=4513
+  _globals['_EDITWARNINGENTRIESCOMMAND']._serialized_end=4640
+  _globals['_QUARANTINEPOLICY']._serialized_start=4642
+  _globals['_QUARANTINEPOLICY']._serialized_end=4747
+  _globals['_MATCHCOUNTSCOMMAND']._serialized_start=4750
+  _globals['_MATCHCOUNTSCOMMAND']._serialized_end=4906
+  _globals['_MATCHCOUNT']._serialized_start=4909
+  _globals['_MATCHCOUNT']._serialized_end=5061
+  _globals['_MATCHDAYRECORD']._serialized_start=5063
+  _globals['_MATCHDAYRECORD']._serialized_end=5131
+  _globals['_MATCHRATERECORD']._serialized_start=5133
+  _globals['_MATCHRATERECORD']._serialized_end=5206
+  _globals['_QUARANTINERECORD']._serialized_start=5208
+  _globals['_QUARANTINERECORD']._serialized_end=5297
+  _globals['_RESOLVEQUARANTINECOMMAND']._serialized_start=5299
+  _globals['_RESOLVEQUARANTINECOMMAND']._serialized_end=5406
+  _globals['_REVIEWRECORD']._serialized_start=5408
+  _globals['_REVIEWRECORD']._serialized_end=5488
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from signalhub.v1 import admin_pb2 as _admin_pb2
+from signalhub.v1 import coalition_pb2 as _coalition_pb2
 from signalhub.v1 import common_pb2 as _common_pb2
 from signalhub.v1 import exchange_pb2 as _exchange_pb2
 from google.protobuf.internal import containers as _containers
@@ -13,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick", "remove_member", "erase_signal", "set_member_contact", "redaction", "normalisation_rule")
+    __slots__ = ("received_at", "window_seconds", "submit", "add_member", "add_key", "revoke_key", "set_member_suspended", "add_group_members", "remove_group_members", "set_opinion", "retract", "expire_tick", "remove_member", "erase_signal", "set_member_contact", "set_warning_list", "edit_warning_entries", "propose_warning_entries", "match_counts", "resolve_quarantine", "record_appeal", "mark_reviewed", "redaction", "normalisation_rule", "review_window_days")
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
@@ -29,8 +30,16 @@ class LogEntry(_message.Message):
     REMOVE_MEMBER_FIELD_NUMBER: _ClassVar[int]
     ERASE_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     SET_MEMBER_CONTACT_FIELD_NUMBER: _ClassVar[int]
+    SET_WARNING_LIST_FIELD_NUMBER: _ClassVar[int]
+    EDIT_WARNING_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    PROPOSE_WARNING_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    MATCH_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_QUARANTINE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_APPEAL_FIELD_NUMBER: _ClassVar[int]
+    MARK_REVIEWED_FIELD_NUMBER: _ClassVar[int]
     REDACTION_FIELD_NUMBER: _ClassVar[int]
     NORMALISATION_RULE_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     received_at: _timestamp_pb2.Timestamp
     window_seconds: int
     submit: SubmitCommand
@@ -46,9 +55,17 @@ class LogEntry(_message.Message):
     remove_member: RemoveMemberCommand
     erase_signal: EraseSignalCommand
     set_member_contact: SetMemberContactCommand
+    set_warning_list: SetWarningListCommand
+    edit_warning_entries: EditWarningEntriesCommand
+    propose_warning_entries: SignedCommand
+    match_counts: MatchCountsCommand
+    resolve_quarantine: ResolveQuarantineCommand
+    record_appeal: SignedCommand
+    mark_reviewed: SignedCommand
     redaction: Redaction
     normalisation_rule: int
-    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., erase_signal: _Optional[_Union[EraseSignalCommand, _Mapping]] = ..., set_member_contact: _Optional[_Union[SetMemberContactCommand, _Mapping]] = ..., redaction: _Optional[_Union[Redaction, _Mapping]] = ..., normalisation_rule: _Optional[int] = ...) -> None: ...
+    review_window_days: int
+    def __init__(self, received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., submit: _Optional[_Union[SubmitCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., add_key: _Optional[_Union[AddKeyCommand, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKeyCommand, _Mapping]] = ..., set_member_suspended: _Optional[_Union[SetMemberSuspendedCommand, _Mapping]] = ..., add_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., remove_group_members: _Optional[_Union[GroupMembersCommand, _Mapping]] = ..., set_opinion: _Optional[_Union[SignedCommand, _Mapping]] = ..., retract: _Optional[_Union[SignedCommand, _Mapping]] = ..., expire_tick: _Optional[_Union[ExpireTick, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., erase_signal: _Optional[_Union[EraseSignalCommand, _Mapping]] = ..., set_member_contact: _Optional[_Union[SetMemberContactCommand, _Mapping]] = ..., set_warning_list: _Optional[_Union[SetWarningListCommand, _Mapping]] = ..., edit_warning_entries: _Optional[_Union[EditWarningEntriesCommand, _Mapping]] = ..., propose_warning_entries: _Optional[_Union[SignedCommand, _Mapping]] = ..., match_counts: _Optional[_Union[MatchCountsCommand, _Mapping]] = ..., resolve_quarantine: _Optional[_Union[ResolveQuarantineCommand, _Mapping]] = ..., record_appeal: _Optional[_Union[SignedCommand, _Mapping]] = ..., mark_reviewed: _Optional[_Union[SignedCommand, _Mapping]] = ..., redaction: _Optional[_Union[Redaction, _Mapping]] = ..., normalisation_rule: _Optional[int] = ..., review_window_days: _Optional[int] = ...) -> None: ...
 
 class Redaction(_message.Message):
     __slots__ = ("original_entry_hash", "erased_by", "signals", "content_digest")
@@ -245,7 +262,14 @@ class SignalRecord(_message.Message):
     def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ..., frame_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SubmissionRecord(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier", "incident")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier", "incident", "source_ref", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +285,8 @@ class SubmissionRecord(_message.Message):
     URGENT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_REF_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -276,7 +302,9 @@ class SubmissionRecord(_message.Message):
     urgent: bool
     classifier: _common_pb2.ClassifierVerdict
     incident: str
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ...) -> None: ...
+    source_ref: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., source_ref: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class BatchRecord(_message.Message):
     __slots__ = ("content_digest", "response")
@@ -299,3 +327,109 @@ class KeyRecord(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     revoked_at: _timestamp_pb2.Timestamp
     def __init__(self, key_id: _Optional[str] = ..., member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetWarningListCommand(_message.Message):
+    __slots__ = ("name", "description", "max_distance", "endorsements_required")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    ENDORSEMENTS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    max_distance: int
+    endorsements_required: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., max_distance: _Optional[int] = ..., endorsements_required: _Optional[int] = ...) -> None: ...
+
+class EditWarningEntriesCommand(_message.Message):
+    __slots__ = ("list", "edit", "entries")
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    list: str
+    edit: _admin_pb2.WarningEdit
+    entries: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.WarningEntry]
+    def __init__(self, list: _Optional[str] = ..., edit: _Optional[_Union[_admin_pb2.WarningEdit, str]] = ..., entries: _Optional[_Iterable[_Union[_coalition_pb2.WarningEntry, _Mapping]]] = ...) -> None: ...
+
+class QuarantinePolicy(_message.Message):
+    __slots__ = ("ratio", "min_matches_per_hour", "baseline_hours", "disabled")
+    RATIO_FIELD_NUMBER: _ClassVar[int]
+    MIN_MATCHES_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    ratio: float
+    min_matches_per_hour: int
+    baseline_hours: int
+    disabled: bool
+    def __init__(self, ratio: _Optional[float] = ..., min_matches_per_hour: _Optional[int] = ..., baseline_hours: _Optional[int] = ..., disabled: _Optional[bool] = ...) -> None: ...
+
+class MatchCountsCommand(_message.Message):
+    __slots__ = ("node", "serial", "counts", "policy")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    serial: int
+    counts: _containers.RepeatedCompositeFieldContainer[MatchCount]
+    policy: QuarantinePolicy
+    def __init__(self, node: _Optional[str] = ..., serial: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[MatchCount, _Mapping]]] = ..., policy: _Optional[_Union[QuarantinePolicy, _Mapping]] = ...) -> None: ...
+
+class MatchCount(_message.Message):
+    __slots__ = ("signal_id", "member_id", "matches", "first", "last")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    member_id: str
+    matches: int
+    first: _timestamp_pb2.Timestamp
+    last: _timestamp_pb2.Timestamp
+    def __init__(self, signal_id: _Optional[str] = ..., member_id: _Optional[str] = ..., matches: _Optional[int] = ..., first: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MatchDayRecord(_message.Message):
+    __slots__ = ("matches", "first_ms", "last_ms")
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_MS_FIELD_NUMBER: _ClassVar[int]
+    matches: int
+    first_ms: int
+    last_ms: int
+    def __init__(self, matches: _Optional[int] = ..., first_ms: _Optional[int] = ..., last_ms: _Optional[int] = ...) -> None: ...
+
+class MatchRateRecord(_message.Message):
+    __slots__ = ("hours", "matches", "released_floor")
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FLOOR_FIELD_NUMBER: _ClassVar[int]
+    hours: _containers.RepeatedScalarFieldContainer[int]
+    matches: _containers.RepeatedScalarFieldContainer[int]
+    released_floor: float
+    def __init__(self, hours: _Optional[_Iterable[int]] = ..., matches: _Optional[_Iterable[int]] = ..., released_floor: _Optional[float] = ...) -> None: ...
+
+class QuarantineRecord(_message.Message):
+    __slots__ = ("signal", "log_sequence")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    signal: _coalition_pb2.QuarantinedSignal
+    log_sequence: int
+    def __init__(self, signal: _Optional[_Union[_coalition_pb2.QuarantinedSignal, _Mapping]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+
+class ResolveQuarantineCommand(_message.Message):
+    __slots__ = ("signal_id", "action", "note")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    signal_id: str
+    action: _coalition_pb2.QuarantineAction
+    note: str
+    def __init__(self, signal_id: _Optional[str] = ..., action: _Optional[_Union[_coalition_pb2.QuarantineAction, str]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ReviewRecord(_message.Message):
+    __slots__ = ("notice", "log_sequence")
+    NOTICE_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    notice: _coalition_pb2.ReviewNotice
+    log_sequence: int
+    def __init__(self, notice: _Optional[_Union[_coalition_pb2.ReviewNotice, _Mapping]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
