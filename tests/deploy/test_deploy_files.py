@@ -32,6 +32,7 @@ JSON_FILES = sorted(DEPLOY.rglob("*.json"))
 GRPC_PORT, METRICS_PORT = 50051, 9464
 ALERTS = {
     "SignalhubWarningProposalsWaiting",
+    "SignalhubSignalQuarantined",
     "SignalhubDown",
     "SignalhubIngestStopped",
     "SignalhubHighErrorRatio",
@@ -171,6 +172,8 @@ def test_alert_unit_tests_cover_firing_and_quiet_cases() -> None:
         "SignalhubLmdbMapNearlyFull",
         "SignalhubAuthFailureSpike",
         "SignalhubClusterApplyLag",
+        "SignalhubWarningProposalsWaiting",
+        "SignalhubSignalQuarantined",
     }
     assert required <= firing & quiet
 
