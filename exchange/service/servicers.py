@@ -84,8 +84,8 @@ class ExchangeService:
     async def SetOpinion(
         self, request: RawRequest[exchange_pb2.SetOpinionRequest], metadata: Metadata
     ) -> exchange_pb2.SetOpinionResponse:
-        """Records a member's signed opinion of a signal (submissions.set_opinion)."""
-        return await submissions.set_opinion(self.hub, request, metadata)
+        """Records a member's signed opinion of a signal (submissions.run_signed)."""
+        return await submissions.run_signed(self.hub, submissions.OPINION, request, metadata)
 
     async def RetractSubmission(
         self, request: RawRequest[exchange_pb2.RetractSubmissionRequest], metadata: Metadata
@@ -136,7 +136,8 @@ class ExchangeService:
         self, request: RawRequest[exchange_pb2.ProposeWarningEntriesRequest], metadata: Metadata
     ) -> exchange_pb2.ProposeWarningEntriesResponse:
         """Proposes, endorses or withdraws warning-list entries (signed)."""
-        response = await submissions.propose_warning_entries(self.hub, request, metadata)
+        proposal = submissions.WARNING_PROPOSAL
+        response = await submissions.run_signed(self.hub, proposal, request, metadata)
         warnings.refresh_metrics(self.hub)
         return response
 
@@ -153,8 +154,8 @@ class ExchangeService:
     async def RecordAppeal(
         self, request: RawRequest[exchange_pb2.RecordAppealRequest], metadata: Metadata
     ) -> exchange_pb2.RecordAppealResponse:
-        """Records a member's signed appeal outcome (submissions.record_appeal)."""
-        return await submissions.record_appeal(self.hub, request, metadata)
+        """Records a member's signed appeal outcome (submissions.run_signed)."""
+        return await submissions.run_signed(self.hub, submissions.APPEAL, request, metadata)
 
     async def ListReviews(
         self, request: RawRequest[exchange_pb2.ListReviewsRequest], metadata: Metadata
@@ -167,8 +168,8 @@ class ExchangeService:
     async def MarkReviewed(
         self, request: RawRequest[exchange_pb2.MarkReviewedRequest], metadata: Metadata
     ) -> exchange_pb2.MarkReviewedResponse:
-        """Marks the caller's review notices done (submissions.mark_reviewed)."""
-        return await submissions.mark_reviewed(self.hub, request, metadata)
+        """Marks the caller's review notices done (submissions.run_signed)."""
+        return await submissions.run_signed(self.hub, submissions.REVIEW_DONE, request, metadata)
 
 
 class AdminService:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
@@ -81,9 +81,13 @@ def precheck(
     return envelope, PreparedBatch.of(envelope.payload, batch)
 
 
+R = TypeVar("R", bound=Message)
+
+
 @dataclass(frozen=True)
-class _SignedCommand:
-    """A command a member signs (its envelope's payload) and how it is logged."""
+class SignedCommand(Generic[R]):
+    """A command a member signs (its envelope's payload), how it is logged and what it
+    answers."""
 
     method: str
     prefix: bytes
@@ -91,61 +95,53 @@ class _SignedCommand:
     payload_cls: type[Message]
     field: str
     """The LogEntry field that carries it."""
+    response_cls: type[R]
 
 
-OPINION = _SignedCommand(
-    "SetOpinion", domain.OPINION_SIGNING_PREFIX, common_pb2.OpinionChange, "set_opinion"
+OPINION = SignedCommand(
+    "SetOpinion",
+    domain.OPINION_SIGNING_PREFIX,
+    common_pb2.OpinionChange,
+    "set_opinion",
+    exchange_pb2.SetOpinionResponse,
 )
-WARNING_PROPOSAL = _SignedCommand(
+WARNING_PROPOSAL = SignedCommand(
     "ProposeWarningEntries",
     wl.WARNING_PROPOSAL_SIGNING_PREFIX,
     coalition_pb2.WarningProposal,
     "propose_warning_entries",
+    exchange_pb2.ProposeWarningEntriesResponse,
 )
-APPEAL = _SignedCommand(
-    "RecordAppeal", rv.APPEAL_SIGNING_PREFIX, coalition_pb2.Appeal, "record_appeal"
+APPEAL = SignedCommand(
+    "RecordAppeal",
+    rv.APPEAL_SIGNING_PREFIX,
+    coalition_pb2.Appeal,
+    "record_appeal",
+    exchange_pb2.RecordAppealResponse,
 )
-REVIEW_DONE = _SignedCommand(
-    "MarkReviewed", rv.REVIEW_DONE_SIGNING_PREFIX, coalition_pb2.ReviewDone, "mark_reviewed"
+REVIEW_DONE = SignedCommand(
+    "MarkReviewed",
+    rv.REVIEW_DONE_SIGNING_PREFIX,
+    coalition_pb2.ReviewDone,
+    "mark_reviewed",
+    exchange_pb2.MarkReviewedResponse,
 )
-RETRACTION = _SignedCommand(
-    "RetractSubmission", domain.RETRACTION_SIGNING_PREFIX, common_pb2.Retraction, "retract"
+RETRACTION = SignedCommand(
+    "RetractSubmission",
+    domain.RETRACTION_SIGNING_PREFIX,
+    common_pb2.Retraction,
+    "retract",
+    exchange_pb2.RetractSubmissionResponse,
 )
 
 
-async def set_opinion(
-    hub: Hub, request: RawRequest[exchange_pb2.SetOpinionRequest], metadata: Metadata
-) -> exchange_pb2.SetOpinionResponse:
-    """Verifies a signed opinion change and has it applied."""
-    applied = await _execute_signed(hub, OPINION, request, metadata)
-    assert isinstance(applied.response, exchange_pb2.SetOpinionResponse)
-    return applied.response
-
-
-async def propose_warning_entries(
-    hub: Hub, request: RawRequest[exchange_pb2.ProposeWarningEntriesRequest], metadata: Metadata
-) -> exchange_pb2.ProposeWarningEntriesResponse:
-    """Verifies a signed warning-list proposal and has it applied."""
-    applied = await _execute_signed(hub, WARNING_PROPOSAL, request, metadata)
-    assert isinstance(applied.response, exchange_pb2.ProposeWarningEntriesResponse)
-    return applied.response
-
-
-async def record_appeal(
-    hub: Hub, request: RawRequest[exchange_pb2.RecordAppealRequest], metadata: Metadata
-) -> exchange_pb2.RecordAppealResponse:
-    """Verifies a signed appeal outcome and has it applied."""
-    applied = await _execute_signed(hub, APPEAL, request, metadata)
-    assert isinstance(applied.response, exchange_pb2.RecordAppealResponse)
-    return applied.response
-
-
-async def mark_reviewed(
-    hub: Hub, request: RawRequest[exchange_pb2.MarkReviewedRequest], metadata: Metadata
-) -> exchange_pb2.MarkReviewedResponse:
-    """Verifies a signed ReviewDone and has it applied."""
-    applied = await _execute_signed(hub, REVIEW_DONE, request, metadata)
-    assert isinstance(applied.response, exchange_pb2.MarkReviewedResponse)
+async def run_signed(
+    hub: Hub, kind: SignedCommand[R], request: RawRequest[Any], metadata: Metadata
+) -> R:
+    """Verifies a member's signed command (an opinion, a warning-list proposal, an appeal, a
+    review done) and has it applied; its answer."""
+    applied = await _execute_signed(hub, kind, request, metadata)
+    assert isinstance(applied.response, kind.response_cls)
     return applied.response
 
 
@@ -153,15 +149,13 @@ async def retract_submission(
     hub: Hub, request: RawRequest[exchange_pb2.RetractSubmissionRequest], metadata: Metadata
 ) -> exchange_pb2.RetractSubmissionResponse:
     """Verifies a signed retraction and has it applied."""
-    applied = await _execute_signed(hub, RETRACTION, request, metadata)
-    assert isinstance(applied.response, exchange_pb2.RetractSubmissionResponse)
-    if applied.stored:
-        hub.metrics.index_signals.labels("pdq").set(len(hub.index))
-    return applied.response
+    response = await run_signed(hub, RETRACTION, request, metadata)
+    hub.metrics.index_signals.labels("pdq").set(len(hub.index))
+    return response
 
 
 async def _execute_signed(
-    hub: Hub, kind: _SignedCommand, request: RawRequest[M], metadata: Metadata
+    hub: Hub, kind: SignedCommand[Any], request: RawRequest[Any], metadata: Metadata
 ) -> Applied:
     """Verifies a signed command off the event loop, then has it applied."""
     envelope = await asyncio.get_running_loop().run_in_executor(
