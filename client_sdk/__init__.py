@@ -19,7 +19,17 @@ from .errors import (
     Unavailable,
 )
 from .hashing import PDQHash, pdq_from_image
-from .models import FeedEvent, Match, MatchResult, Signal, SignalDetail, SignalInfo, SubmitResult
+from .models import (
+    AppealResult,
+    FeedEvent,
+    Match,
+    MatchResult,
+    Signal,
+    SignalDetail,
+    SignalInfo,
+    SubmitResult,
+)
+from .review_models import ReviewNotice
 from .warnings import WarningEntry, WarningList, WarningLists
 
 __all__ = [
@@ -28,6 +38,7 @@ __all__ = [
     "WarningLists",
     "AdminClient",
     "AlreadyExists",
+    "AppealResult",
     "Batcher",
     "Client",
     "FeedEvent",
@@ -39,6 +50,7 @@ __all__ = [
     "PermissionDenied",
     "ResourceExhausted",
     "RetryPolicy",
+    "ReviewNotice",
     "Signal",
     "SignalDetail",
     "SignalInfo",

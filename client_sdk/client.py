@@ -42,6 +42,7 @@ from .models import (
     SignalTypeInfo,
     SubmitResult,
 )
+from .reviews import ReviewCalls, retract_reason
 from .signing import Signer
 from .snapshot import Snapshot, SnapshotSignals, read_snapshot
 from .warnings import ProposedEntry, WarningEntry, WarningLists, verified_lists, wire_entries
@@ -55,8 +56,8 @@ OPINIONS: dict[str, common_pb2.Opinion] = {
 }
 
 
-class Client:
-    """A member platform's client of the hub.
+class Client(ReviewCalls):
+    """A member platform's client of the hub (its appeal and review calls: `ReviewCalls`).
 
     >>> with Client("127.0.0.1:50051", "acme", "acme.key") as hub:   # doctest: +SKIP
     ...     hub.submit([Signal("pdq", "f8f8...")])
@@ -355,16 +356,29 @@ class Client:
         return SignalInfo.from_wire(response.signal)
 
     def retract(
-        self, signal_ids: Sequence[str], *, request_id: str | None = None
+        self,
+        signal_ids: Sequence[str],
+        *,
+        reason: str = "",
+        note: str = "",
+        request_id: str | None = None,
     ) -> list[tuple[str, bool]]:
         """Withdraws this member's own submissions of the signals; returns (signal id, removed)
         where removed means no submission this member may see is left: the signal is gone
-        from its view (whether another privacy group still holds it is not said)."""
+        from its view (whether another privacy group still holds it is not said). With
+        `reason="false_positive"` every other member that matched them in the review window
+        is asked to review its actions (docs/decision-propagation.md); `note` (at most 1000
+        characters) stays in the hub's log, never shown to other members."""
         request_id = request_id or uuid.uuid4().hex
         response = self._conn.signed_command(
             "/signalhub.v1.Exchange/RetractSubmission",
             domain.RETRACTION_SIGNING_PREFIX,
-            common_pb2.Retraction(request_id=request_id, signal_ids=signal_ids),
+            common_pb2.Retraction(
+                request_id=request_id,
+                signal_ids=signal_ids,
+                reason=retract_reason(reason),
+                note=note,
+            ),
             exchange_pb2.RetractSubmissionRequest,
             exchange_pb2.RetractSubmissionResponse,
         )

@@ -35,6 +35,8 @@ SignedPayload = (
     | common_pb2.OpinionChange
     | common_pb2.Retraction
     | coalition_pb2.WarningProposal
+    | coalition_pb2.Appeal
+    | coalition_pb2.ReviewDone
 )
 """What a member signs into an envelope: each names its member and when it was made."""
 

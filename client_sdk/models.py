@@ -13,6 +13,8 @@ from signalhub.domain import Verdict
 from signalhub.signal_types import ConsortiumKey, wire_value
 from signalhub.v1 import coalition_pb2, common_pb2, exchange_pb2
 
+from .review_models import ReviewNotice
+
 
 @dataclass(frozen=True)
 class Signal:
@@ -299,19 +301,36 @@ class FeedEvent:
     """The submission was marked urgent (an ongoing abuse situation)."""
     warning_lists_version: int = 0
     """A `warning_lists_changed` event: the lists' new version (fetch them again)."""
+    review: ReviewNotice | None = None
+    """A `review_requested` event: the notice, about your own matches only (`signal` carries
+    just its id and type). Only the member it is for receives it."""
 
     @classmethod
     def from_wire(cls, e: common_pb2.FeedEvent) -> FeedEvent:
         """The SDK's value of a wire `FeedEvent`; `event` is the kind as a lowercase word."""
         kind = common_pb2.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
         signal = SignalInfo.from_wire(e.signal)
+        review = ReviewNotice.from_wire(e.review) if e.HasField("review") else None
         return cls(
-            e.cursor, kind, signal, e.member_id, _time(e.time), e.urgent, e.warning_lists_version
+            e.cursor,
+            kind,
+            signal,
+            e.member_id,
+            _time(e.time),
+            e.urgent,
+            e.warning_lists_version,
+            review,
         )
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON object: cursor, event, the signal's fields, member, time, urgent
-        (a warning-list change: cursor, event, time and the lists' version)."""
+        (a warning-list change: cursor, event, time and the lists' version; a review request:
+        cursor, event, time and the notice's fields)."""
+        if self.review is not None:  # the notice as sent (`reviews` says whether it is done)
+            notice = self.review.to_json()
+            for name in ("reviewed", "reviewed_at", "review_note"):
+                del notice[name]
+            return {"cursor": self.cursor, "event": self.event, "time": self.time, **notice}
         if self.event == "warning_lists_changed":
             return {
                 "cursor": self.cursor,
@@ -326,6 +345,26 @@ class FeedEvent:
             "member_id": self.member_id,
             "time": self.time,
             "urgent": self.urgent,
+        }
+
+
+@dataclass(frozen=True)
+class AppealResult:
+    """What RecordAppeal recorded: the signal as you see it, the outcome, and whether this was
+    the stored answer of an earlier identical request."""
+
+    signal: SignalInfo
+    outcome: str
+    """upheld or denied."""
+    replayed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The signal's id and type, the outcome and `replayed`."""
+        return {
+            "signal_id": self.signal.signal_id,
+            "type": self.signal.type,
+            "outcome": self.outcome,
+            "replayed": self.replayed,
         }
 
 

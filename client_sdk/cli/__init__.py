@@ -8,6 +8,7 @@ its parsers beside its commands (as python-threatexchange's `cli/*_cmd.py` do):
 - `feed_cmd`: fetch, export, sync
 - `report_cmd`: report, stats
 - `signal_cmd`: get, opinion, retract, verify
+- `review_cmd`: appeal, reviews (decision propagation)
 - `audit_cmd`: audit head
 - `warning_cmd`: warning-lists (show, propose, withdraw, proposals) and admin warning-lists
 - `quarantine_cmd`: admin quarantine (list, release, retract)
@@ -35,6 +36,7 @@ from . import (
     match_cmd,
     quarantine_cmd,
     report_cmd,
+    review_cmd,
     signal_cmd,
     submit_cmd,
     warning_cmd,
@@ -54,6 +56,8 @@ PARSERS: tuple[Callable[[Groups], None], ...] = (
     signal_cmd.add_get,
     signal_cmd.add_opinion,
     signal_cmd.add_retract,
+    review_cmd.add_appeal,
+    review_cmd.add_reviews,
     feed_cmd.add_sync,
     keys_cmd.add_consortium_key,
     signal_cmd.add_verify,

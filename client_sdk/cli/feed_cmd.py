@@ -27,6 +27,7 @@ from .base import (
     connection_flags,
     json_flag,
     member_client,
+    plural,
     public_key,
     runs,
 )
@@ -49,7 +50,8 @@ def add_fetch(groups: Groups) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="only signals a classifier scored at least S (0-1); removals always shown",
+        help="only signals a classifier scored at least S (0-1); removals and review "
+        "requests always shown",
     )
     json_flag(p, "one JSON object a line")
     connection_flags(p)
@@ -140,6 +142,13 @@ def add_sync(groups: Groups) -> None:
 
 # --- fetch -------------------------------------------------------------------------------------
 def _event_line(event: FeedEvent) -> str:
+    if event.review is not None:
+        r = event.review
+        return (
+            f"{event.cursor:>8}  {event.event}  {r.signal_id} {r.type:<6} {r.reason}: your "
+            f"{r.matches} {plural(r.matches, 'match', 'es')} {r.first_match}..{r.last_match} "
+            f"(signalhub reviews)"
+        )
     if event.event == "warning_lists_changed":
         version = event.warning_lists_version
         return f"{event.cursor:>8}  {event.event}  version={version} (signalhub warning-lists show)"
@@ -153,10 +162,10 @@ def _event_line(event: FeedEvent) -> str:
 
 
 def _shown(event: FeedEvent, min_score: float | None) -> bool:
-    """--min-score keeps the signals scored at least that, and every removal."""
+    """--min-score keeps the signals scored at least that, every removal and review request."""
     return (
         min_score is None
-        or event.event in ("signal_removed", "warning_lists_changed")
+        or event.event in ("signal_removed", "warning_lists_changed", "review_requested")
         or event.signal.scored_at_least(min_score)
     )
 

@@ -1,6 +1,7 @@
 """Commands on one signal by its id: `signalhub get` (it and who submitted it), `verify` (those
 submissions re-checked offline), `opinion` (true or false positive) and `retract` (withdraw
-your own submissions)."""
+your own submissions; `--false-positive` asks the members that matched them to review their
+actions)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def add_retract(groups: Groups) -> None:
     """The `retract` command."""
     p = groups[""].add_parser("retract", help="withdraw your own submissions of signals")
     p.add_argument("signal_ids", nargs="+", metavar="SIGNAL_ID")
+    p.add_argument(
+        "--false-positive",
+        action="store_true",
+        help="they matched benign content: every other member that matched them in the hub's "
+        "review window is asked to review its actions (never told by whom)",
+    )
+    p.add_argument(
+        "--note",
+        default="",
+        help="why, at most 1000 characters: kept in the hub's log, never shown to others",
+    )
     json_flag(p)
     connection_flags(p)
     runs(p, cmd_retract)
@@ -140,7 +152,8 @@ def cmd_opinion(args: argparse.Namespace) -> int:
 def cmd_retract(args: argparse.Namespace) -> int:
     """Retracts your submissions of each signal."""
     with member_client(args) as client:
-        results = client.retract(args.signal_ids)
+        reason = "false_positive" if args.false_positive else ""
+        results = client.retract(args.signal_ids, reason=reason, note=args.note)
     for sid, removed in results:
         if args.json:
             print(json.dumps({"signal_id": sid, "removed": removed}))
