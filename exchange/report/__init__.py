@@ -15,6 +15,8 @@ The package, in the order a report is made:
 - `history`: the log replayed (`History`) and the records it keeps;
 - `disclosure`: the coalition report's small-count suppression, the whole rule in one module;
 - `coalition`: the coalition report's sections, as cells;
+- `safety`: its coalition safety section (warning lists, flood quarantine, decision
+  propagation), from the log, the feed and the review notices;
 - `method`: its method text, the counting rules as docs/report.md states them;
 - `member`: a member's own report (not suppressed: its own numbers, counts of others);
 - `rendering`: the coalition report's JSON, CSV and HTML files.

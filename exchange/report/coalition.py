@@ -35,6 +35,7 @@ from .history import Contribution, History, OpinionGiven
 from .method import METHOD
 from .period import DAY_MS, FORMAT_VERSION, NO_LABEL, Buckets, Json, Period
 from .reading import Usage, log_entries, read_view
+from .safety import Safety, SafetyLog, safety_section
 
 UNKNOWN = "(unknown)"
 """The type and label of a matched signal the log does not hold."""
@@ -366,9 +367,15 @@ def _propagation(cell: _Cells, used: Usage) -> tuple[Json, list[Json]]:
 
 
 def coalition_tree(
-    history: History, used: Usage, buckets: Buckets, k: int = DEFAULT_MIN_COUNT
+    history: History,
+    used: Usage,
+    buckets: Buckets,
+    k: int = DEFAULT_MIN_COUNT,
+    safety: SafetyLog | None = None,
 ) -> tuple[Json, Sheet]:
-    """The coalition report as a tree of cells (true values), and its protected sheet."""
+    """The coalition report as a tree of cells (true values), and its protected sheet.
+    `safety`: the safety counts of the same log and store (`SafetyLog.read_store` done; without
+    it, the safety section counts nothing)."""
     period = history.period
     cell = _Cells(k)
     facts = _Facts.of(history, used)
@@ -384,6 +391,8 @@ def coalition_tree(
     for name in TREND_COLUMNS:  # a signal contributed in two buckets counts in both
         cell.columns(trend_rows, [name], totals, exact=name != "signals")
     summary["propagation"], propagation_rows = _propagation(cell, used)
+    summary["safety"] = safety_section(cell, cell.sheet, safety.counts if safety else Safety())
+    unreadable = {*history.unreadable, *(safety.unreadable if safety else ())}
     tree: Json = {
         "report": "signalhub coalition transparency report",
         "format_version": FORMAT_VERSION,
@@ -393,7 +402,7 @@ def coalition_tree(
             "days": period.days,
         },
         "through_log_entry": history.last_sequence,
-        "unreadable_log_entries": len(history.unreadable),
+        "unreadable_log_entries": len(unreadable),
         "suppression": suppression_legend(k),
         "trend_granularity": buckets.granularity,
         "summary": summary,
@@ -423,8 +432,10 @@ def coalition_report(
     # while the hub goes on writing.
     with read_view(store) as view:
         used = Usage.read(view, period)
-    history = History(period).replay(log_entries(store))
-    tree, sheet = coalition_tree(history, used, buckets, min_count)
+    safety = SafetyLog(period)  # follows the same read of the log
+    history = History(period).replay(safety.watch(log_entries(store)))
+    safety.read_store(store)
+    tree, sheet = coalition_tree(history, used, buckets, min_count, safety)
     out: Json = resolve(tree, sheet.k)
     out["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return out

@@ -5,6 +5,7 @@ same rules as docs/report.md's "How numbers are counted": change both together."
 from __future__ import annotations
 
 from .disclosure import SUPPRESSION_METHOD
+from .safety import SAFETY_METHOD
 
 METHOD: tuple[tuple[str, str], ...] = (
     (
@@ -12,7 +13,8 @@ METHOD: tuple[tuple[str, str], ...] = (
         "Every number comes from the hub's own records: its command log (every accepted "
         "submission, opinion, retraction and expiry, with the time the hub received it), replayed "
         "in memory, and its usage counts (matches, queries and feed-propagation times, kept per "
-        "UTC day). The period is whole UTC days, both ends included.",
+        "UTC day); the coalition safety counts also read the hub's feed events and its review "
+        "notices. The period is whole UTC days, both ends included.",
     ),
     (
         "Signals contributed",
@@ -64,6 +66,7 @@ METHOD: tuple[tuple[str, str], ...] = (
         "10000, 60000 ms and more). The p50 and p99 are estimated from these buckets: the report "
         "gives the bucket that holds them (nearest rank), not an exact time.",
     ),
+    *SAFETY_METHOD,
     ("Suppression", SUPPRESSION_METHOD),
     (
         "Limits",
