@@ -14,7 +14,10 @@ The package, in the order a report is made:
 - `period`: the report's period (whole UTC days) and the trend's time buckets;
 - `history`: the log replayed (`History`) and the records it keeps;
 - `disclosure`: the coalition report's small-count suppression, the whole rule in one module;
-- `coalition`: the coalition report's sections, as cells, and its method text;
+- `coalition`: the coalition report's sections, as cells;
+- `safety`: its coalition safety section (warning lists, flood quarantine, decision
+  propagation), from the log, the feed and the review notices;
+- `method`: its method text, the counting rules as docs/report.md states them;
 - `member`: a member's own report (not suppressed: its own numbers, counts of others);
 - `rendering`: the coalition report's JSON, CSV and HTML files.
 
@@ -22,7 +25,6 @@ Every name the single `report` module had is importable from here.
 """
 
 from .coalition import (
-    METHOD,
     NONE,
     UNKNOWN,
     coalition_report,
@@ -43,6 +45,7 @@ from .disclosure import (
 )
 from .history import Contribution, History, OpinionGiven, Withdrawal
 from .member import MEMBER_METHOD, member_report
+from .method import METHOD
 from .period import (
     DAY_MS,
     EPOCH,

@@ -4,7 +4,7 @@ period's usage counts, the sums that tie them together, and the report's method 
 
 Every number comes from the hub's own records; no member is named, and every count is
 published through the disclosure rule (`disclosure.Sheet`). docs/report.md says what each
-number means; the report carries the same text (`METHOD`).
+number means; the report carries the same text (`METHOD`, exchange.report.method).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .. import usage
 from ..store import Store
 from .disclosure import (
     DEFAULT_MIN_COUNT,
-    SUPPRESSION_METHOD,
     Cell,
     Derived,
     Sheet,
@@ -33,8 +32,10 @@ from .disclosure import (
     suppression_legend,
 )
 from .history import Contribution, History, OpinionGiven
+from .method import METHOD
 from .period import DAY_MS, FORMAT_VERSION, NO_LABEL, Buckets, Json, Period
 from .reading import Usage, log_entries, read_view
+from .safety import Safety, SafetyLog, safety_section
 
 UNKNOWN = "(unknown)"
 """The type and label of a matched signal the log does not hold."""
@@ -366,9 +367,15 @@ def _propagation(cell: _Cells, used: Usage) -> tuple[Json, list[Json]]:
 
 
 def coalition_tree(
-    history: History, used: Usage, buckets: Buckets, k: int = DEFAULT_MIN_COUNT
+    history: History,
+    used: Usage,
+    buckets: Buckets,
+    k: int = DEFAULT_MIN_COUNT,
+    safety: SafetyLog | None = None,
 ) -> tuple[Json, Sheet]:
-    """The coalition report as a tree of cells (true values), and its protected sheet."""
+    """The coalition report as a tree of cells (true values), and its protected sheet.
+    `safety`: the safety counts of the same log and store (`SafetyLog.read_store` done; without
+    it, the safety section counts nothing)."""
     period = history.period
     cell = _Cells(k)
     facts = _Facts.of(history, used)
@@ -384,6 +391,8 @@ def coalition_tree(
     for name in TREND_COLUMNS:  # a signal contributed in two buckets counts in both
         cell.columns(trend_rows, [name], totals, exact=name != "signals")
     summary["propagation"], propagation_rows = _propagation(cell, used)
+    summary["safety"] = safety_section(cell, cell.sheet, safety.counts if safety else Safety())
+    unreadable = {*history.unreadable, *(safety.unreadable if safety else ())}
     tree: Json = {
         "report": "signalhub coalition transparency report",
         "format_version": FORMAT_VERSION,
@@ -393,7 +402,7 @@ def coalition_tree(
             "days": period.days,
         },
         "through_log_entry": history.last_sequence,
-        "unreadable_log_entries": len(history.unreadable),
+        "unreadable_log_entries": len(unreadable),
         "suppression": suppression_legend(k),
         "trend_granularity": buckets.granularity,
         "summary": summary,
@@ -407,73 +416,6 @@ def coalition_tree(
     }
     cell.sheet.protect([*cell.made, *cells_of(tree)])
     return tree, cell.sheet
-
-
-METHOD: tuple[tuple[str, str], ...] = (
-    (
-        "Source",
-        "Every number comes from the hub's own records: its command log (every accepted "
-        "submission, opinion, retraction and expiry, with the time the hub received it), replayed "
-        "in memory, and its usage counts (matches, queries and feed-propagation times, kept per "
-        "UTC day). The period is whole UTC days, both ends included.",
-    ),
-    (
-        "Signals contributed",
-        "A submission is one member's submission of one signal in one batch (a value repeated "
-        "inside a batch counts once). 'Signals' counts distinct signals with at least one "
-        "submission in the period; 'new signals' those whose first submission ever falls in the "
-        "period; 'contributing members' the number of distinct members that submitted (never "
-        "who). By label, a signal counts under every label its submissions in the period carry, "
-        "'(none)' when they carry none, so label rows add up to more than the total.",
-    ),
-    (
-        "Corroboration",
-        "A signal is corroborated at the moment a second distinct member submits it while the "
-        "first member's submission is still in force (what the hub reports as corroboration). "
-        "Counted are signals corroborated in the period; the median time runs from the signal's "
-        "first submission ever to that moment.",
-    ),
-    (
-        "Matches",
-        "Each query of a match call that found a signal counts one match of that signal (a "
-        "query matching three signals counts three). Matches are counted per signal, per querying "
-        "member and per day; a match stays counted when its signal is later removed. A match "
-        "counts under the labels the signal carried at the end of that day, or, if it had been "
-        "removed by then, the labels it carried last. 'From other members' counts matches by a "
-        "member that had not submitted the signal by the end of that day. Queries count every "
-        "query of every match call, matched or not.",
-    ),
-    (
-        "Opinions",
-        "For each member and signal the latest opinion given in the period counts once (a "
-        "member changing its mind counts its last opinion; a cleared one counts nothing). By "
-        "label, under the labels the signal carried when the opinion was given. The "
-        "false-positive share is false positives divided by true plus false positives; "
-        "disputed opinions (disagreement with the labels) are counted apart. No total of all "
-        "opinions is given: with it, a rare kind of opinion would follow from the other two.",
-    ),
-    (
-        "Retractions and expiries",
-        "A retraction is one member withdrawing its submissions of one signal; a signal is "
-        "removed when no submission is left. Expired submissions are counted when the hub's "
-        "expiry check removed them, not at their expiry time (the check runs every minute by "
-        "default).",
-    ),
-    (
-        "Propagation",
-        "The time from the hub receiving a change to delivering it to a member following the "
-        "feed, sampled once per message sent to a follower (its newest event), counted in fixed "
-        "buckets (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000, "
-        "10000, 60000 ms and more). The p50 and p99 are estimated from these buckets: the report "
-        "gives the bucket that holds them (nearest rank), not an exact time.",
-    ),
-    ("Suppression", SUPPRESSION_METHOD),
-    (
-        "Limits",
-        "Usage counts are written every few seconds: a hub crash can lose the last seconds of "
-        "them, never a submission. Match labels are resolved per day, not per moment.",
-    ),
-)
 
 
 def coalition_report(
@@ -490,8 +432,10 @@ def coalition_report(
     # while the hub goes on writing.
     with read_view(store) as view:
         used = Usage.read(view, period)
-    history = History(period).replay(log_entries(store))
-    tree, sheet = coalition_tree(history, used, buckets, min_count)
+    safety = SafetyLog(period)  # follows the same read of the log
+    history = History(period).replay(safety.watch(log_entries(store)))
+    safety.read_store(store)
+    tree, sheet = coalition_tree(history, used, buckets, min_count, safety)
     out: Json = resolve(tree, sheet.k)
     out["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return out

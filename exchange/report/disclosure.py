@@ -27,8 +27,10 @@ Which sums exist is declared where the tables are built (exchange.report.coaliti
 `coalition_tree`): by signal type, each column is an exact sum to its summary total; by label,
 each column is a cover of its total; in the trend, each column is an exact sum to its total but
 distinct signals (a cover: one signal can be contributed in several buckets); the propagation
-buckets are an exact sum to the deliveries. No total of all opinions is published: with it, a
-rare kind of opinion would follow from the other two.
+buckets are an exact sum to the deliveries; in the safety section (exchange.report.safety), the
+warning-list entries approved by the operator and by endorsements are an exact sum to those
+approved, and the review notices by reason to those sent. No total of all opinions (or of all
+appeals) is published: with it, a rare kind would follow from the other two.
 
 Not protected (the report's method says so, `SUPPRESSION_METHOD`): a reader can bound a
 suppressed count (never below 0, at most what the total leaves); differences between two

@@ -18,6 +18,7 @@ from typing import Any
 
 from .disclosure import SUPPRESSED, below_threshold
 from .period import Json
+from .safety import ROWS as SAFETY_ROWS
 
 FORMATS = ("html", "json", "csv")
 
@@ -286,6 +287,10 @@ def render_html(report: Json) -> str:
             ]
         )
     )
+
+    add("<h2>Coalition safety: warning lists, flood quarantine, decision propagation</h2>")
+    safety = s["safety"]
+    add(_key_values([(title, safety[part][key], "") for part, key, title in SAFETY_ROWS]))
 
     add("<h2>Propagation to following members</h2>")
     add(

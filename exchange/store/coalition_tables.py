@@ -76,3 +76,11 @@ class CoalitionReads(CheckedReads):
             return []
         scan = self._scan("reviews", member_id.encode() + b"\x00")
         return [self.record("reviews", k, v, rec.ReviewRecord) for k, v in scan]
+
+    def review_notices(self) -> Iterator[rec.ReviewRecord]:
+        """Every review notice ever sent, of every member (notices are never deleted), in key
+        order: what the transparency report counts."""
+        if "reviews" not in self.dbs:
+            return
+        for key, raw in self._scan("reviews", b""):
+            yield self.record("reviews", key, raw, rec.ReviewRecord)

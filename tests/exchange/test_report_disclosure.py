@@ -173,6 +173,8 @@ def test_the_coalition_report_declares_the_sums_its_method_describes() -> None:
         (False, 14),  # trend: distinct signals (one signal can fall in several buckets)
         *[(True, 14)] * 4,  # trend: new signals, submissions, matches, queries
         (True, 15),  # propagation buckets and deliveries
+        (True, 2),  # safety: warning-list entries approved by the operator, by endorsements
+        (True, 3),  # safety: review notices sent, by the decision that sent them
     ]
     public = resolve(tree, sheet.k)
     assert public["suppression"] == {
