@@ -114,10 +114,14 @@ class Client:
         validate_only: bool = False,
         audience: Sequence[str] = (),
         urgent: bool = False,
+        sharing: str = "full",
     ) -> SubmitResult:
         """Submits one batch (all or nothing). Retries keep the batch_id and re-sign with a
         fresh created_at, so a batch the hub already stored returns its first answer. `urgent`
-        marks an ongoing abuse situation: followers of the feed see it on the events."""
+        marks an ongoing abuse situation: followers of the feed see it on the events.
+        `sharing` "match-only" lets the audience match against the values without ever
+        receiving them (docs/match-only.md); signed with the batch."""
+        level = domain.sharing_level(sharing)
         batch_id = batch_id or uuid.uuid4().hex
         wire = [s.to_wire() for s in signals]
         response = self._conn.signed_command(
@@ -129,6 +133,7 @@ class Client:
                 audience=audience,
                 validate_only=validate_only,
                 urgent=urgent,
+                sharing=level,  # type: ignore[arg-type]
             ),
             exchange_pb2.SubmitSignalsRequest,
             exchange_pb2.SubmitSignalsResponse,
@@ -144,13 +149,20 @@ class Client:
         validate_only: bool = False,
         audience: Sequence[str] = (),
         urgent: bool = False,
+        sharing: str = "full",
     ) -> list[SubmitResult]:
         """Submits any number of signals in batches of at most `max_signals` and about
         `max_bytes`; returns one result per batch."""
         results: list[SubmitResult] = []
         for chunk in split_batches(signals, max_signals, max_bytes):
             results.append(
-                self.submit(chunk, validate_only=validate_only, audience=audience, urgent=urgent)
+                self.submit(
+                    chunk,
+                    validate_only=validate_only,
+                    audience=audience,
+                    urgent=urgent,
+                    sharing=sharing,
+                )
             )
         return results
 

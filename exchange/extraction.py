@@ -14,9 +14,11 @@ downloaded, so what is left to an extracting member is asking. Two limits bound 
   so the detector moves exactly alike whether a hidden signal was near or nothing was: its
   state never tells the member about signals it may not see.
 
-The counts are kept per node, in memory (a cluster of N nodes grants up to N x the budget;
-a restart forgets the day's counts): they are a brake on extraction, not an audit record
-(the usage statistics are, `exchange.usage`). Memory is bounded: per member one day counter
+The counts are kept per node, in memory (a cluster of N nodes grants up to N x the budget),
+each member's day seeded, when first counted, from the match queries the node's usage
+statistics stored for it that day (`exchange.usage`, written every few seconds and at
+shutdown), so a restart forgets at most those few seconds. They are a brake on extraction,
+not an audit record (the usage statistics are). Memory is bounded: per member one day counter
 and WINDOW_BUCKETS minute buckets, for at most MAX_MEMBERS members (least recently seen
 dropped first; only registered members call, so the bound is reached only by a hub with that
 many members active at once). The operator is never limited.
@@ -27,11 +29,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 import grpc
 
 from .errors import HubError
+from .store import Store
 
 DAY_SECONDS = 86_400
 BUCKET_SECONDS = 60
@@ -97,8 +101,14 @@ class ExtractionLimits:
     """The match budget and sweep detector of one node; thread-safe (matches run in worker
     threads)."""
 
-    def __init__(self, settings: ExtractionSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: ExtractionSettings | None = None,
+        seed: Callable[[str, int], int] | None = None,
+    ) -> None:
         self.settings = settings or ExtractionSettings()
+        self._seed = seed
+        """The member's queries already counted on a day (`stored_queries`), or none."""
         self._members: OrderedDict[str, _Member] = OrderedDict()
         self._lock = threading.Lock()
         self.sweeps_detected = 0
@@ -115,8 +125,11 @@ class ExtractionLimits:
             self._members.move_to_end(member_id)
         day = int(now // DAY_SECONDS)
         if found.day != day:
-            found.day, found.queries_today = day, 0
+            found.day, found.queries_today = day, self._seeded(member_id, day)
         return found
+
+    def _seeded(self, member_id: str, day: int) -> int:
+        return self._seed(member_id, day) if self._seed is not None else 0
 
     def admit(self, member_id: str, queries: int, now: float | None = None) -> None:
         """Charges `queries` to the member's day, or refuses the call (RESOURCE_EXHAUSTED with
@@ -198,9 +211,11 @@ class ExtractionLimits:
         at = time.time() if now is None else now
         with self._lock:
             member = self._members.get(member_id)
+            day = int(at // DAY_SECONDS)
             if member is None:
-                return MemberLimits(0, self.settings.match_budget_per_day, False, 0)
-            today = member.queries_today if member.day == int(at // DAY_SECONDS) else 0
+                today = self._seeded(member_id, day)
+                return MemberLimits(today, self.settings.match_budget_per_day, False, 0)
+            today = member.queries_today if member.day == day else self._seeded(member_id, day)
             misses = member.window(int(at // BUCKET_SECONDS))[1]
             return MemberLimits(
                 today, self.settings.match_budget_per_day, self._sweeping(member, at), misses
@@ -210,3 +225,13 @@ class ExtractionLimits:
         """Members whose counts are kept now."""
         with self._lock:
             return len(self._members)
+
+
+def stored_queries(store: Store) -> Callable[[str, int], int]:
+    """A seed reading a member's match queries of a day from the store's usage statistics."""
+
+    def seed(member_id: str, day: int) -> int:
+        with store.read() as view:
+            return view.queries_on(day, member_id)
+
+    return seed

@@ -29,7 +29,7 @@ from .auth import CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import RESTORE_ADVICE, HubError
-from .extraction import ExtractionLimits, ExtractionSettings
+from .extraction import ExtractionLimits, ExtractionSettings, stored_queries
 from .index import CommitHook, SignalIndex
 from .integrity import startup_problems
 from .limits import CostLimiter, MemberSlots, RateLimiter
@@ -301,7 +301,7 @@ class HubServer:
                 enabled=self.config.quarantine_ratio > 0,
             ),
             review_window_days=self.config.review_window_days,
-            extraction=ExtractionLimits(ExtractionSettings.of(self.config)),
+            extraction=ExtractionLimits(ExtractionSettings.of(self.config), stored_queries(store)),
         )
 
     def _grpc_options(self) -> list[tuple[str, int]]:

@@ -289,6 +289,16 @@ SHARING_LEVELS = {"full": 0, "match-only": 1}
 SHARING_NAMES = {number: name for name, number in SHARING_LEVELS.items()}
 
 
+def sharing_level(name: str) -> int:
+    """The wire number of a sharing level's name ("full", "match-only"); ValueError naming
+    the choices for anything else."""
+    try:
+        return SHARING_LEVELS[name]
+    except KeyError:
+        choices = " or ".join(SHARING_LEVELS)
+        raise ValueError(f"unknown sharing level {name!r}: {choices}") from None
+
+
 def batch_content_digest(
     signals: Iterable[CanonicalSignal],
     audience: Sequence[str] = (),
