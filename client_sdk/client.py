@@ -485,7 +485,7 @@ class Client:
                 return read_snapshot(stream, self.member_id, hub_key, header, on_signals)
             except grpc.RpcError as e:
                 error = error_from_rpc(e)
-                delay = next(delays, None)
+                delay = None if self._conn.retry.waits_too_long(error) else next(delays, None)
                 if started or error.code not in RETRYABLE or delay is None:
                     raise error from None
                 time.sleep(max(delay, error.retry_after_seconds or 0.0))

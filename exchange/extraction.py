@@ -105,8 +105,10 @@ class ExtractionLimits:
         self,
         settings: ExtractionSettings | None = None,
         seed: Callable[[str, int], int] | None = None,
+        max_members: int = MAX_MEMBERS,
     ) -> None:
         self.settings = settings or ExtractionSettings()
+        self.max_members = max_members
         self._seed = seed
         """The member's queries already counted on a day (`stored_queries`), or none."""
         self._members: OrderedDict[str, _Member] = OrderedDict()
@@ -119,7 +121,7 @@ class ExtractionLimits:
         found = self._members.get(member_id)
         if found is None:
             found = self._members[member_id] = _Member()
-            while len(self._members) > MAX_MEMBERS:
+            while len(self._members) > self.max_members:
                 self._members.popitem(last=False)  # the least recently seen
         else:
             self._members.move_to_end(member_id)
