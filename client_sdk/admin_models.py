@@ -200,6 +200,13 @@ class MemberUsage(_OptionalFields):
     """The member's last call (any period); None: never."""
     live_submissions: int
     """Its submissions in force now (any period)."""
+    queries_today: int = 0
+    match_budget_per_day: int = 0
+    sweeping: bool = False
+    misses_last_hour: int = 0
+    """Extraction limits now, as the node that answered counts them (docs/match-only.md):
+    queries this UTC day, the daily budget (0 = unlimited), whether the sweep detector holds
+    the member as sweeping, and its queries that matched nothing in the last hour."""
 
     @classmethod
     def from_wire(cls, u: admin_pb2.MemberUsage) -> MemberUsage:
@@ -212,6 +219,10 @@ class MemberUsage(_OptionalFields):
             u.queries_with_match,
             _optional_time(u, "last_seen"),
             u.live_submissions,
+            u.queries_today,
+            u.match_budget_per_day,
+            u.sweeping,
+            u.misses_last_hour,
         )
 
 
@@ -241,6 +252,10 @@ class UsageReport:
                 "queries_with_match": u.queries_with_match,
                 "live_submissions": u.live_submissions,
                 "last_seen": iso_time(u.last_seen),
+                "queries_today": u.queries_today,
+                "match_budget_per_day": u.match_budget_per_day,
+                "sweeping": u.sweeping,
+                "misses_last_hour": u.misses_last_hour,
             }
             for u in self.usage
         ]

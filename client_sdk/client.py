@@ -115,10 +115,14 @@ class Client(ReviewCalls):
         validate_only: bool = False,
         audience: Sequence[str] = (),
         urgent: bool = False,
+        sharing: str = "full",
     ) -> SubmitResult:
         """Submits one batch (all or nothing). Retries keep the batch_id and re-sign with a
         fresh created_at, so a batch the hub already stored returns its first answer. `urgent`
-        marks an ongoing abuse situation: followers of the feed see it on the events."""
+        marks an ongoing abuse situation: followers of the feed see it on the events.
+        `sharing` "match-only" lets the audience match against the values without ever
+        receiving them (docs/match-only.md); signed with the batch."""
+        level = domain.sharing_level(sharing)
         batch_id = batch_id or uuid.uuid4().hex
         wire = [s.to_wire() for s in signals]
         response = self._conn.signed_command(
@@ -130,6 +134,7 @@ class Client(ReviewCalls):
                 audience=audience,
                 validate_only=validate_only,
                 urgent=urgent,
+                sharing=level,  # type: ignore[arg-type]
             ),
             exchange_pb2.SubmitSignalsRequest,
             exchange_pb2.SubmitSignalsResponse,
@@ -145,13 +150,20 @@ class Client(ReviewCalls):
         validate_only: bool = False,
         audience: Sequence[str] = (),
         urgent: bool = False,
+        sharing: str = "full",
     ) -> list[SubmitResult]:
         """Submits any number of signals in batches of at most `max_signals` and about
         `max_bytes`; returns one result per batch."""
         results: list[SubmitResult] = []
         for chunk in split_batches(signals, max_signals, max_bytes):
             results.append(
-                self.submit(chunk, validate_only=validate_only, audience=audience, urgent=urgent)
+                self.submit(
+                    chunk,
+                    validate_only=validate_only,
+                    audience=audience,
+                    urgent=urgent,
+                    sharing=sharing,
+                )
             )
         return results
 
@@ -487,7 +499,7 @@ class Client(ReviewCalls):
                 return read_snapshot(stream, self.member_id, hub_key, header, on_signals)
             except grpc.RpcError as e:
                 error = error_from_rpc(e)
-                delay = next(delays, None)
+                delay = None if self._conn.retry.waits_too_long(error) else next(delays, None)
                 if started or error.code not in RETRYABLE or delay is None:
                     raise error from None
                 time.sleep(max(delay, error.retry_after_seconds or 0.0))

@@ -49,6 +49,13 @@ class RetryPolicy:
     initial_backoff_seconds: float = 0.2
     max_backoff_seconds: float = 5.0
     multiplier: float = 2.0
+    max_wait_seconds: float = 60.0
+    """A failure whose RetryInfo asks for a longer wait (a spent daily match budget, a member
+    throttled as sweeping) is raised at once: so long a wait is the caller's to decide."""
+
+    def waits_too_long(self, error: SignalhubError) -> bool:
+        """Whether the hub asks `error`'s caller to wait longer than `max_wait_seconds`."""
+        return (error.retry_after_seconds or 0.0) > self.max_wait_seconds
 
     def delays(self) -> Iterator[float]:
         """Sleeps before attempt 2, 3, ... (one fewer than attempts)."""
@@ -131,7 +138,7 @@ class _Connection:
                 error = error_from_rpc(e)
                 if error.code not in RETRYABLE:
                     raise error from None
-                delay = next(delays, None)
+                delay = None if self.retry.waits_too_long(error) else next(delays, None)
                 if delay is None:
                     raise error from None
                 # The hub's RetryInfo (rate limit, full disk) says how long to wait at least.

@@ -66,12 +66,15 @@ class ExportCounts:
 
     written: int = 0
     skipped: int = 0
-    """Signals the format cannot carry (pytx: types it does not know)."""
+    """Signals the format cannot carry (pytx: types it does not know) and signals shared with
+    the caller match-only (no value to write)."""
 
 
 def write(signals: Iterable[SignalInfo], fmt: str, out: TextIO) -> ExportCounts:
-    """Writes `signals` to `out` in `fmt`; returns how many were written and skipped."""
+    """Writes `signals` to `out` in `fmt`; returns how many were written and skipped. Signals
+    shared with the caller match-only have no value to export: skipped, in every format."""
     counts = ExportCounts()
+    signals = _with_values(signals, counts)
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
@@ -94,6 +97,15 @@ def write(signals: Iterable[SignalInfo], fmt: str, out: TextIO) -> ExportCounts:
     else:
         raise ValueError(f"unknown format {fmt!r}; formats are {', '.join(FORMATS)}")
     return counts
+
+
+def _with_values(signals: Iterable[SignalInfo], counts: ExportCounts) -> Iterator[SignalInfo]:
+    """The signals that carry their value, counting the others (match-only) as skipped."""
+    for s in signals:
+        if s.value_withheld:
+            counts.skipped += 1
+        else:
+            yield s
 
 
 def _csv_row(s: SignalInfo) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from signalhub import domain
 from signalhub.domain import Verdict
 from signalhub.signal_types import ConsortiumKey, wire_value
 from signalhub.v1 import coalition_pb2, common_pb2, exchange_pb2
@@ -126,6 +127,9 @@ class SignalInfo:
     quarantined: bool = False
     """The hub holds the signal in flood quarantine (its match rate jumped far above its
     baseline): do not act on its matches automatically until an operator releases it."""
+    value_withheld: bool = False
+    """Shared with you match-only (docs/match-only.md): you may match against it, but `value`
+    is empty — the hub never sends it to you."""
 
     @property
     def score(self) -> float | None:
@@ -158,6 +162,7 @@ class SignalInfo:
             tuple(SourceInfo.from_wire(r) for r in s.sources),
             s.sources_truncated,
             s.quarantined,
+            s.value_withheld,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -175,6 +180,8 @@ class SignalInfo:
             del out["sources_truncated"]
         if not self.quarantined:
             del out["quarantined"]
+        if not self.value_withheld:
+            del out["value_withheld"]
         return out
 
 
@@ -391,6 +398,11 @@ class Provenance:
     """The submitter's own reference (docs/source-records.md)."""
     metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
     """The submitter's metadata."""
+    sharing: str = "full"
+    """The submission's sharing level ("full", "match-only")."""
+    envelope_withheld: bool = False
+    """A match-only submission by another member: the hub withholds its envelope (whose
+    payload carries the value), so its signature cannot be checked here."""
 
     def to_json(self) -> dict[str, Any]:
         """The submission as a JSON object, the envelope's bytes in hex (to verify elsewhere)."""
@@ -406,6 +418,8 @@ class Provenance:
             **({"envelope_redacted": True} if self.envelope_redacted else {}),
             **({"source_ref": self.source_ref} if self.source_ref else {}),
             **({"metadata": dict(self.metadata)} if self.metadata else {}),
+            **({"sharing": self.sharing} if self.sharing != "full" else {}),
+            **({"envelope_withheld": True} if self.envelope_withheld else {}),
             "envelope": {
                 "payload": self.envelope.payload.hex(),
                 "key_id": self.envelope.key_id,
@@ -440,6 +454,8 @@ class SignalDetail:
                 s.envelope_redacted,
                 s.source_ref,
                 dict(sorted(s.metadata.items())),
+                domain.SHARING_NAMES.get(s.sharing, str(s.sharing)),
+                s.envelope_withheld,
             )
             for s in r.submissions
         )

@@ -48,6 +48,11 @@ def check_submission(
 def _key_problem(sub: Provenance, trusted_keys: Mapping[str, bytes] | None) -> str | None:
     """Why the submission's key cannot vouch for it (or its envelope cannot be checked)."""
     envelope = sub.envelope
+    if sub.envelope_withheld:
+        return (
+            "the envelope is withheld (a match-only submission by another member: its payload "
+            "carries the value); the hub's operator and audit chain can check it"
+        )
     if domain.key_id(sub.public_key) != envelope.key_id or envelope.key_id != sub.key_id:
         return "the key id does not belong to the public key"
     if trusted_keys is not None and trusted_keys.get(envelope.key_id) != sub.public_key:

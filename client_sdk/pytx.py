@@ -285,6 +285,16 @@ class SignalhubSignalExchangeAPI(
                             name,
                         )
                         continue
+                    if event.signal.value_withheld:
+                        # Shared with this member match-only: no value to key pytx's state
+                        # by; matches against it are the hub's to answer.
+                        log.debug(
+                            "signal %s (%s) is shared with you match-only: not in pytx's "
+                            "state (match it at the hub)",
+                            event.signal.signal_id,
+                            name,
+                        )
+                        continue
                     key = (name, event.signal.value)
                     if event.kind == common_pb2.EVENT_KIND_SIGNAL_REMOVED:
                         updates[key] = None

@@ -206,9 +206,10 @@ def _match_video(
 def _match_exact(
     loaded: LoadedIndex, lookup: Lookup, type_name: str, value: str, options: MatchOptions
 ) -> tuple[Match, ...]:
-    """Any other type: the signal with exactly this value."""
+    """Any other type: the signal with exactly this value (not one shared with this member
+    match-only: the replica does not hold its value, so only the hub may say it matched)."""
     hit = lookup.signal(domain.signal_id(type_name, value))
-    return (Match(hit, 0),) if hit else ()
+    return (Match(hit, 0),) if hit and not hit.value_withheld else ()
 
 
 _MATCHERS: dict[domain.MatchKind, Matcher] = {

@@ -116,7 +116,11 @@ class ReplicaTables:
         self.index(key, signal)
 
     def index(self, key: bytes, signal: common_pb2.Signal) -> None:
-        """Files a signal in the packed tables (once: its id fixes its type and value)."""
+        """Files a signal in the packed tables (once: its id fixes its type and value). A
+        signal shared with this member match-only comes without its value and is filed
+        nowhere: it cannot match here (ask the hub, docs/match-only.md)."""
+        if signal.value_withheld or not signal.value:
+            return
         if signal.type in ("pdq", "vpdq"):
             if self.txn.get(key, db=self.dbs.pdq_rows) is not None:
                 return

@@ -73,6 +73,26 @@ def _non_negative(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse
 
 
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("a number expected")
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError("a fraction from 0 to 1 expected")
+    return number
+
+
+def _on_off(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no"):
+        return False
+    raise ValueError("on or off expected")
+
+
 def _nats_servers(value: Any) -> list[str]:
     """nats://host:port[,nats://host:port...] (an empty value: single-node mode)."""
     if isinstance(value, list):
@@ -210,6 +230,42 @@ SETTINGS: tuple[Setting, ...] = (
         _positive(float),
         50000.0,
         "matches one member may get in a burst (any one call within it goes through)",
+    ),
+    Setting(
+        "match_budget_per_day",
+        "SIGNALHUB_MATCH_BUDGET_PER_DAY",
+        _non_negative(int),
+        1_000_000,
+        "queries (hashes asked, GetSignal lookups) one member may make a UTC day, counted "
+        "per node (0 = unlimited; docs/match-only.md)",
+    ),
+    Setting(
+        "sweep_misses_per_hour",
+        "SIGNALHUB_SWEEP_MISSES_PER_HOUR",
+        _non_negative(int),
+        100_000,
+        "queries matching nothing in an hour that make a member sweeping (0 = no detector)",
+    ),
+    Setting(
+        "sweep_min_miss_fraction",
+        "SIGNALHUB_SWEEP_MIN_MISS_FRACTION",
+        _fraction,
+        0.99,
+        "...when they are also at least this share of its queries in that hour",
+    ),
+    Setting(
+        "sweep_throttle",
+        "SIGNALHUB_SWEEP_THROTTLE",
+        _on_off,
+        False,
+        "on: refuse a sweeping member's queries (RESOURCE_EXHAUSTED) for the cooldown",
+    ),
+    Setting(
+        "sweep_cooldown_seconds",
+        "SIGNALHUB_SWEEP_COOLDOWN_SECONDS",
+        _positive(float),
+        3600.0,
+        "how long sweep_throttle refuses a sweeping member's queries",
     ),
     Setting(
         "max_follows_per_member",

@@ -14,6 +14,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from .extraction import ExtractionLimits
 from .store import SEALED_DATABASES, Store
 
 CHECKED_TABLES = (
@@ -172,6 +173,27 @@ class HubMetrics:
             "(the node's tally of (signal, member) pairs was full).",
             registry=self.registry,
         )
+        self.match_refusals = Counter(
+            "signalhub_match_refusals",
+            "Match queries refused by the extraction limits (docs/match-only.md), by reason "
+            "(budget: a member's daily match budget was spent; sweep: a sweeping member "
+            "throttled).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("budget", "sweep"):
+            self.match_refusals.labels(reason)
+        self.match_sweeps_detected = Counter(
+            "signalhub_match_sweeps_detected",
+            "Times a member became sweeping: most of its many queries in the last hour matched "
+            "nothing (enumeration of a list looks like this).",
+            registry=self.registry,
+        )
+        self.match_members_sweeping = Gauge(
+            "signalhub_match_members_sweeping",
+            "Members the sweep detector holds as sweeping now (which: signalhub admin usage).",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "signalhub_ready",
             "1 while the hub serves; 0 while its index loads or it drains.",
@@ -184,6 +206,10 @@ class HubMetrics:
         self.store_bytes.set_function(lambda: store.map_bytes()[0])
         self.store_map_bytes.set_function(lambda: store.map_bytes()[1])
         store.on_corrupt = lambda table: self.corrupt_records.labels(table).inc()
+
+    def watch_extraction(self, limits: ExtractionLimits) -> None:
+        """Members sweeping now are counted at scrape time (the state ends by itself)."""
+        self.match_members_sweeping.set_function(limits.sweeping_members)
 
     def serve(self, host: str, port: int) -> None:
         """Starts the /metrics HTTP endpoint in a background thread."""

@@ -29,6 +29,7 @@ from .auth import CallVerifier
 from .backup import serve_lock
 from .cluster import ClusterLog, ShardRouter, restore_snapshot, write_snapshot
 from .errors import RESTORE_ADVICE, HubError
+from .extraction import ExtractionLimits, ExtractionSettings, stored_queries
 from .index import CommitHook, SignalIndex
 from .integrity import startup_problems
 from .limits import CostLimiter, MemberSlots, RateLimiter
@@ -99,6 +100,12 @@ class ServerConfig:
     """Flood quarantine's thresholds (ratio 0: never quarantine)."""
     review_window_days: int = 90
     """How far back review notices count a member's matches."""
+    match_budget_per_day: int = 1_000_000
+    sweep_misses_per_hour: int = 100_000
+    sweep_min_miss_fraction: float = 0.99
+    sweep_throttle: bool = False
+    sweep_cooldown_seconds: float = 3600.0
+    """Extraction limits (exchange.extraction)."""
 
 
 def lmdb_path(data_dir: Path) -> Path:
@@ -184,6 +191,7 @@ class HubServer:
         on_commit = CommitHook(index, feed.notify)  # until the servicer exists
         self.writer = Writer(store, on_commit)
         self.hub = hub = self._hub(store, self.writer, index, feed)
+        self.metrics.watch_extraction(hub.extraction)
         self.server = grpc.aio.server(
             options=self._grpc_options(),
             maximum_concurrent_rpcs=self.config.max_concurrent_rpcs or None,
@@ -293,6 +301,7 @@ class HubServer:
                 enabled=self.config.quarantine_ratio > 0,
             ),
             review_window_days=self.config.review_window_days,
+            extraction=ExtractionLimits(ExtractionSettings.of(self.config), stored_queries(store)),
         )
 
     def _grpc_options(self) -> list[tuple[str, int]]:

@@ -144,6 +144,12 @@ def decode_queries(key: bytes, value: bytes) -> QueryCount:
     return QueryCount(_DAY.unpack(key[1:5])[0], key[5:].decode(), queries, matched)
 
 
+def decode_query_count(value: bytes) -> int:
+    """The queries of a `q` value."""
+    queries: int = _QUERIES.unpack(value)[0]
+    return queries
+
+
 def decode_propagation(value: bytes) -> tuple[int, ...]:
     """The propagation-latency bucket counts of a `p` value, one per PROPAGATION_MS bound and one
     for the rest."""

@@ -2,7 +2,12 @@
 has an audience — to members of any group in it, else to every member. A signal is visible
 when any of its submissions is, and the caller's view of it (labels, tags, corroboration,
 first and last seen) counts only the submissions the caller may see. An invisible signal looks
-exactly like a missing one."""
+exactly like a missing one.
+
+A submission shared match-only (docs/match-only.md) counts for visibility like any other, but
+gives the caller no value: a caller whose visible submissions of a signal are all match-only
+ones by other members gets the signal with `value` empty and `value_withheld` set
+(`withheld_for`). The operator, and a submitter for its own, always see the value."""
 
 from __future__ import annotations
 
@@ -51,8 +56,28 @@ def signal_view(
         s for s in view.submissions(record.signal.signal_id) if viewer.sees(s.member_id, s.audience)
     ]
     return view_from(
-        record.signal, subs, visible_opinions(view, record.signal.signal_id, subs, viewer)
+        record.signal, subs, visible_opinions(view, record.signal.signal_id, subs, viewer), viewer
     )
+
+
+def withheld_for(subs: Iterable[rec.SubmissionRecord], viewer: Viewer) -> bool:
+    """Whether the caller, seeing these submissions of a signal, may not receive its value:
+    each is shared match-only and none is its own (the operator always may). No submission at
+    all: nothing is withheld (there is nothing to show)."""
+    if viewer.is_operator:
+        return False
+    seen = False
+    for s in subs:
+        if s.sharing != common_pb2.SHARING_MATCH_ONLY or s.member_id == viewer.member_id:
+            return False
+        seen = True
+    return seen
+
+
+def withheld_submission(sub: rec.SubmissionRecord, viewer: Viewer) -> bool:
+    """Whether a submission's envelope (whose payload carries the value) is kept from the
+    caller: a match-only submission by another member, to anyone but the operator."""
+    return withheld_for((sub,), viewer)
 
 
 def visible_opinions(
@@ -99,9 +124,11 @@ def view_from(
     signal: common_pb2.Signal,
     subs: Iterable[rec.SubmissionRecord],
     opinions: common_pb2.OpinionCounts,
+    viewer: Viewer,
 ) -> common_pb2.Signal | None:
-    """A signal's view built from the given submissions (None when there are none) and the
-    opinions the caller may count (`visible_opinions`)."""
+    """A signal's view built from the given submissions (None when there are none), the
+    opinions the caller may count (`visible_opinions`) and, when `viewer` may not receive the
+    value (`withheld_for`), without it."""
     subs = list(subs)
     if not subs:
         return None
@@ -111,6 +138,9 @@ def view_from(
         value=signal.value,
         quarantined=signal.quarantined,
     )
+    if withheld_for(subs, viewer):
+        out.value = ""
+        out.value_withheld = True
     out.labels.extend(sorted({label for s in subs for label in s.labels}))
     out.tags.extend(sorted({tag for s in subs for tag in s.tags}))
     out.corroboration = len({s.member_id for s in subs})

@@ -283,12 +283,32 @@ class CanonicalSignal:
         object.__setattr__(self, "signal_id", signal_id(self.type, self.value))
 
 
+SHARING_LEVELS = {"full": 0, "match-only": 1}
+"""Sharing levels by name (the CLI's and SDK's words) and wire number (signalhub.v1.Sharing):
+"match-only" lets the audience match against a value without ever receiving it."""
+SHARING_NAMES = {number: name for name, number in SHARING_LEVELS.items()}
+
+
+def sharing_level(name: str) -> int:
+    """The wire number of a sharing level's name ("full", "match-only"); ValueError naming
+    the choices for anything else."""
+    try:
+        return SHARING_LEVELS[name]
+    except KeyError:
+        choices = " or ".join(SHARING_LEVELS)
+        raise ValueError(f"unknown sharing level {name!r}: {choices}") from None
+
+
 def batch_content_digest(
-    signals: Iterable[CanonicalSignal], audience: Sequence[str] = (), urgent: bool = False
+    signals: Iterable[CanonicalSignal],
+    audience: Sequence[str] = (),
+    urgent: bool = False,
+    sharing: int = 0,
 ) -> bytes:
     """SHA-256 over the canonical signals of a batch, in order, its audience and (only when
-    set, so that earlier digests stay valid) its urgent flag. Two submissions of one batch_id
-    are the same batch exactly when their digests are equal, however they were serialised."""
+    set, so that earlier digests stay valid) its urgent flag and sharing level. Two
+    submissions of one batch_id are the same batch exactly when their digests are equal,
+    however they were serialised."""
     pack = struct.Struct(">I").pack
 
     def chunk(data: bytes) -> bytes:
@@ -317,6 +337,8 @@ def batch_content_digest(
             parts.append(chunk(source_digest_part(s.source_ref, s.metadata)))
     if urgent:
         parts.append(chunk(b"urgent"))
+    if sharing:  # likewise
+        parts.append(chunk(f"sharing\x00{sharing}".encode()))
     h = hashlib.sha256(b"".join(parts))
     return h.digest()
 

@@ -592,16 +592,31 @@ class Twin:
     b: HubUnderTest
     step: str = "setup"
     differences: list[Difference] = field(default_factory=list)
+    secrets: Mapping[str, tuple[bytes, ...]] = field(default_factory=dict)
+    """Bytes that no answer to a member may contain, by member (match-only values of others:
+    `leaked`)."""
 
     @property
     def hubs(self) -> tuple[HubUnderTest, HubUnderTest]:
         return self.a, self.b
 
-    def compare(self, rpc: str, request: str, a: Answer, b: Answer) -> bool:
+    def compare(self, rpc: str, request: str, a: Answer, b: Answer, who: str = "") -> bool:
+        self.leaked(who, rpc, request, a, b)
         if a.key == b.key:
             return True
         self.differences.append(Difference(self.step, rpc, request, a, b))
         return False
+
+    def leaked(self, who: str, rpc: str, request: str, a: Answer, b: Answer) -> None:
+        """Records a difference when either answer carries one of `who`'s secrets, in any of
+        its bytes (messages, error message or details)."""
+        for hub, answer in (("A", a), ("B", b)):
+            carried = b"\x00".join((*answer.messages, answer.message.encode(), answer.details))
+            found = [s for s in self.secrets.get(who, ()) if s in carried]
+            if found:
+                note = Answer(readable=f"hub {hub} sent a match-only value: {found[0]!r}\n")
+                leak = Difference(self.step, rpc + " (leaks a value)", request, note, answer)
+                self.differences.append(leak)
 
     async def ask(
         self,
@@ -627,7 +642,7 @@ class Twin:
             for hub in self.hubs
         ]
         a, b = answers
-        self.compare(label or rpc, f"as {who}: {text or describe(request)}", a, b)
+        self.compare(label or rpc, f"as {who}: {text or describe(request)}", a, b, who)
         return a, b
 
 

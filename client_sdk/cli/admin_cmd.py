@@ -67,7 +67,8 @@ def add_admin(groups: Groups) -> None:
 
     p = sub.add_parser(
         "usage",
-        help="per-member usage: submissions, queries, last seen, submissions in force",
+        help="per-member usage: submissions, queries, last seen, submissions in force, "
+        "queries today and sweeping (extraction limits)",
         description="Each member's signals and batches submitted and match queries over UTC "
         "days (default: the last 30), when it last made a call, and its submissions in force "
         "now. The hub writes these counts every 5 s.",
@@ -242,8 +243,11 @@ USAGE_COLUMNS: tuple[Column, ...] = (
     ("queries", "queries", ">9"),
     ("matched", "queries_with_match", ">8"),
     ("live", "live_submissions", ">9"),
+    ("today", "queries_today", ">9"),
 )
-"""The table of `admin usage` (then "last seen", two spaces apart)."""
+"""The table of `admin usage` (then "last seen", two spaces apart, and SWEEPING for a member
+the sweep detector holds as sweeping now). `today`: this node's count of the member's queries
+this UTC day, against match_budget_per_day (docs/match-only.md)."""
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
@@ -258,7 +262,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     print(f"usage {report.first_day} to {report.last_day} (UTC); live: submissions in force")
     print(f"{table_line(USAGE_COLUMNS)}  last seen")
     for r in rows:
-        print(f"{table_line(USAGE_COLUMNS, r)}  {r['last_seen'] or 'never'}")
+        sweeping = "  SWEEPING" if r["sweeping"] else ""
+        print(f"{table_line(USAGE_COLUMNS, r)}  {r['last_seen'] or 'never'}{sweeping}")
     return 0
 
 

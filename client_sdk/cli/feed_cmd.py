@@ -153,7 +153,7 @@ def _event_line(event: FeedEvent) -> str:
         version = event.warning_lists_version
         return f"{event.cursor:>8}  {event.event}  version={version} (signalhub warning-lists show)"
     labels = ",".join(event.signal.labels) or "-"
-    value = shown_value(event.signal.type, event.signal.value)
+    value = shown_value(event.signal.type, event.signal.value, event.signal.value_withheld)
     urgent = "  URGENT" if event.urgent else ""
     return (
         f"{event.cursor:>8}  {event.event:<14} {event.signal.type:<6} "
@@ -246,7 +246,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary), file=sys.stderr)
         return 0
-    skipped = f" ({counts.skipped} of types {fmt} cannot carry skipped)" if counts.skipped else ""
+    skipped = (
+        f" ({counts.skipped} skipped: of types {fmt} cannot carry, or shared with you match-only)"
+        if counts.skipped
+        else ""
+    )
     where_to = "stdout" if args.out == "-" else args.out
     print(
         f"exported {counts.written} signals as {fmt} to {where_to} at cursor {cursor}{skipped}",

@@ -266,8 +266,15 @@ def _sources_text(m: dict[str, Any]) -> str:
     return f"  sources={refs}{more}"
 
 
-def shown_value(type_name: str, value: str) -> str:
-    """A value as a text line shows it: a video's lists every frame, so it shows how many."""
+WITHHELD = "value=(withheld)"
+"""How a text line shows the value of a signal shared with the caller match-only."""
+
+
+def shown_value(type_name: str, value: str, withheld: bool = False) -> str:
+    """A value as a text line shows it: a video's lists every frame, so it shows how many;
+    a value the hub withholds (match-only sharing) as WITHHELD."""
+    if withheld:
+        return WITHHELD
     if type_name == "vpdq":
         return f"({value.count(chr(34)) // 2} frames)"
     return value
@@ -290,7 +297,7 @@ def _print_match(
     for m in matches:
         labels = ",".join(m["labels"]) or "-"
         fp = m["opinions"].get("false_positive", 0)
-        value = shown_value(m["type"], m["value"])
+        value = shown_value(m["type"], m["value"], m.get("value_withheld", False))
         print(
             f"  distance={m['distance']:<3} {m['signal_id']}  {m['type']} {value}  "
             f"labels={labels}  corroboration={m['corroboration']}  false_positive={fp}"

@@ -82,8 +82,9 @@ def cmd_get(args: argparse.Namespace) -> int:
         print(json.dumps(detail.to_json()))
         return 0
     s = detail.signal
+    value = "(withheld)" if s.value_withheld else s.value  # shared with you match-only
     print(
-        f"signal {s.signal_id}\n  type: {s.type}\n  value: {s.value}\n"
+        f"signal {s.signal_id}\n  type: {s.type}\n  value: {value}\n"
         f"  labels: {', '.join(s.labels) or '-'}\n  tags: {', '.join(s.tags) or '-'}\n"
         f"  corroboration: {s.corroboration}\n  first seen: {s.first_seen}\n"
         f"  last seen: {s.last_seen}\n  submissions:"
@@ -92,6 +93,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         print(
             f"    {sub.received_at}  {sub.member_id}  key {sub.key_id}  batch {sub.batch_id}"
             f"[{sub.index}]  labels={','.join(sub.labels) or '-'}{_source_text(sub)}"
+            f"{'  sharing=match-only' if sub.sharing == 'match-only' else ''}"
+            f"{'  envelope=(withheld)' if sub.envelope_withheld else ''}"
         )
     return 0
 

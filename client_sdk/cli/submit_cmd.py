@@ -124,6 +124,13 @@ def add_submit(groups: Groups) -> None:
         action="store_true",
         help="an ongoing abuse situation: followers of the feed are told",
     )
+    p.add_argument(
+        "--sharing",
+        default="full",
+        metavar="LEVEL",
+        help="full (default) or match-only: the audience may match against the values but "
+        "never receives them (docs/match-only.md)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate at the hub, store nothing")
     json_flag(p, "print the summary as JSON")
     connection_flags(p)
@@ -208,13 +215,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-size is 1-{domain.MAX_BATCH_SIGNALS}")
     if (args.classifier is None) != (args.score is None):
         raise UsageError("--classifier and --score go together")
+    try:
+        domain.sharing_level(args.sharing)
+    except ValueError as e:
+        raise UsageError(f"--sharing: {e}") from None
     signals = _signals(args)
     results: list[SubmitResult] = []
     with member_client(args) as client, Progress("submitting", len(signals)) as progress:
         for chunk in split_batches(signals, args.batch_size, DEFAULT_BATCH_BYTES):
             results.append(
                 client.submit(
-                    chunk, validate_only=args.dry_run, audience=args.audience, urgent=args.urgent
+                    chunk,
+                    validate_only=args.dry_run,
+                    audience=args.audience,
+                    urgent=args.urgent,
+                    sharing=args.sharing,
                 )
             )
             progress.advance(len(chunk))

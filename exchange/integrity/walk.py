@@ -320,12 +320,12 @@ class TableWalk:
             s.sources_truncated != derived.sources_truncated
         ):
             self.add("signals", key, "its source records differ from its submissions'")
-        if record.restricted != any(sub.audience for sub in subs):
+        if record.restricted != any(sub.audience or sub.sharing for sub in subs):
             self.add(
                 "signals",
                 key,
                 "its `restricted` flag differs from its submissions' "
-                "audiences (visibility would be wrong)",
+                "audiences and sharing levels (visibility would be wrong)",
             )
 
     # --- the packed and typed indexes ------------------------------------------------------

@@ -125,7 +125,7 @@ def rebuild(record: rec.SignalRecord, subs: list[rec.SubmissionRecord]) -> None:
     sig.first_seen.CopyFrom(first.received_at)
     sig.last_seen.CopyFrom(last.received_at)
     set_sources(sig, subs)
-    record.restricted = any(s.audience for s in subs)
+    record.restricted = any(s.audience or s.sharing for s in subs)
 
 
 def visibility_of(subs: list[rec.SubmissionRecord]) -> rec.FeedRecord:
@@ -183,6 +183,7 @@ def remove_submissions(
         ):
             tx.unlink_incident(sub.member_id, sub.incident, sid)
     visibility = visibility_of(removed)
+    visibility.withholds_value = any(s.sharing for s in removed)  # match-only: no value
     removed_groups = {g for s in removed for g in s.audience}
     if not remaining:
         tx.delete_signal(record, removed_groups)

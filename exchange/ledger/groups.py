@@ -12,7 +12,7 @@ from signalhub.storage.v1 import records_pb2 as rec
 from signalhub.v1 import admin_pb2, common_pb2
 
 from ..store import StoreTxn
-from ..visibility import Viewer
+from ..visibility import Viewer, withheld_for
 from .common import Applied
 
 
@@ -74,7 +74,14 @@ def _apply_group_members(
             event = common_pb2.FeedEvent(
                 cursor=str(sequence), kind=kind, signal=bare, time=entry.received_at
             )
-            tx.put_feed(sequence, rec.FeedRecord(event=event, target_member=member_id))
+            # A removal names the value only to a member that had it (match-only: did not).
+            withholds = not sees and withheld_for(
+                [s for s in subs if before_viewer.sees(s.member_id, s.audience)], before_viewer
+            )
+            tx.put_feed(
+                sequence,
+                rec.FeedRecord(event=event, target_member=member_id, withholds_value=withholds),
+            )
     del group.member_ids[:]
     group.member_ids.extend(sorted(after))
     tx.put_group(group)

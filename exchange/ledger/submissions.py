@@ -38,7 +38,7 @@ class PreparedBatch:
         """Validates `payload` (already parsed as `batch`, if given)."""
         batch = parse_batch(payload) if batch is None else batch
         signals = canonical_batch(batch)
-        digest = domain.batch_content_digest(signals, batch.audience, batch.urgent)
+        digest = domain.batch_content_digest(signals, batch.audience, batch.urgent, batch.sharing)
         return cls(payload, batch, signals, digest)
 
 
@@ -82,6 +82,10 @@ def _batch_field_violations(batch: common_pb2.SubmissionBatch) -> list[tuple[str
         violations.append(("created_at", "required"))
     elif not valid_time(batch.created_at):
         violations.append(("created_at", "not a valid time"))
+    if batch.sharing not in domain.SHARING_NAMES:
+        violations.append(
+            ("sharing", f"unknown sharing level {batch.sharing}: full (0) or match-only (1)")
+        )
     if not batch.signals:
         violations.append(("signals", "a batch carries at least one signal"))
     if len(batch.signals) > domain.MAX_BATCH_SIGNALS:
@@ -200,6 +204,7 @@ def apply_submit(
         log_sequence=log_sequence,
         audience=audience,
         urgent=batch.urgent,
+        sharing=batch.sharing,
     )
     feed_base = rec.FeedRecord(audience=audience, log_sequence=log_sequence)
     feed_base.event.member_id = batch.member_id
@@ -315,8 +320,9 @@ def _record_submission(
         record = _new_signal_record(tx, applied, signal, submission, erased)
     else:
         status, kind = _merge_submission(tx, record, signal, submission, submitter)
+    if submission.audience or submission.sharing:
+        record.restricted = True  # views differ: computed per caller (exchange.visibility)
     if submission.audience:
-        record.restricted = True
         for group in submission.audience:
             tx.link_group_signal(group, sid)
     if submission.incident:

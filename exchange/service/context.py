@@ -26,6 +26,7 @@ from ..auth import Caller, CallVerifier
 from ..cluster import CommandLog, LocalLog
 from ..cursor import CursorCodec
 from ..errors import HubError, invalid, permission_denied
+from ..extraction import ExtractionLimits
 from ..index import SignalIndex
 from ..ledger.reviews import DEFAULT_REVIEW_WINDOW_DAYS
 from ..limits import CostLimiter, MemberSlots, RateLimiter
@@ -149,6 +150,8 @@ class Hub:
     """Each member's share of match work: the matches and linked signals its answers carry."""
     warnings: WarningCache = field(default_factory=WarningCache)
     """The warning lists' index the match path flags matches with."""
+    extraction: ExtractionLimits = field(default_factory=ExtractionLimits)
+    """Match budgets and the sweep detector (exchange.extraction)."""
     tally: MatchTally = field(default_factory=MatchTally)
     """Matches answered since they were last logged (exchange.match_counts)."""
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)

@@ -47,6 +47,16 @@ def shared_event(view: StoreView, record: rec.FeedRecord, codec: CursorCodec) ->
     return event, framed(EVENTS_FIELD, event.SerializeToString())
 
 
+def value_withheld(record: rec.FeedRecord, viewer: Viewer) -> bool:
+    """Whether a removal's value is kept from the caller: the submissions it removed include
+    one shared match-only, and the caller is neither the operator nor one of their submitters
+    (a member that saw the value through a full submission already has it, and a removal needs
+    the id only)."""
+    return (
+        record.withholds_value and not viewer.is_operator and viewer.member_id not in record.members
+    )
+
+
 def event_for(
     view: StoreView, record: rec.FeedRecord, viewer: Viewer, codec: CursorCodec
 ) -> common_pb2.FeedEvent | None:
@@ -61,6 +71,9 @@ def event_for(
     out.CopyFrom(event)
     out.cursor = codec.encode(int(event.cursor))  # never the sequence itself (exchange.cursor)
     if event.kind in GONE or event.kind in AS_LOGGED:
+        if value_withheld(record, viewer):
+            out.signal.value = ""
+            out.signal.value_withheld = True
         return out
     stored = view.signal(event.signal.signal_id)
     if stored is None:
@@ -70,7 +83,7 @@ def event_for(
     ]
     if stored.restricted:
         opinions = visible_opinions(view, stored.signal.signal_id, visible, viewer)
-        shown = view_from(stored.signal, visible, opinions)
+        shown = view_from(stored.signal, visible, opinions, viewer)
     else:
         shown = stored.signal
     if shown is not None and record.log_sequence and event.kind in CHANGES:
@@ -94,6 +107,9 @@ def event_for(
                 value=stored.signal.value,
             )
         )
+        if value_withheld(record, viewer):
+            out.signal.value = ""
+            out.signal.value_withheld = True
     else:
         out.signal.CopyFrom(shown)
     return out

@@ -5,6 +5,7 @@ linked by incidents, all as the caller may see them, within the answer's budgets
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from signalhub.vpdq_format import VpdqFrame, scored_videos, vpdq_frames, vpdq_re
 from signalhub.warnings import WarningIndex
 
 from ..auth import Caller
+from ..errors import HubError
 from ..store import StoreView
 from ..visibility import Viewer, signal_view
 from .context import Hub
@@ -38,6 +40,7 @@ MAX_ANSWER_BYTES = 8 * 1024 * 1024
 """Size budget of one MatchHashes answer, decided while it is built (never a half-built
 300 MB message): the rest is marked truncated, to be asked again in smaller calls."""
 
+log = logging.getLogger("signalhub.service")
 Hits = list[list[tuple[int, int]]]
 """Per search row: [(PDQ table row, distance)]."""
 
@@ -50,12 +53,41 @@ async def match_hashes(
     plan = plan_match(message)
     if not caller.is_operator:
         hub.match_work.check(caller.member_id)
+        admit_queries(hub, caller.member_id, len(plan.queries))
     loop = asyncio.get_running_loop()
     response = await loop.run_in_executor(None, find_matches, hub, plan, caller.member_id)
     if not caller.is_operator:
         cost = sum(1 + len(m.linked) for r in response.results for m in r.matches)
         hub.match_work.charge(caller.member_id, cost)
+        misses = sum(1 for r in response.results if missed(r))
+        record_queries(hub, caller.member_id, len(plan.queries), misses)
     return response
+
+
+def admit_queries(hub: Hub, member_id: str, queries: int) -> None:
+    """Charges a member's queries to its match budget, or refuses the call before any work
+    (RESOURCE_EXHAUSTED: budget spent, or throttled as sweeping; exchange.extraction)."""
+    try:
+        hub.extraction.admit(member_id, queries)
+    except HubError:
+        throttled = hub.extraction.of(member_id).sweeping
+        hub.metrics.match_refusals.labels("sweep" if throttled else "budget").inc()
+        raise
+
+
+def record_queries(hub: Hub, member_id: str, queries: int, misses: int) -> None:
+    """Counts answered queries for the sweep detector (and the metric when it trips)."""
+    if hub.extraction.record(member_id, queries, misses):
+        hub.metrics.match_sweeps_detected.inc()
+        log.warning("sweep detector: a member is sweeping (signalhub admin usage says which)")
+
+
+def missed(result: exchange_pb2.QueryMatches) -> bool:
+    """A query whose answer holds nothing the caller may see (nor excluded as warned or
+    quarantined): what the sweep detector counts. Left unanswered (truncated): not a miss."""
+    return not (
+        result.matches or result.excluded_warned or result.excluded_quarantined or result.truncated
+    )
 
 
 class _RowLookup:
@@ -89,6 +121,13 @@ class _RowLookup:
                 None if record is None else signal_view(self.view, record, self.viewer)
             )
         return self._views[signal_id]
+
+    def stored_value(self, signal: common_pb2.Signal) -> tuple[str, str]:
+        """(type, stored value) of a signal in an answer, its value withheld or not."""
+        if not signal.value_withheld:
+            return signal.type, signal.value
+        record = self.record(signal.signal_id)
+        return signal.type, record.signal.value if record is not None else ""
 
     def linked(self, signal_id: str) -> tuple[list[common_pb2.Signal], bool]:
         """Signals linked to this one by an incident: for each (member, incident) of a
@@ -207,7 +246,7 @@ def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.Matc
                     hub, plan, searched, i, result, lookup, min(MAX_MATCHES_PER_QUERY, budget)
                 )
                 if result.matches:
-                    _flag(hub, plan, warned, queries[i], result)
+                    _flag(hub, plan, warned, queries[i], result, lookup)
                 if incidents:
                     for m in result.matches:
                         linked, cut = lookup.linked(m.signal.signal_id)
@@ -238,11 +277,14 @@ def _flag(
     warned: WarningIndex,
     query: tuple[str, str],
     result: exchange_pb2.QueryMatches,
+    lookup: _RowLookup,
 ) -> None:
     """Flags (or drops, as the plan asks) a query's matches that a warning list names or whose
-    signal is quarantined, counting them in the metrics."""
+    signal is quarantined, counting them in the metrics. Warning lists are checked against
+    the stored values (a match-only signal's is withheld from the answer, not from this)."""
     if warned:
-        flagged = flag_matches(warned, query, result, plan.exclude_warned)
+        values = [lookup.stored_value(m.signal) for m in result.matches]
+        flagged = flag_matches(warned, query, result, plan.exclude_warned, values)
         if flagged:
             outcome = "excluded" if plan.exclude_warned else "flagged"
             hub.metrics.matches_warned.labels(query[0], outcome).inc(flagged)

@@ -334,7 +334,14 @@ class AdminService:
 
         def build() -> admin_pb2.GetMemberUsageResponse:
             with self.hub.store.read() as view:
-                return reports.member_usage(view, m.member_id, first, last)
+                response = reports.member_usage(view, m.member_id, first, last)
+            for row in response.usage:  # this node's extraction limits (exchange.extraction)
+                now = self.hub.extraction.of(row.member_id)
+                row.queries_today = now.queries_today
+                row.match_budget_per_day = now.match_budget_per_day
+                row.sweeping = now.sweeping
+                row.misses_last_hour = now.misses_last_hour
+            return response
 
         return await asyncio.get_running_loop().run_in_executor(None, build)
 

@@ -13,8 +13,9 @@ from signalhub.v1 import exchange_pb2
 from ..auth import Caller
 from ..errors import HubError, invalid
 from ..store import StoreView, submission_key
-from ..visibility import Viewer, view_from, visible_opinions
+from ..visibility import Viewer, view_from, visible_opinions, withheld_submission
 from .context import Hub
+from .matching import admit_queries, record_queries
 
 SUBMISSIONS_PAGE_DEFAULT = 100
 SUBMISSIONS_PAGE_MAX = 1000
@@ -36,6 +37,11 @@ def get_signal(
     if message.page_size < 0 or message.page_size > SUBMISSIONS_PAGE_MAX:
         raise invalid(f"page_size is 0-{SUBMISSIONS_PAGE_MAX}", [("page_size", "out of range")])
     token = message.page_token
+    # A lookup by id is an exact-match query (an id is computable from a guessed value): it
+    # counts against the match budget and for the sweep detector; later pages do not.
+    counted = not caller.is_operator and not token
+    if counted:
+        admit_queries(hub, caller.member_id, 1)
     after = hub.codec.decode_position(token) if token else b""
     size = message.page_size or SUBMISSIONS_PAGE_DEFAULT
     with hub.store.read() as view:
@@ -49,8 +55,10 @@ def get_signal(
         shown = (
             None
             if record is None
-            else view_from(record.signal, subs, visible_opinions(view, sid, subs, viewer))
+            else view_from(record.signal, subs, visible_opinions(view, sid, subs, viewer), viewer)
         )
+        if counted:
+            record_queries(hub, caller.member_id, 1, int(shown is None))
         if record is None or shown is None:  # invisible looks exactly like missing
             raise HubError(grpc.StatusCode.NOT_FOUND, f"no signal {sid}")
         response = exchange_pb2.GetSignalResponse(signal=shown)
@@ -59,6 +67,8 @@ def get_signal(
         last: rec.SubmissionRecord | None = None
         for sub in page:
             entry = view.log_entry(sub.log_sequence)
+            if withheld_submission(sub, viewer):
+                entry = None  # its payload carries the value; its size must not show either
             envelope = entry.submit.envelope if entry is not None else None
             cost = envelope.ByteSize() if envelope is not None else 0
             full = len(response.submissions) >= size or (
@@ -68,6 +78,7 @@ def get_signal(
                 response.next_page_token = hub.codec.encode_position(_position(sid, last))
                 break
             _add_submission(view, response, caller, sub, entry)
+            response.submissions[-1].envelope_withheld = entry is None and bool(sub.sharing)
             envelope_bytes += cost
             last = sub
     return response
@@ -94,6 +105,7 @@ def _add_submission(
         public_key=key.public_key if key else b"",
         industry=sub.industry,
         confidence=sub.confidence,
+        sharing=sub.sharing,
     )
     if sub.HasField("expires_at"):
         out.expires_at.CopyFrom(sub.expires_at)

@@ -108,11 +108,17 @@ def edit_warning_entries_command(
 
 
 def flag_matches(
-    index: wl.WarningIndex, query: tuple[str, str], result: exchange_pb2.QueryMatches, drop: bool
+    index: wl.WarningIndex,
+    query: tuple[str, str],
+    result: exchange_pb2.QueryMatches,
+    drop: bool,
+    values: list[tuple[str, str]] | None = None,
 ) -> int:
-    """Flags a query's matches with the lists their stored value, or the query, is on; drops
-    the flagged ones when `drop` (counted in `excluded_warned`). Returns how many it flagged."""
-    values = [(m.signal.type, m.signal.value) for m in result.matches]
+    """Flags a query's matches with the lists their stored value (`values`, in match order;
+    default: the values the answer carries), or the query, is on; drops the flagged ones when
+    `drop` (counted in `excluded_warned`). Returns how many it flagged."""
+    if values is None:
+        values = [(m.signal.type, m.signal.value) for m in result.matches]
     asked = [query] if query[1] else []
     flags = index.flags(asked + values)
     on_query = set(flags[0]) if asked else set()

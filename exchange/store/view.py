@@ -414,6 +414,11 @@ class StoreView(WarningReads, CoalitionReads):
                 return
             yield key, bytes(value)
 
+    def queries_on(self, day: int, member_id: str) -> int:
+        """The member's match queries on `day` as the usage counts last stored them."""
+        raw = self._get("stats", usage.queries_key(day, member_id))
+        return 0 if raw is None else usage.decode_query_count(bytes(raw))
+
     def raw_signals(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, stored bytes) of every signal record, in signal id order, unchecked: for a
         reader that checks the seal itself before using the bytes unparsed (exchange.snapshot);

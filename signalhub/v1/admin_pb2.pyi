@@ -120,7 +120,7 @@ class GetMemberUsageRequest(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
 
 class MemberUsage(_message.Message):
-    __slots__ = ("member_id", "signals_submitted", "batches", "queries", "queries_with_match", "last_seen", "live_submissions")
+    __slots__ = ("member_id", "signals_submitted", "batches", "queries", "queries_with_match", "last_seen", "live_submissions", "queries_today", "match_budget_per_day", "sweeping", "misses_last_hour")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
     BATCHES_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,10 @@ class MemberUsage(_message.Message):
     QUERIES_WITH_MATCH_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     LIVE_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_TODAY_FIELD_NUMBER: _ClassVar[int]
+    MATCH_BUDGET_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    SWEEPING_FIELD_NUMBER: _ClassVar[int]
+    MISSES_LAST_HOUR_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     signals_submitted: int
     batches: int
@@ -135,7 +139,11 @@ class MemberUsage(_message.Message):
     queries_with_match: int
     last_seen: _timestamp_pb2.Timestamp
     live_submissions: int
-    def __init__(self, member_id: _Optional[str] = ..., signals_submitted: _Optional[int] = ..., batches: _Optional[int] = ..., queries: _Optional[int] = ..., queries_with_match: _Optional[int] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live_submissions: _Optional[int] = ...) -> None: ...
+    queries_today: int
+    match_budget_per_day: int
+    sweeping: bool
+    misses_last_hour: int
+    def __init__(self, member_id: _Optional[str] = ..., signals_submitted: _Optional[int] = ..., batches: _Optional[int] = ..., queries: _Optional[int] = ..., queries_with_match: _Optional[int] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live_submissions: _Optional[int] = ..., queries_today: _Optional[int] = ..., match_budget_per_day: _Optional[int] = ..., sweeping: _Optional[bool] = ..., misses_last_hour: _Optional[int] = ...) -> None: ...
 
 class GetMemberUsageResponse(_message.Message):
     __slots__ = ("usage", "first_day", "last_day")

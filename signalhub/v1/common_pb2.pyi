@@ -23,6 +23,11 @@ class RetractReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RETRACT_REASON_UNSPECIFIED: _ClassVar[RetractReason]
     RETRACT_REASON_FALSE_POSITIVE: _ClassVar[RetractReason]
 
+class Sharing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SHARING_FULL: _ClassVar[Sharing]
+    SHARING_MATCH_ONLY: _ClassVar[Sharing]
+
 class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EVENT_KIND_UNSPECIFIED: _ClassVar[EventKind]
@@ -40,6 +45,8 @@ OPINION_FALSE_POSITIVE: Opinion
 OPINION_DISPUTED: Opinion
 RETRACT_REASON_UNSPECIFIED: RetractReason
 RETRACT_REASON_FALSE_POSITIVE: RetractReason
+SHARING_FULL: Sharing
+SHARING_MATCH_ONLY: Sharing
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_SIGNAL_ADDED: EventKind
 EVENT_KIND_SIGNAL_UPDATED: EventKind
@@ -136,7 +143,7 @@ class Retraction(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signal_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[_Union[RetractReason, str]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class SubmissionBatch(_message.Message):
-    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience", "validate_only", "urgent")
+    __slots__ = ("member_id", "batch_id", "created_at", "signals", "audience", "validate_only", "urgent", "sharing")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +151,7 @@ class SubmissionBatch(_message.Message):
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     URGENT_FIELD_NUMBER: _ClassVar[int]
+    SHARING_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     batch_id: str
     created_at: _timestamp_pb2.Timestamp
@@ -151,7 +159,8 @@ class SubmissionBatch(_message.Message):
     audience: _containers.RepeatedScalarFieldContainer[str]
     validate_only: bool
     urgent: bool
-    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ..., urgent: _Optional[bool] = ...) -> None: ...
+    sharing: Sharing
+    def __init__(self, member_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signals: _Optional[_Iterable[_Union[SignalSubmission, _Mapping]]] = ..., audience: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ..., urgent: _Optional[bool] = ..., sharing: _Optional[_Union[Sharing, str]] = ...) -> None: ...
 
 class SignedEnvelope(_message.Message):
     __slots__ = ("payload", "key_id", "signature")
@@ -164,7 +173,7 @@ class SignedEnvelope(_message.Message):
     def __init__(self, payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Signal(_message.Message):
-    __slots__ = ("signal_id", "type", "value", "labels", "tags", "corroboration", "first_seen", "last_seen", "opinions", "classifiers", "sources", "sources_truncated", "quarantined")
+    __slots__ = ("signal_id", "type", "value", "labels", "tags", "corroboration", "first_seen", "last_seen", "opinions", "classifiers", "sources", "sources_truncated", "value_withheld", "quarantined")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +186,7 @@ class Signal(_message.Message):
     CLASSIFIERS_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     SOURCES_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    VALUE_WITHHELD_FIELD_NUMBER: _ClassVar[int]
     QUARANTINED_FIELD_NUMBER: _ClassVar[int]
     signal_id: str
     type: str
@@ -190,11 +200,12 @@ class Signal(_message.Message):
     classifiers: _containers.RepeatedCompositeFieldContainer[ClassifierVerdict]
     sources: _containers.RepeatedCompositeFieldContainer[_coalition_pb2.SourceRecord]
     sources_truncated: bool
+    value_withheld: bool
     quarantined: bool
-    def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ..., classifiers: _Optional[_Iterable[_Union[ClassifierVerdict, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[_coalition_pb2.SourceRecord, _Mapping]]] = ..., sources_truncated: _Optional[bool] = ..., quarantined: _Optional[bool] = ...) -> None: ...
+    def __init__(self, signal_id: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., corroboration: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opinions: _Optional[_Union[OpinionCounts, _Mapping]] = ..., classifiers: _Optional[_Iterable[_Union[ClassifierVerdict, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[_coalition_pb2.SourceRecord, _Mapping]]] = ..., sources_truncated: _Optional[bool] = ..., value_withheld: _Optional[bool] = ..., quarantined: _Optional[bool] = ...) -> None: ...
 
 class Submission(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier", "incident", "envelope_redacted", "source_ref", "metadata")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "envelope", "public_key", "audience", "industry", "confidence", "expires_at", "classifier", "incident", "envelope_redacted", "source_ref", "metadata", "sharing", "envelope_withheld")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -220,6 +231,8 @@ class Submission(_message.Message):
     ENVELOPE_REDACTED_FIELD_NUMBER: _ClassVar[int]
     SOURCE_REF_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    SHARING_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_WITHHELD_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     key_id: str
     batch_id: str
@@ -238,7 +251,9 @@ class Submission(_message.Message):
     envelope_redacted: bool
     source_ref: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., envelope_redacted: _Optional[bool] = ..., source_ref: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sharing: Sharing
+    envelope_withheld: bool
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., envelope: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., public_key: _Optional[bytes] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., envelope_redacted: _Optional[bool] = ..., source_ref: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., sharing: _Optional[_Union[Sharing, str]] = ..., envelope_withheld: _Optional[bool] = ...) -> None: ...
 
 class FeedEvent(_message.Message):
     __slots__ = ("cursor", "kind", "signal", "member_id", "time", "urgent", "review", "warning_lists_version")

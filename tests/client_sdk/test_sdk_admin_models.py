@@ -86,6 +86,10 @@ def test_usage_rows_carry_the_period_and_never_seen_is_null() -> None:
             "queries_with_match": 0,
             "live_submissions": 2,
             "last_seen": None,
+            "queries_today": 0,
+            "match_budget_per_day": 0,
+            "sweeping": False,
+            "misses_last_hour": 0,
         },
     ]
 

@@ -42,6 +42,7 @@ ALERTS = {
     "SignalhubNotReady",
     "SignalhubClusterApplyLag",
     "SignalhubStoreCorrupt",
+    "SignalhubMatchSweep",
 }
 NO_PROMTOOL = "promtool not found: install Debian's prometheus package; .ci/run does"
 

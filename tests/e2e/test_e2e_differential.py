@@ -170,12 +170,16 @@ def _pools() -> tuple[dict[str, tuple[Value, ...]], dict[Value, str]]:
     )
     # nobody submits these
     pools["never"] = named("never", (md5(), url("never"), pdq(), near(o[7], 10)))
+    # the ally shares these match-only (publicly or to shared-g), hidden members in full to
+    # their own groups; the observer never submits them: their values must never reach it
+    pools["matchonly"] = named("matchonly", (md5(), url("matchonly"), pdq(), near(o[6], 6)))
     return pools, names
 
 
 POOLS, NAMES = _pools()
 OPEN, CLOSED, HIDDEN_ONLY, NEVER = POOLS["open"], POOLS["closed"], POOLS["hidden"], POOLS["never"]
-ALL_VALUES = (*OPEN, *CLOSED, *HIDDEN_ONLY, *NEVER)
+MATCH_ONLY = POOLS["matchonly"]
+ALL_VALUES = (*OPEN, *CLOSED, *HIDDEN_ONLY, *NEVER, *MATCH_ONLY)
 SUBMITTABLE = (*OPEN, *CLOSED)
 """What the visible history submits."""
 NEAR_OPEN = HIDDEN_ONLY[3:6]
@@ -212,9 +216,11 @@ class Submit:
     audience: tuple[str, ...] = ()
     urgent: bool = False
     dry_run: bool = False
+    match_only: bool = False
 
     def __str__(self) -> str:
         flags = (" urgent" if self.urgent else "") + (" dry-run" if self.dry_run else "")
+        flags += " match-only" if self.match_only else ""
         to = ",".join(self.audience) or "everyone"
         return f"{self.member} submits [{'; '.join(map(str, self.items))}] to {to}{flags}"
 
@@ -336,8 +342,14 @@ def items(draw: st.DrawFn, member: str, values: Sequence[Value]) -> Item:
 def visible_steps(draw: st.DrawFn) -> Step:
     member = draw(st.sampled_from(VISIBLE_MEMBERS))
     kind = draw(
-        st.sampled_from(("submit",) * 5 + ("opine",) * 2 + ("retract",) * 2 + ("tick", "group"))
+        st.sampled_from(
+            ("submit",) * 5 + ("opine",) * 2 + ("retract",) * 2 + ("tick", "group", "matchonly")
+        )
     )
+    if kind == "matchonly":  # the ally shares a list match-only
+        chosen = tuple(draw(st.lists(items(ALLY, MATCH_ONLY), min_size=1, max_size=2)))
+        audience = draw(st.sampled_from(((), (SHARED,))))
+        return visible(Submit(ALLY, chosen, audience, match_only=True))
     if kind == "submit":
         chosen = tuple(draw(st.lists(items(member, SUBMITTABLE), min_size=1, max_size=3)))
         closed = any(i.value in CLOSED for i in chosen)
@@ -352,12 +364,12 @@ def visible_steps(draw: st.DrawFn) -> Step:
             )
         )
     if kind == "opine":
-        target = draw(st.sampled_from(SUBMITTABLE * 3 + HIDDEN_ONLY + NEVER))
+        target = draw(st.sampled_from(SUBMITTABLE * 3 + HIDDEN_ONLY + NEVER + MATCH_ONLY))
         return visible(Opine(member, target, draw(st.sampled_from(OPINIONS))))
     if kind == "retract":
         targets = draw(
             st.lists(
-                st.sampled_from(SUBMITTABLE * 3 + HIDDEN_ONLY + NEVER),
+                st.sampled_from(SUBMITTABLE * 3 + HIDDEN_ONLY + NEVER + MATCH_ONLY),
                 min_size=1,
                 max_size=2,
                 unique=True,
@@ -378,7 +390,7 @@ def hidden_steps(draw: st.DrawFn) -> Step:
         )
     )
     if kind == "submit":
-        pool = SUBMITTABLE + HIDDEN_ONLY
+        pool = SUBMITTABLE + HIDDEN_ONLY + MATCH_ONLY
         chosen = tuple(draw(st.lists(items(member, pool), min_size=1, max_size=3)))
         audience = draw(st.sampled_from(((HIDDEN,), (HIDDEN,), (HIDDEN_LATER,))))
         return hidden(Submit(member, chosen, audience, draw(st.booleans())))
@@ -454,6 +466,9 @@ class Calls:
             audience=action.audience,
             validate_only=action.dry_run,
             urgent=action.urgent,
+            sharing=(
+                common_pb2.SHARING_MATCH_ONLY if action.match_only else common_pb2.SHARING_FULL
+            ),
         )
         request = signed_request(
             self.signers[action.member],
@@ -631,6 +646,7 @@ class Run:
             "as observer: follow: true (the events delivered since the last step)",
             a.take(),
             b.take(),
+            who=OBSERVER,
         )
         await self.fetch(exchange_pb2.FetchUpdatesRequest())
         names = self.cursor_names()
@@ -862,7 +878,7 @@ async def play(
         shutil.copytree(template, run_dir / name)
         hubs.append(HubUnderTest(name, run_dir / name, signers_of(template)))
     clock = start_clock()
-    twin = Twin(hubs[0], hubs[1])
+    twin = Twin(hubs[0], hubs[1], secrets={OBSERVER: MATCH_ONLY_BYTES})
     run = Run(twin, Calls(clock, signers_of(template)))
     played = 0
     with hub_clock(clock):
@@ -895,6 +911,16 @@ async def play(
     return twin.differences, played
 
 
+MATCH_ONLY_BYTES = tuple(
+    form
+    for v in MATCH_ONLY
+    for form in (
+        v.value.encode(),
+        *((bytes.fromhex(v.value), v.value.upper().encode()) if v.type in ("md5", "pdq") else ()),
+    )
+)
+"""Every form of a match-only value that could carry it (its text, and a hash's raw bytes):
+no answer to the observer may hold one (the observer sends them only as its own queries)."""
 MAX_SHOWN = 6
 
 
@@ -975,6 +1001,30 @@ FIXED: dict[str, list[Step]] = {
         visible(Submit(OBSERVER, (Item(OPEN[2]),), dry_run=True)),
         hidden(Submit(HIDDEN_TWO, (Item(HIDDEN_ONLY[0]),), (HIDDEN,))),
         visible(Submit(ALLY, (Item(OPEN[1]),))),
+    ],
+    "a list shared match-only, a hidden full copy, and every way it can leave the hub": [
+        visible(
+            Submit(ALLY, (Item(MATCH_ONLY[0], ("csam",)), Item(MATCH_ONLY[2])), match_only=True)
+        ),
+        visible(
+            Submit(
+                ALLY,
+                (
+                    Item(MATCH_ONLY[1], incident="case-mo"),
+                    Item(MATCH_ONLY[3], expires_after_steps=2),
+                ),
+                (SHARED,),
+                match_only=True,
+            )
+        ),
+        hidden(Submit(HIDDEN_ONE, (Item(MATCH_ONLY[0]), Item(MATCH_ONLY[1])), (HIDDEN,))),
+        visible(Opine(OBSERVER, MATCH_ONLY[0], common_pb2.OPINION_TRUE_POSITIVE)),
+        visible(Membership(False, SHARED, OBSERVER)),
+        visible(Membership(True, SHARED, OBSERVER)),
+        visible(Tick()),
+        visible(Tick()),
+        visible(Tick()),
+        visible(Retract(ALLY, (MATCH_ONLY[0], MATCH_ONLY[2]))),
     ],
 }
 

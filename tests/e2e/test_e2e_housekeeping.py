@@ -291,15 +291,16 @@ def test_the_cli_prints_usage_as_a_table_or_json_lines(
     seen = line.pop("last_seen")
     assert line == {"member_id": "hk-use-b", "first_day": today, "last_day": today,
                     "signals_submitted": 1, "batches": 1, "queries": 3, "queries_with_match": 1,
-                    "live_submissions": 1}  # fmt: skip
+                    "live_submissions": 1, "queries_today": 3, "match_budget_per_day": 1_000_000,
+                    "sweeping": False, "misses_last_hour": 0}  # fmt: skip
     assert isinstance(seen, str) and seen.startswith(today) and seen.endswith("Z")
     every = json_lines(run_cli("admin", "usage", "--json", env=env, check=True).stdout)
     assert {"hk-use-a", "hk-use-b", "hk-use-idle"} <= {r["member_id"] for r in every}
     text = run_cli("admin", "usage", env=env, check=True).stdout.splitlines()
     assert text[1].split() == ["member", "signals", "batches", "queries", "matched", "live",
-                               "last", "seen"]  # fmt: skip
+                               "today", "last", "seen"]  # fmt: skip
     (idle,) = [x for x in text if x.startswith("hk-use-idle ")]
-    assert idle.split() == ["hk-use-idle", "0", "0", "0", "0", "0", "never"]
+    assert idle.split() == ["hk-use-idle", "0", "0", "0", "0", "0", "0", "never"]
 
 
 @pytest.mark.parametrize(

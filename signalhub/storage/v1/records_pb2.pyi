@@ -204,7 +204,7 @@ class GroupMembersCommand(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FeedRecord(_message.Message):
-    __slots__ = ("event", "audience", "target_member", "private", "members", "log_sequence", "withdraws")
+    __slots__ = ("event", "audience", "target_member", "private", "members", "log_sequence", "withdraws", "withholds_value")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +212,7 @@ class FeedRecord(_message.Message):
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWS_FIELD_NUMBER: _ClassVar[int]
+    WITHHOLDS_VALUE_FIELD_NUMBER: _ClassVar[int]
     event: _common_pb2.FeedEvent
     audience: _containers.RepeatedScalarFieldContainer[str]
     target_member: str
@@ -219,7 +220,8 @@ class FeedRecord(_message.Message):
     members: _containers.RepeatedScalarFieldContainer[str]
     log_sequence: int
     withdraws: bool
-    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ..., log_sequence: _Optional[int] = ..., withdraws: _Optional[bool] = ...) -> None: ...
+    withholds_value: bool
+    def __init__(self, event: _Optional[_Union[_common_pb2.FeedEvent, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., target_member: _Optional[str] = ..., private: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ..., log_sequence: _Optional[int] = ..., withdraws: _Optional[bool] = ..., withholds_value: _Optional[bool] = ...) -> None: ...
 
 class AuditRecord(_message.Message):
     __slots__ = ("entry_hash", "chain_hash")
@@ -262,7 +264,7 @@ class SignalRecord(_message.Message):
     def __init__(self, signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., pdq_row: _Optional[int] = ..., restricted: _Optional[bool] = ..., frame_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SubmissionRecord(_message.Message):
-    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier", "incident", "source_ref", "metadata")
+    __slots__ = ("member_id", "key_id", "batch_id", "index", "labels", "tags", "received_at", "log_sequence", "audience", "industry", "confidence", "expires_at", "urgent", "classifier", "incident", "sharing", "source_ref", "metadata")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +287,7 @@ class SubmissionRecord(_message.Message):
     URGENT_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    SHARING_FIELD_NUMBER: _ClassVar[int]
     SOURCE_REF_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     member_id: str
@@ -302,9 +305,10 @@ class SubmissionRecord(_message.Message):
     urgent: bool
     classifier: _common_pb2.ClassifierVerdict
     incident: str
+    sharing: _common_pb2.Sharing
     source_ref: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., source_ref: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, member_id: _Optional[str] = ..., key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., index: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_sequence: _Optional[int] = ..., audience: _Optional[_Iterable[str]] = ..., industry: _Optional[str] = ..., confidence: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., urgent: _Optional[bool] = ..., classifier: _Optional[_Union[_common_pb2.ClassifierVerdict, _Mapping]] = ..., incident: _Optional[str] = ..., sharing: _Optional[_Union[_common_pb2.Sharing, str]] = ..., source_ref: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class BatchRecord(_message.Message):
     __slots__ = ("content_digest", "response")
