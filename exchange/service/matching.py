@@ -70,6 +70,9 @@ class _RowLookup:
         self._cases: dict[tuple[str, str], list[str]] = {}
         self._linked_ids: dict[str, tuple[list[str], bool]] = {}
         self.linked_left = MAX_LINKED_PER_CALL
+        self.quarantined_seen = False
+        """Whether a signal shown so far is quarantined: until one is, no answer needs the
+        quarantine pass (every match's signal is shown through `visible`)."""
 
     def row(self, row: int) -> tuple[bytes, str] | None:
         """(hash, signal id) of a PDQ table row."""
@@ -85,9 +88,10 @@ class _RowLookup:
         """The signal as the caller may see it (None: not at all)."""
         if signal_id not in self._views:
             record = self.record(signal_id)
-            self._views[signal_id] = (
-                None if record is None else signal_view(self.view, record, self.viewer)
-            )
+            shown = None if record is None else signal_view(self.view, record, self.viewer)
+            self._views[signal_id] = shown
+            if shown is not None and shown.quarantined:
+                self.quarantined_seen = True
         return self._views[signal_id]
 
     def linked(self, signal_id: str) -> tuple[list[common_pb2.Signal], bool]:
@@ -207,7 +211,7 @@ def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.Matc
                     hub, plan, searched, i, result, lookup, min(MAX_MATCHES_PER_QUERY, budget)
                 )
                 if result.matches:
-                    _flag(hub, plan, warned, queries[i], result)
+                    _flag(hub, plan, warned, queries[i], result, lookup.quarantined_seen)
                 if incidents:
                     for m in result.matches:
                         linked, cut = lookup.linked(m.signal.signal_id)
@@ -238,14 +242,19 @@ def _flag(
     warned: WarningIndex,
     query: tuple[str, str],
     result: exchange_pb2.QueryMatches,
+    quarantined_seen: bool,
 ) -> None:
     """Flags (or drops, as the plan asks) a query's matches that a warning list names or whose
-    signal is quarantined, counting them in the metrics."""
+    signal is quarantined, counting them in the metrics. The quarantine pass runs only once the
+    call has shown a quarantined signal (`_RowLookup.quarantined_seen`): reading each match's
+    flag back was most of quarantine's cost per query (benchmarks/quarantine.py)."""
     if warned:
         flagged = flag_matches(warned, query, result, plan.exclude_warned)
         if flagged:
             outcome = "excluded" if plan.exclude_warned else "flagged"
             hub.metrics.matches_warned.labels(query[0], outcome).inc(flagged)
+    if not quarantined_seen:
+        return
     held = flag_quarantined(result, plan.exclude_quarantined)
     if held:
         outcome = "excluded" if plan.exclude_quarantined else "flagged"
