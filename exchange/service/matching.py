@@ -102,6 +102,9 @@ class _RowLookup:
         self._cases: dict[tuple[str, str], list[str]] = {}
         self._linked_ids: dict[str, tuple[list[str], bool]] = {}
         self.linked_left = MAX_LINKED_PER_CALL
+        self.quarantined_seen = False
+        """Whether a signal shown so far is quarantined: until one is, no answer needs the
+        quarantine pass (every match's signal is shown through `visible`)."""
 
     def row(self, row: int) -> tuple[bytes, str] | None:
         """(hash, signal id) of a PDQ table row."""
@@ -117,9 +120,10 @@ class _RowLookup:
         """The signal as the caller may see it (None: not at all)."""
         if signal_id not in self._views:
             record = self.record(signal_id)
-            self._views[signal_id] = (
-                None if record is None else signal_view(self.view, record, self.viewer)
-            )
+            shown = None if record is None else signal_view(self.view, record, self.viewer)
+            self._views[signal_id] = shown
+            if shown is not None and shown.quarantined:
+                self.quarantined_seen = True
         return self._views[signal_id]
 
     def stored_value(self, signal: common_pb2.Signal) -> tuple[str, str]:
@@ -281,13 +285,18 @@ def _flag(
 ) -> None:
     """Flags (or drops, as the plan asks) a query's matches that a warning list names or whose
     signal is quarantined, counting them in the metrics. Warning lists are checked against
-    the stored values (a match-only signal's is withheld from the answer, not from this)."""
+    the stored values (a match-only signal's is withheld from the answer, not from this). The
+    quarantine pass runs only once the call has shown a quarantined signal
+    (`_RowLookup.quarantined_seen`): reading each match's flag back was most of quarantine's
+    cost per query (benchmarks/quarantine.py)."""
     if warned:
         values = [lookup.stored_value(m.signal) for m in result.matches]
         flagged = flag_matches(warned, query, result, plan.exclude_warned, values)
         if flagged:
             outcome = "excluded" if plan.exclude_warned else "flagged"
             hub.metrics.matches_warned.labels(query[0], outcome).inc(flagged)
+    if not lookup.quarantined_seen:
+        return
     held = flag_quarantined(result, plan.exclude_quarantined)
     if held:
         outcome = "excluded" if plan.exclude_quarantined else "flagged"
