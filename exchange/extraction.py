@@ -41,8 +41,16 @@ DAY_SECONDS = 86_400
 BUCKET_SECONDS = 60
 WINDOW_BUCKETS = 60
 """The sweep detector's window: the last hour, in one-minute buckets."""
+BUDGET_REFUSAL = "match budget"
+SWEEP_REFUSAL = "match queries paused"
+"""How the two refusals begin (`refusal_reason` tells them apart for the metric)."""
 MAX_MEMBERS = 100_000
 """Members whose counts are kept at once (each costs about a kilobyte at most)."""
+
+
+def refusal_reason(error: HubError) -> str:
+    """The `reason` label of a refusal `ExtractionLimits.admit` raised: budget or sweep."""
+    return "sweep" if error.message.startswith(SWEEP_REFUSAL) else "budget"
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class ExtractionLimits:
                 wait = member.throttled_until - at
                 raise HubError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    "match queries paused: most of your queries in the last hour matched "
+                    f"{SWEEP_REFUSAL}: most of your queries in the last hour matched "
                     f"nothing (the hub's sweep detector); retry in {wait:.0f} s",
                     retry_after_seconds=wait,
                 )
@@ -154,7 +162,7 @@ class ExtractionLimits:
                 left = max(0, budget - member.queries_today)
                 raise HubError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"match budget: {budget:,} queries a UTC day per member; {left:,} left "
+                    f"{BUDGET_REFUSAL}: {budget:,} queries a UTC day per member; {left:,} left "
                     f"today and this call asks {queries:,}; retry in {wait:.0f} s (after "
                     "00:00 UTC) or in smaller calls",
                     retry_after_seconds=wait,

@@ -17,6 +17,7 @@ from signalhub.warnings import WarningIndex
 
 from ..auth import Caller
 from ..errors import HubError
+from ..extraction import refusal_reason
 from ..store import StoreView
 from ..visibility import Viewer, signal_view
 from .context import Hub
@@ -69,9 +70,8 @@ def admit_queries(hub: Hub, member_id: str, queries: int) -> None:
     (RESOURCE_EXHAUSTED: budget spent, or throttled as sweeping; exchange.extraction)."""
     try:
         hub.extraction.admit(member_id, queries)
-    except HubError:
-        throttled = hub.extraction.of(member_id).sweeping
-        hub.metrics.match_refusals.labels("sweep" if throttled else "budget").inc()
+    except HubError as e:
+        hub.metrics.match_refusals.labels(refusal_reason(e)).inc()
         raise
 
 
