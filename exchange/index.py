@@ -29,10 +29,12 @@ SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 class SignalIndex:
-    """Thread-safe wrapper: the writer thread adds rows while search runs in worker threads."""
+    """Thread-safe wrapper: the writer thread adds rows while search runs in worker threads.
+    The PDQ index keeps its tables current on its own thread (matcher.PDQIndex's upkeep), so
+    a commit only appends to it and no search waits for a rebuild."""
 
     def __init__(self, shard: tuple[int, int] | None = None) -> None:
-        self._pdq = PDQIndex()
+        self._pdq = PDQIndex(background=True)
         self._typed: dict[str, DistanceIndex] = {}
         self._lock = threading.Lock()
         self.shard = shard
@@ -58,12 +60,23 @@ class SignalIndex:
                 with store.read() as view:
                     items = list(view.typed_values(spec.name))
                 typed[spec.name].add(items)
+        pdq = PDQIndex(background=True)
+        if len(rows):
+            pdq.add(rows, hashes)
+        pdq.wait_idle()  # SERVING only once the tables are built
         with self._lock:
-            self._pdq = PDQIndex()
-            if len(rows):
-                self._pdq.add(rows, hashes)
+            old, self._pdq = self._pdq, pdq
             self._typed = typed
+        old.close()
         return len(rows) + sum(len(index) for index in typed.values())
+
+    def close(self) -> None:
+        """Stops the matcher's upkeep thread."""
+        self._pdq.close()
+
+    def upkeep_state(self) -> dict[str, int]:
+        """matcher.PDQIndex.upkeep_state of the PDQ index (for the metrics)."""
+        return self._pdq.upkeep_state()
 
     def add_committed(self, applied: list[Applied]) -> None:
         """Applies the PDQ rows that freshly committed entries added and removed, in order."""

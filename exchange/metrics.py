@@ -86,6 +86,18 @@ class HubMetrics:
             ["type"],
             registry=self.registry,
         )
+        self.index_upkeep_rows = Gauge(
+            "signalhub_index_upkeep_rows",
+            "PDQ rows not yet in the index's main tables: in the tail's own tables (mid), "
+            "scanned (tail) and in the delta; they stay small while the upkeep keeps up.",
+            ["part"],
+            registry=self.registry,
+        )
+        self.index_rebuilding = Gauge(
+            "signalhub_index_rebuilding",
+            "1 while the PDQ index builds new tables or a new base beside the old one.",
+            registry=self.registry,
+        )
         self.auth_failures = Counter(
             "signalhub_auth_failures",
             "Refused authentications and authorisations, by reason.",

@@ -7,6 +7,7 @@ exchange.server_handlers; committed entries reach the index through exchange.ind
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -207,6 +208,11 @@ class HubServer:
             await self.server.stop(0)  # before the loop closes (grpc's __del__ needs it)
             raise SystemExit(corrupt_store_message(self.config.data_dir, e.message)) from None
         self.metrics.index_signals.labels("pdq").set(loaded)
+        for part in ("mid", "tail", "delta"):
+            self.metrics.index_upkeep_rows.labels(part).set_function(
+                functools.partial(lambda p: index.upkeep_state()[p], part)
+            )
+        self.metrics.index_rebuilding.set_function(lambda: index.upkeep_state()["rebuilding"])
         with store.read() as view:
             self.metrics.feed_sequence.set(view.counter("feed_seq"))
         service_warnings.refresh_metrics(hub)

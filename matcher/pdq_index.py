@@ -39,6 +39,8 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import threading
+import weakref
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Final, Literal
@@ -47,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.exact_index import _as_ids
+from matcher.pdq_upkeep import Rows, RWLock, merge_chunk
 
 _core: ModuleType | None
 try:  # pragma: no cover - depends on the build
@@ -323,18 +326,29 @@ class PDQIndex:
     Each id holds one hash; several ids may hold the same hash.  ``add`` with an
     existing id replaces its hash; removing an unknown id is a no-op.
 
-    Not thread-safe: callers must serialise all calls.
+    Thread-safe: searches share the index, changes take it alone.  Keeping the tables
+    current is *upkeep*, done either inside the call that makes it due (the default) or,
+    with ``background=True``, by a worker thread while searches go on:
+
+    * a **fold** moves the delta into the base's tail (rows past the tables' coverage,
+      brute-forced like the delta) and then merges the tail into each chunk's table in
+      turn, one chunk at a time (a merge, not a sort; one chunk's rows of extra memory).
+      Folds need ids above every base id, as the hub's row numbers are;
+    * a **rebuild** (every 4x growth, when ``dead_fraction`` of the base is dead, when ids
+      arrive out of order, or when the base first reaches ``min_mih``) builds a new base
+      beside the old one from a snapshot and swaps it in; changes made meanwhile go to the
+      delta and are replayed onto the new base at the swap.
 
     Args:
-        delta_fraction: rebuild the base when the brute-forced delta exceeds this
-            fraction of the base size (a larger value means cheaper adds but
-            slower searches between rebuilds).
-        min_delta: the delta may always hold this many hashes before a rebuild.
+        delta_fraction: fold the delta into the base when it exceeds this fraction of
+            the base size (a larger value means cheaper adds but slower searches).
+        min_delta: the delta may always hold this many hashes before a fold.
         dead_fraction: rebuild when this fraction of base rows are tombstones.
         min_mih: below this many base hashes no tables are built (linear scan).
         strategy: ``"auto"`` picks probing or scanning per search by estimated
             cost; ``"mih"`` always probes when tables exist and ``"scan"`` always
             scans (both for tests and benchmarks; results are identical).
+        background: do the upkeep on a worker thread (call `close` when done).
     """
 
     def __init__(
@@ -345,6 +359,8 @@ class PDQIndex:
         dead_fraction: float = 0.125,
         min_mih: int = 16384,
         strategy: Literal["auto", "mih", "scan"] = "auto",
+        background: bool = False,
+        mid_fraction: float = 1 / 16,
     ) -> None:
         if strategy not in ("auto", "mih", "scan"):
             raise ValueError(f"unknown strategy {strategy!r}")
@@ -353,31 +369,90 @@ class PDQIndex:
         self._min_delta = min_delta
         self._dead_fraction = dead_fraction
         self._min_mih = min_mih
-        # Base: rows sorted by id.
-        self._b_ids: U64 = _EMPTY_U64
-        self._b_words: U64 = np.zeros((0, WORDS), dtype=np.uint64)
-        self._b_alive: Bool = np.zeros(0, dtype=np.bool_)
-        self._b_dead = 0
+        self._mid_fraction = mid_fraction
+        self._lock = RWLock()
+        # Base: rows [0, _n) of the buffers, ids strictly ascending.  Chunk c's table covers
+        # rows [0, _covered[c]); rows from min(_covered) on are the brute-forced tail.
+        self._ids = Rows(np.uint64)
+        self._words = Rows(np.uint64, WORDS)
+        self._alive = Rows(np.bool_)
+        self._n = 0
+        self._dead = 0
         self._tables: _Tables | None = None
+        self._covered: list[int] = []
+        self._sized_for = 0
+        self._unordered = False
+        # The tail's own tables (rows [lo, hi)), rebuilt from scratch as the tail grows and
+        # merged into the base's tables once it reaches `mid_fraction` of them; rows past it
+        # are scanned.  `_merge_target`: the row the base's tables are being merged up to.
+        self._mid: _Mid | None = None
+        self._merge_target = 0
         # Delta: first ``_d_n`` slots of growable arrays; dict id -> slot.
         self._d_ids: U64 = np.zeros(64, dtype=np.uint64)
         self._d_words: U64 = np.zeros((64, WORDS), dtype=np.uint64)
         self._d_n = 0
         self._d_slot: dict[int, int] = {}
+        # Upkeep: the piece under way (one at a time; it may view the base, which must not
+        # grow under it), the rebuild under way and the ids changed since it started,
+        # replayed onto the new base at the swap.
+        self._job: _Work | None = None
+        self._rebuild_job: _Rebuild | None = None
+        self._touched: list[U64] = []
+        self._worker: _Worker | None = _Worker(self) if background else None
+
+    def close(self) -> None:
+        """Stops the background worker (searches and changes still work, upkeep inline)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Waits until no upkeep is due (tests, benchmarks, start-up); True if idle."""
+        worker = self._worker
+        return True if worker is None else worker.wait_idle(timeout)
 
     # ------------------------------------------------------------------ size
     def __len__(self) -> int:
         """Number of live hashes."""
-        return int(self._b_ids.shape[0]) - self._b_dead + self._d_n
+        with self._lock.read():
+            return self._n - self._dead + self._d_n
 
     def memory_bytes(self) -> int:
-        """Bytes held by the index arrays (excluding Python object overhead)."""
-        total = self._b_ids.nbytes + self._b_words.nbytes + self._b_alive.nbytes
-        total += self._d_ids.nbytes + self._d_words.nbytes
-        if self._tables is not None:
-            total += sum(a.nbytes for a in self._tables.offsets)
-            total += sum(a.nbytes for a in self._tables.rows)
-        return total
+        """Bytes held by the index arrays (rows in use; excluding Python objects)."""
+        with self._lock.read():
+            total = self._n * (8 + 8 * WORDS + 1)
+            total += self._d_ids.nbytes + self._d_words.nbytes
+            if self._tables is not None:
+                total += sum(a.nbytes for a in self._tables.offsets)
+                total += sum(a.nbytes for a in self._tables.rows)
+            return total
+
+    def upkeep_state(self) -> dict[str, int]:
+        """Rows in the base, in its tail's own tables ("mid"), in the scanned tail and in the
+        delta; whether a rebuild is under way (benchmarks and metrics)."""
+        with self._lock.read():
+            covered = self._covered_rows()
+            scanned = self._scanned_from()
+            return {
+                "base": self._n,
+                "mid": scanned - covered,
+                "tail": self._n - scanned,
+                "delta": self._d_n,
+                "rebuilding": int(self._rebuild_job is not None),
+            }
+
+    def _covered_rows(self) -> int:
+        """Rows every chunk's table covers."""
+        return min(self._covered) if self._tables is not None else 0
+
+    def _scanned_from(self) -> int:
+        """The first row of the scanned tail (past the base's and the mid tables)."""
+        covered = self._covered_rows()
+        mid = self._mid
+        return mid.hi if mid is not None and mid.hi > covered else covered
+
+    def _fold_limit(self) -> int:
+        return max(self._min_delta, int((self._n - self._dead) * self._delta_fraction))
 
     # ------------------------------------------------------------- mutation
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
@@ -389,57 +464,101 @@ class PDQIndex:
         if id_arr.shape[0] == 0:
             return
         id_arr, words = _last_wins(id_arr, words)
-        base_live = int(self._b_ids.shape[0]) - self._b_dead
-        limit = max(self._min_delta, int(base_live * self._delta_fraction))
-        if self._d_n + id_arr.shape[0] > limit:
-            self._rebuild(id_arr, words)
-            return
-        self._kill_base(id_arr)
-        new_ids: list[int] = []
-        new_rows: list[int] = []
-        for k, i in enumerate(id_arr.tolist()):
-            slot = self._d_slot.get(i)
-            if slot is None:
-                new_ids.append(i)
-                new_rows.append(k)
-            else:
-                self._d_words[slot] = words[k]
-        if new_ids:
-            self._append_delta(np.asarray(new_ids, dtype=np.uint64), words[new_rows])
-        self._maybe_compact()
+        with self._lock.write():
+            if self._append_bulk(id_arr, words):
+                self._upkeep()
+                return
+            self._kill_base(id_arr)
+            new_ids: list[int] = []
+            new_rows: list[int] = []
+            for k, i in enumerate(id_arr.tolist()):
+                slot = self._d_slot.get(i)
+                if slot is None:
+                    new_ids.append(i)
+                    new_rows.append(k)
+                else:
+                    self._d_words[slot] = words[k]
+            if new_ids:
+                self._append_delta(np.asarray(new_ids, dtype=np.uint64), words[new_rows])
+            if self._rebuild_job is not None:
+                self._touched.append(id_arr)
+            if self._d_n > self._fold_limit():
+                self._fold()
+            self._upkeep()
 
     def remove(self, ids: npt.ArrayLike) -> None:
         """Remove the given ids; unknown ids are ignored."""
         id_arr = _as_ids(ids)
         if id_arr.shape[0] == 0:
             return
-        self._kill_base(id_arr)
-        if self._d_n:
-            for i in id_arr.tolist():
-                slot = self._d_slot.pop(i, None)
-                if slot is None:
-                    continue
-                last = self._d_n - 1
-                if slot != last:
-                    moved = int(self._d_ids[last])
-                    self._d_ids[slot] = moved
-                    self._d_words[slot] = self._d_words[last]
-                    self._d_slot[moved] = slot
-                self._d_n = last
-        self._maybe_compact()
+        with self._lock.write():
+            self._kill_base(id_arr)
+            if self._rebuild_job is not None:
+                self._touched.append(id_arr)
+            for i in id_arr.tolist() if self._d_n else ():
+                self._drop_delta(i)
+            self._upkeep()
+
+    def _append_bulk(self, ids: U64, words: U64) -> bool:
+        """Appends a batch too big for the delta straight to the base's tail, if its ids
+        are above every stored id (a first load, a backfill of new rows)."""
+        if ids.shape[0] <= self._fold_limit() or not self._may_append(ids.shape[0]):
+            return False
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        n, d = self._n, self._d_n
+        top = max(
+            int(self._ids.view(n)[n - 1]) if n else -1, int(self._d_ids[:d].max()) if d else -1
+        )
+        if int(ids[0]) <= top:
+            return False
+        for buf in (self._ids, self._words, self._alive):
+            buf.reserve(n + ids.shape[0])
+        self._ids.view(n + ids.shape[0])[n:] = ids
+        self._words.view(n + ids.shape[0])[n:] = words[order]
+        self._alive.view(n + ids.shape[0])[n:] = True
+        self._n = n + ids.shape[0]
+        return True
+
+    def _may_append(self, rows: int) -> bool:
+        """Whether rows may be appended to the base now. Not while a rebuild is due or works
+        from a copy of the base (the new base would lack them), nor when the buffers must
+        grow while upkeep views them (growing may move them); the delta waits instead."""
+        if self._unordered:
+            return False
+        job = self._job
+        if job is None:
+            return True
+        if isinstance(job, _Rebuild) and not job.reuse:
+            return False
+        return self._n + rows <= min(self._ids.capacity, self._words.capacity, self._alive.capacity)
+
+    def _drop_delta(self, i: int) -> None:
+        slot = self._d_slot.pop(i, None)
+        if slot is None:
+            return
+        last = self._d_n - 1
+        if slot != last:
+            moved = int(self._d_ids[last])
+            self._d_ids[slot] = moved
+            self._d_words[slot] = self._d_words[last]
+            self._d_slot[moved] = slot
+        self._d_n = last
 
     def _kill_base(self, id_arr: U64) -> None:
-        n = self._b_ids.shape[0]
+        n = self._n
         if n == 0:
             return
-        pos = np.searchsorted(self._b_ids, id_arr)
+        base_ids = self._ids.view(n)
+        alive = self._alive.view(n)
+        pos = np.searchsorted(base_ids, id_arr)
         inside = pos < n
         pos = pos[inside]
-        hit = np.unique(pos[self._b_ids[pos] == id_arr[inside]])
-        hit = hit[self._b_alive[hit]]
+        hit = np.unique(pos[base_ids[pos] == id_arr[inside]])
+        hit = hit[alive[hit]]
         if hit.shape[0]:
-            self._b_alive[hit] = False
-            self._b_dead += int(hit.shape[0])
+            alive[hit] = False
+            self._dead += int(hit.shape[0])
 
     def _append_delta(self, ids: U64, words: U64) -> None:
         need = self._d_n + ids.shape[0]
@@ -457,56 +576,131 @@ class PDQIndex:
             self._d_slot[i] = self._d_n + k
         self._d_n = need
 
-    def _maybe_compact(self) -> None:
-        n = int(self._b_ids.shape[0])
-        if self._b_dead and self._b_dead > max(self._min_delta, n * self._dead_fraction):
-            self._rebuild(_EMPTY_U64, np.zeros((0, WORDS), dtype=np.uint64))
-
-    def _rebuild(self, new_ids: U64, new_words: U64) -> None:
-        """Merge live base rows, the delta and ``new_*`` (which win) into a new base."""
-        alive = self._b_alive
-        parts_ids = [self._b_ids[alive] if self._b_dead else self._b_ids]
-        parts_words = [self._b_words[alive] if self._b_dead else self._b_words]
-        if self._d_n:
-            parts_ids.append(self._d_ids[: self._d_n])
-            parts_words.append(self._d_words[: self._d_n])
-        # Free the old base before allocating the merged one where possible.
-        self._b_ids = _EMPTY_U64
-        self._b_words = np.zeros((0, WORDS), dtype=np.uint64)
-        self._b_alive = np.zeros(0, dtype=np.bool_)
-        self._tables = None
-        old_ids = np.concatenate(parts_ids) if len(parts_ids) > 1 else parts_ids[0]
-        old_words = np.concatenate(parts_words) if len(parts_words) > 1 else parts_words[0]
-        del parts_ids, parts_words
-        if old_ids.shape[0] and new_ids.shape[0]:
-            keep = ~np.isin(old_ids, new_ids)
-            if not keep.all():
-                old_ids, old_words = old_ids[keep], old_words[keep]
-        if new_ids.shape[0]:
-            all_ids = np.concatenate([old_ids, new_ids]) if old_ids.shape[0] else new_ids
-            all_words = np.concatenate([old_words, new_words]) if old_ids.shape[0] else new_words
-        else:
-            all_ids, all_words = old_ids, old_words
-        del old_ids, old_words
-        if all_ids.shape[0] > 1 and not bool(np.all(all_ids[1:] > all_ids[:-1])):
-            order = np.argsort(all_ids, kind="stable")
-            all_ids = all_ids[order]
-            all_words = all_words[order]
-        # Never keep a view of the caller's arrays.
-        if np.may_share_memory(all_ids, new_ids):
-            all_ids = all_ids.copy()
-        if np.may_share_memory(all_words, new_words):
-            all_words = all_words.copy()
-        self._b_ids = np.ascontiguousarray(all_ids)
-        self._b_words = np.ascontiguousarray(all_words)
-        self._b_alive = np.ones(all_ids.shape[0], dtype=np.bool_)
-        self._b_dead = 0
+    def _clear_delta(self) -> None:
         self._d_ids = np.zeros(64, dtype=np.uint64)
         self._d_words = np.zeros((64, WORDS), dtype=np.uint64)
         self._d_n = 0
         self._d_slot = {}
-        if all_ids.shape[0] >= self._min_mih:
-            self._tables = _build_tables(self._b_words)
+
+    def _fold(self) -> None:
+        """Moves the delta into the base's tail; the tables catch up in `_upkeep`."""
+        d = self._d_n
+        if not self._may_append(d):
+            return
+        order = np.argsort(self._d_ids[:d], kind="stable")
+        ids = self._d_ids[:d][order]
+        n = self._n
+        if n and ids[0] <= self._ids.view(n)[n - 1]:
+            self._unordered = True  # a rebuild takes the delta in
+            return
+        for buf in (self._ids, self._words, self._alive):
+            buf.reserve(n + d)
+        self._ids.view(n + d)[n:] = ids
+        self._words.view(n + d)[n:] = self._d_words[:d][order]
+        self._alive.view(n + d)[n:] = True
+        self._n = n + d
+        self._clear_delta()
+
+    # ---------------------------------------------------------------- upkeep
+    def _upkeep(self) -> None:
+        """Does the due upkeep now, or wakes the worker (the write lock is held)."""
+        if self._worker is not None:
+            self._worker.poke()
+            return
+        while (work := self._next_work()) is not None:
+            work.run()
+            self._install(work)
+
+    def _rebuild_reason(self) -> str | None:
+        n = self._n
+        if self._dead and self._dead > max(self._min_delta, n * self._dead_fraction):
+            return "dead rows"
+        if self._unordered:
+            return "ids out of order"
+        if self._tables is None:
+            return "first tables" if n >= self._min_mih else None
+        if n > 4 * self._sized_for:
+            return "grown 4x"
+        return None
+
+    def _next_work(self) -> _Work | None:
+        """The next piece of upkeep, its inputs taken (the write lock is held)."""
+        if self._job is not None:
+            return None
+        self._job = work = self._choose_work()
+        return work
+
+    def _choose_work(self) -> _Work | None:
+        reason = self._rebuild_reason()
+        if reason is not None:
+            # New tables over the same rows need no second copy of them.
+            job = _Rebuild(self, self._n, reuse=reason in ("first tables", "grown 4x"))
+            self._rebuild_job, self._touched = job, []
+            return job
+        tables = self._tables
+        if tables is None:
+            return None
+        n, covered, scanned = self._n, self._covered_rows(), self._scanned_from()
+        words = self._words.view(n)
+        if n - scanned > self._fold_limit():
+            mid = self._mid
+            if mid is not None and mid.lo == covered and n - mid.lo <= 4 * mid.sized_for:
+                return _MidBuild(words[mid.hi :], mid.hi, grow=mid)
+            return _MidBuild(words[covered:], covered)
+        if self._merge_target <= covered and scanned - covered >= max(
+            self._min_delta, int(covered * self._mid_fraction)
+        ):
+            self._merge_target = scanned
+        for c, done in enumerate(self._covered):
+            if done < self._merge_target:
+                return _Merge(tables, c, done, words[done : self._merge_target])
+        return None
+
+    def _install(self, work: _Work) -> None:
+        """Puts finished upkeep in place, then folds a delta that filled meanwhile (the
+        write lock is held)."""
+        self._job = None
+        if isinstance(work, _Merge):
+            if work.tables is self._tables and self._covered[work.chunk] == work.first:
+                assert work.offsets is not None and work.rows is not None
+                work.tables.offsets[work.chunk] = work.offsets
+                work.tables.rows[work.chunk] = work.rows
+                self._covered[work.chunk] = work.first + work.count
+                work.tables.plans.clear()
+                work.tables.probes.clear()
+                if self._mid is not None and self._mid.hi <= self._covered_rows():
+                    self._mid = None
+        elif isinstance(work, _MidBuild):
+            assert work.tables is not None
+            grown = work.grow
+            lo = work.lo if grown is None else grown.lo
+            sized_for = work.hi - lo if grown is None else grown.sized_for
+            self._mid = _Mid(lo, work.hi, work.tables, sized_for)
+        else:
+            self._swap_base(work)
+        if self._d_n > self._fold_limit():
+            self._fold()
+
+    def _swap_base(self, job: _Rebuild) -> None:
+        touched = np.unique(np.concatenate(self._touched)) if self._touched else _EMPTY_U64
+        self._rebuild_job, self._touched = None, []
+        self._unordered = False
+        self._mid, self._merge_target = None, 0
+        # Delta entries the snapshot took and nobody changed since are in the new base now.
+        if job.delta_ids.shape[0]:
+            moved = job.delta_ids[~np.isin(job.delta_ids, touched)]
+            for i in moved.tolist():
+                self._drop_delta(i)
+        if job.reuse:  # same rows, same buffers: changes made meanwhile are already in them
+            touched = _EMPTY_U64
+        else:
+            self._ids, self._words, self._alive = job.ids, job.words, job.alive
+            self._n, self._dead = job.n, 0
+        self._tables = job.tables
+        self._covered = [job.n] * (0 if job.tables is None else len(job.tables.widths))
+        self._sized_for = job.n
+        if touched.shape[0]:
+            self._kill_base(touched)  # changed or removed while the rebuild ran
 
     # --------------------------------------------------------------- search
     def search(self, queries: npt.ArrayLike, max_distance: int = 31) -> tuple[I64, U64, I32]:
@@ -520,34 +714,23 @@ class PDQIndex:
             raise ValueError("max_distance must be >= 0")
         radius = min(radius, HASH_BITS)
         qw = _as_words(queries)
-        nq = qw.shape[0]
-        lims_b, ids_b, d_b = self._search_base(qw, radius)
-        if self._d_n == 0:
-            return lims_b, ids_b, d_b
-        lims_d, rows_d, d_d = _brute(self._d_words[: self._d_n], None, qw, radius)
-        if rows_d.shape[0] == 0:
-            return lims_b, ids_b, d_b
-        # Delta rows are in slot order, not id order: always re-sort.
-        ids_d = self._d_ids[rows_d]
-        qi = np.concatenate(
-            [
-                np.repeat(np.arange(nq), np.diff(lims_b)),
-                np.repeat(np.arange(nq), np.diff(lims_d)),
-            ]
-        )
-        ids_all = np.concatenate([ids_b, ids_d])
-        d_all = np.concatenate([d_b, d_d.astype(np.int32)])
-        order = np.lexsort((ids_all, d_all, qi))
-        return lims_b + lims_d, ids_all[order], d_all[order]
+        with self._lock.read():
+            parts = [self._search_base(qw, radius)]
+            if self._d_n:
+                lims, rows, dist = _brute(self._d_words[: self._d_n], None, qw, radius)
+                parts.append((lims, self._d_ids[rows], dist.astype(np.int32)))
+        return _merge_answers(parts)
 
     def _search_base(self, qw: U64, radius: int) -> tuple[I64, U64, I32]:
         nq = qw.shape[0]
-        n = int(self._b_ids.shape[0])
-        if n == self._b_dead or nq == 0:
+        n = self._n
+        if n == self._dead or nq == 0:
             return np.zeros(nq + 1, dtype=np.int64), _EMPTY_U64, np.zeros(0, np.int32)
-        alive = self._b_alive
-        radii = None
+        words = self._words.view(n)
+        alive = self._alive.view(n)
+        base_ids = self._ids.view(n)
         tables = self._tables
+        radii = None
         if tables is not None and self._strategy != "scan":
             key = (radius, self._strategy)
             if key in tables.plans:
@@ -555,11 +738,230 @@ class PDQIndex:
             else:
                 radii = _plan(tables.widths, n, radius, force=self._strategy == "mih")
                 tables.plans[key] = radii
-        if radii is None or self._tables is None:
-            lims, rows, dist = _brute(self._b_words, alive if self._b_dead else None, qw, radius)
+        if radii is None or tables is None:
+            dead = alive if self._dead else None
+            lims, rows, dist = _brute(words, dead, qw, radius)
+            return lims, base_ids[rows], dist.astype(np.int32)
+        lims, rows, dist = _mih(words, alive, tables, radii, qw, radius)
+        covered, scanned = self._covered_rows(), self._scanned_from()
+        if covered == n:
+            return lims, base_ids[rows], dist.astype(np.int32)
+        # Mid-merge, every table covers the rows below `covered`; the mid tables cover
+        # [mid.lo, mid.hi) (mid.lo <= covered); the rest is scanned.
+        if max(self._covered) > covered:
+            lims, rows, dist = _within(lims, rows, dist, 0, covered)
+        parts = [(lims, base_ids[rows], dist.astype(np.int32))]
+        mid = self._mid
+        if scanned > covered and mid is not None:
+            parts.append(self._search_mid(mid, qw, radius, covered))
+        if scanned < n:
+            t_lims, t_rows, t_dist = _brute(words[scanned:], alive[scanned:], qw, radius)
+            parts.append((t_lims, base_ids[scanned:][t_rows], t_dist.astype(np.int32)))
+        return _merge_answers(parts)
+
+    def _search_mid(self, mid: _Mid, qw: U64, radius: int, covered: int) -> tuple[I64, U64, I32]:
+        words = self._words.view(mid.hi)[mid.lo :]
+        alive = self._alive.view(mid.hi)[mid.lo :]
+        key = (radius, self._strategy)
+        if key not in mid.tables.plans:
+            mid.tables.plans[key] = _plan(
+                mid.tables.widths, mid.hi - mid.lo, radius, force=self._strategy == "mih"
+            )
+        radii = mid.tables.plans[key]
+        if radii is None:
+            lims, rows, dist = _brute(words, alive, qw, radius)
         else:
-            lims, rows, dist = _mih(self._b_words, alive, self._tables, radii, qw, radius)
-        return lims, self._b_ids[rows], dist.astype(np.int32)
+            lims, rows, dist = _mih(words, alive, mid.tables, radii, qw, radius)
+        if covered > mid.lo:
+            lims, rows, dist = _within(lims, rows, dist, covered - mid.lo, mid.hi - mid.lo)
+        return lims, self._ids.view(mid.hi)[mid.lo :][rows], dist.astype(np.int32)
+
+
+@dataclass
+class _Mid:
+    """Tables over the base rows [lo, hi), a tail too long to scan but not yet merged."""
+
+    lo: int
+    hi: int
+    tables: _Tables
+    sized_for: int
+    """Rows its chunk widths were chosen for; it is built again at 4x that."""
+
+
+class _MidBuild:
+    """Builds the mid tables over rows [lo, lo + len(words)), or with `grow` merges those
+    rows into the mid tables that end at `lo`; off the lock."""
+
+    def __init__(self, words: U64, lo: int, grow: _Mid | None = None) -> None:
+        self._words: U64 | None = words
+        self.lo, self.hi, self.grow = lo, lo + int(words.shape[0]), grow
+        self.tables: _Tables | None = None
+
+    def run(self) -> None:
+        words, self._words, grow = self._words, None, self.grow
+        assert words is not None
+        if grow is None:
+            self.tables = _build_tables(words)
+            return
+        old = grow.tables
+        merged = [_merge_one(old, c, words, grow.hi - grow.lo) for c in range(len(old.widths))]
+        self.tables = _Tables(
+            old.widths, old.los, [off for off, _ in merged], [rows for _, rows in merged]
+        )
+
+
+def _merge_one(tables: _Tables, c: int, words: U64, first: int) -> tuple[U32, U32]:
+    """Chunk c's table with rows [first, first + len(words)) merged in (words: their hashes)."""
+    lo, width = tables.los[c], tables.widths[c]
+    if _core is None:
+        values = _chunk_values(words, lo, width)
+        return merge_chunk(tables.offsets[c], tables.rows[c], values, first)
+    offsets = np.empty((1 << width) + 1, dtype=np.uint32)
+    rows = np.empty(first + int(words.shape[0]), dtype=np.uint32)
+    _core.merge_chunk(words, lo, width, first, tables.offsets[c], tables.rows[c], offsets, rows)
+    return offsets, rows
+
+
+class _Merge:
+    """Merges rows [first, first + len(words)) into one chunk's table, off the lock."""
+
+    def __init__(self, tables: _Tables, chunk: int, first: int, words: U64) -> None:
+        self.tables, self.chunk, self.first = tables, chunk, first
+        self.count = int(words.shape[0])
+        self._words: U64 | None = words
+        self.offsets: U32 | None = None
+        self.rows: U32 | None = None
+
+    def run(self) -> None:
+        words, self._words = self._words, None
+        assert words is not None
+        self.offsets, self.rows = _merge_one(self.tables, self.chunk, words, self.first)
+
+
+class _Rebuild:
+    """A new base built beside the old one from a snapshot of its live rows and the delta."""
+
+    def __init__(self, index: PDQIndex, n: int, *, reuse: bool) -> None:
+        self.reuse = reuse
+        """Tables only, over the base's own rows (nothing dead, nothing out of order): no
+        copy, and the delta stays where it is."""
+        self._base_ids = index._ids.view(n)
+        self._base_words = index._words.view(n)
+        self._live = index._alive.view(n).copy()
+        self.delta_ids = index._d_ids[: index._d_n].copy()
+        self._delta_words = index._d_words[: index._d_n].copy()
+        self._min_mih = index._min_mih
+        self.ids, self.words, self.alive = Rows(np.uint64), Rows(np.uint64, WORDS), Rows(np.bool_)
+        self.n = 0
+        self.tables: _Tables | None = None
+
+    def run(self) -> None:
+        if self.reuse:
+            self.n = int(self._base_words.shape[0])
+            self.tables = _build_tables(self._base_words) if self.n >= self._min_mih else None
+            self.delta_ids = _EMPTY_U64
+            del self._base_ids, self._base_words, self._live, self._delta_words
+            return
+        ids = np.concatenate([self._base_ids[self._live], self.delta_ids])
+        words = np.concatenate([self._base_words[self._live], self._delta_words])
+        del self._base_ids, self._base_words, self._live, self._delta_words
+        if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, words = ids[order], words[order]
+            del order
+        n = self.n = int(ids.shape[0])
+        for buf in (self.ids, self.words, self.alive):
+            buf.reserve(n)
+        self.ids.view(n)[:] = ids
+        del ids
+        self.words.view(n)[:] = words
+        del words
+        self.alive.view(n)[:] = True
+        if n >= self._min_mih:
+            self.tables = _build_tables(self.words.view(n))
+
+
+_Work = _Rebuild | _MidBuild | _Merge
+
+
+class _Worker:
+    """The thread that does a background index's upkeep."""
+
+    def __init__(self, index: PDQIndex) -> None:
+        self._index = weakref.ref(index)
+        self._cond = threading.Condition()
+        self._poked = True
+        self._busy = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="pdq-upkeep", daemon=True)
+        self._thread.start()
+        weakref.finalize(index, self._stop_soon)
+
+    def _stop_soon(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def poke(self) -> None:
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        self._stop_soon()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._poked or self._busy), timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._poked and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                self._poked, self._busy = False, True
+            index = self._index()  # held only while working, so an unused index is freed
+            while index is not None:
+                with index._lock.write():
+                    work = index._next_work()
+                if work is None:
+                    break
+                work.run()
+                with index._lock.write():
+                    index._install(work)
+            del index
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+def _within(lims: I64, rows: U32, dist: npt.NDArray[np.uint16], lo: int, hi: int) -> Result:
+    """The answers restricted to rows in [lo, hi) (order kept)."""
+    keep = (rows >= lo) & (rows < hi)
+    if keep.all():
+        return lims, rows, dist
+    kept = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    return kept[lims], rows[keep], dist[keep]
+
+
+def _merge_answers(parts: list[tuple[I64, U64, I32]]) -> tuple[I64, U64, I32]:
+    """One answer, per query ordered by (distance, id), from answers over disjoint rows
+    (the first already in that order; the others in any order)."""
+    if all(p[1].shape[0] == 0 for p in parts[1:]):
+        return parts[0]
+    nq = parts[0][0].shape[0] - 1
+    qi = np.concatenate([np.repeat(np.arange(nq), np.diff(p[0])) for p in parts])
+    ids = np.concatenate([p[1] for p in parts])
+    dist = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((ids, dist, qi))
+    lims = np.zeros(nq + 1, dtype=np.int64)
+    np.cumsum(np.bincount(qi, minlength=nq), out=lims[1:])
+    return lims, ids[order], dist[order]
 
 
 def _last_wins(ids: U64, words: U64) -> tuple[U64, U64]:

@@ -7,6 +7,8 @@
  *   build_chunk(words, lo, width, offsets_out, rows_out) -> None
  *       CSR table of one chunk (bits [lo, lo+width)): counting sort of the rows.
  *   brute_search(words, alive_or_None, queries, radius) -> (lims, rows, dists)
+ *   merge_chunk(tail_words, lo, width, first, offsets, rows, offsets_out, rows_out) -> None
+ *       the table over rows [0, first + len(tail)) from the one over [0, first).
  *   mih_search(words, alive, probes, queries, radius) -> (lims, rows, dists)
  *       probes: list of (lo, width, offsets, rows, masks); every bucket
  *       chunk(query) ^ mask is probed and the candidates verified.
@@ -382,7 +384,7 @@ static PyObject *py_mih_search(PyObject *self, PyObject *args) {
         pr[c].rows = (const uint32_t *)bufs[c][1].buf;
         pr[c].masks = (const uint32_t *)bufs[c][2].buf;
         pr[c].nmasks = (size_t)bufs[c][2].len / 4;
-        if ((size_t)bufs[c][0].len / 4 != ((size_t)1 << width) + 1 || (size_t)bufs[c][1].len / 4 != n) {
+        if ((size_t)bufs[c][0].len / 4 != ((size_t)1 << width) + 1 || (size_t)bufs[c][1].len / 4 > n) {
             PyErr_SetString(PyExc_ValueError, "mih_search: table size mismatch");
             goto done;
         }
@@ -392,7 +394,8 @@ static PyObject *py_mih_search(PyObject *self, PyObject *args) {
                 PyErr_SetString(PyExc_ValueError, "mih_search: mask wider than chunk");
                 goto done;
             }
-        /* rows entries are trusted to be < n (built by build_chunk) */
+        /* a table may cover fewer rows than words holds (mid-fold); its entries are
+           trusted to be < its length (built by build_chunk or merged) */
     }
     lims = (int64_t *)calloc(nq + 1, sizeof(int64_t));
     bk = (uint32_t *)malloc(2 * BK_CAP * sizeof(uint32_t));
@@ -426,10 +429,89 @@ done:
     return ret;
 }
 
+/* -------------------------------------------------------------- merge_chunk */
+
+/* A chunk's CSR table over rows [0, first + t) from its table over [0, first) and the t new
+ * rows' words: each bucket's old rows, then its new rows in row order (what build_chunk
+ * gives over all rows).  One pass over the old rows, two over the new ones. */
+HOT static int merge_chunk_impl(const uint64_t *tail, size_t t, int lo, int width, uint32_t first,
+                                const uint32_t *old_off, const uint32_t *old_rows,
+                                uint32_t *off, uint32_t *rows) {
+    size_t nb = (size_t)1 << width;
+    uint32_t *end = (uint32_t *)malloc((nb + 1) * sizeof(uint32_t));
+    if (!end) return -1;
+    /* end[b + 1]: new rows in bucket b; then, summed, new rows below bucket b + 1 */
+    memset(end, 0, (nb + 1) * sizeof(uint32_t));
+    for (size_t k = 0; k < t; k++) end[chunk_of(tail + 4 * k, lo, width) + 1]++;
+    for (size_t b = 0; b < nb; b++) end[b + 1] += end[b];
+    /* Old rows move up by the new rows below their bucket: one copy per run of buckets with
+     * no new rows between them (at most t + 1 copies, each of contiguous rows). */
+    uint32_t run = 0; /* first old row of the current run */
+    for (size_t b = 0; b < nb; b++) {
+        off[b] = old_off[b] + end[b];
+        if (end[b + 1] != end[b]) {
+            uint32_t e = old_off[b + 1];
+            memcpy(rows + run + end[b], old_rows + run, (size_t)(e - run) * sizeof(uint32_t));
+            run = e;
+        }
+    }
+    off[nb] = old_off[nb] + end[nb];
+    memcpy(rows + run + end[nb], old_rows + run, (size_t)(old_off[nb] - run) * sizeof(uint32_t));
+    /* New rows fill each bucket's end, last row first, so they land in row order. */
+    for (size_t b = 0; b < nb; b++) end[b] = off[b + 1];
+    for (size_t k = t; k-- > 0;) rows[--end[chunk_of(tail + 4 * k, lo, width)]] = first + (uint32_t)k;
+    free(end);
+    return 0;
+}
+
+static PyObject *py_merge_chunk(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ow, *ooo, *oor, *oo, *orows;
+    int lo, width;
+    unsigned long long first;
+    if (!PyArg_ParseTuple(args, "OiiKOOOO", &ow, &lo, &width, &first, &ooo, &oor, &oo, &orows))
+        return NULL;
+    if (width < 1 || width > 30 || lo < 0 || lo + width > 256) {
+        PyErr_SetString(PyExc_ValueError, "bad chunk");
+        return NULL;
+    }
+    Py_buffer b[5];
+    PyObject *objs[5] = {ow, ooo, oor, oo, orows};
+    const Py_ssize_t items[5] = {32, 4, 4, 4, 4};
+    const int writable[5] = {0, 0, 0, 1, 1};
+    int held = 0;
+    PyObject *ret = NULL;
+    for (; held < 5; held++)
+        if (get_buf(objs[held], &b[held], writable[held], items[held], "merge_chunk") < 0) goto done;
+    size_t t = (size_t)b[0].len / 32, nold = (size_t)b[2].len / 4, nb1 = ((size_t)1 << width) + 1;
+    if ((size_t)b[1].len / 4 != nb1 || (size_t)b[3].len / 4 != nb1 || nold != first ||
+        (size_t)b[4].len / 4 != nold + t || nold + t >= 0xFFFFFFFFu ||
+        ((const uint32_t *)b[1].buf)[nb1 - 1] != nold) {
+        PyErr_SetString(PyExc_ValueError, "merge_chunk: size mismatch");
+        goto done;
+    }
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = merge_chunk_impl((const uint64_t *)b[0].buf, t, lo, width, (uint32_t)first,
+                           (const uint32_t *)b[1].buf, (const uint32_t *)b[2].buf,
+                           (uint32_t *)b[3].buf, (uint32_t *)b[4].buf);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    ret = Py_None;
+    Py_INCREF(ret);
+done:
+    for (int k = 0; k < held; k++) PyBuffer_Release(&b[k]);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"build_chunk", py_build_chunk, METH_VARARGS, "Build one chunk's CSR table (counting sort)."},
     {"brute_search", py_brute_search, METH_VARARGS, "Linear-scan range search."},
     {"mih_search", py_mih_search, METH_VARARGS, "Multi-index-hashing range search."},
+    {"merge_chunk", py_merge_chunk, METH_VARARGS, "Merge new rows into one chunk's table."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -41,16 +40,6 @@ RADII = [0, 1, 31, 32, 63, 64]
 
 Model = dict[int, bytes]
 Result = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], npt.NDArray[np.int32]]
-
-
-@pytest.fixture(params=["compiled", "numpy"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run each test with the C core (if built) and with the numpy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setattr(pdq_mod, "_core", None)
-    elif pdq_mod._core is None:
-        pytest.skip("compiled core not built")
-    yield str(request.param)
 
 
 def oracle(model: Model, queries: npt.NDArray[np.uint8], radius: int) -> Result:
