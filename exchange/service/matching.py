@@ -198,7 +198,8 @@ class _Searched:
     """Where each photo and video query's hits are in one batched PDQ search."""
 
     def __init__(self, hub: Hub, plan: MatchPlan) -> None:
-        hashes: list[bytes] = []
+        hexes: list[str] = []  # the hashes searched, in order
+        count = 0
         self.spans: dict[int, tuple[int, int]] = {}  # query position -> its search rows
         self.video_frames: dict[int, list[VpdqFrame]] = {}
         for i, (type_name, value) in enumerate(plan.queries):
@@ -207,17 +208,21 @@ class _Searched:
             if spec.indexed:
                 continue  # a plug-in's own index (any Hamming width but pdq's): typed
             if how is domain.MatchKind.HAMMING:
-                self.spans[i] = (len(hashes), len(hashes) + 1)
-                hashes.append(bytes.fromhex(value))
+                self.spans[i] = (count, count + 1)
+                hexes.append(value)
+                count += 1
             elif how is domain.MatchKind.VIDEO:
                 videos = plan.videos
                 kept = vpdq_retained(videos[i] if videos else vpdq_frames(value))
                 self.video_frames[i] = kept
-                self.spans[i] = (len(hashes), len(hashes) + len(kept))
-                hashes.extend(bytes.fromhex(f.pdq) for f in kept)
+                self.spans[i] = (count, count + len(kept))
+                hexes.extend(f.pdq for f in kept)
+                count += len(kept)
         self.hits: Hits = []
-        if hashes:
-            array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+        if count:
+            # One fromhex for the batch: a call a frame was a tenth of a video's parsing.
+            packed = bytes.fromhex("".join(hexes))
+            array = np.frombuffer(packed, dtype=np.uint8).reshape(-1, 32)
             search = hub.search or hub.index.search
             lims, rows, distances = search(array, plan.max_distance)
             self.hits = [
