@@ -359,6 +359,12 @@ def _sampled_frames(
             skipping = not hashed
             codec.skip_frame = "NONREF" if skipping else "DEFAULT"
         yield from numbered(codec.decode(packet))
+        if len(ranks) > 8 * LOOKAHEAD_PACKETS:
+            # Frames the decoder dropped leave their ranks behind; no frame ranked below
+            # the last one returned can come any more (it would be out of order).
+            kept = {pts: r for pts, r in ranks.items() if r > last}
+            ranks.clear()
+            ranks.update(kept)
     yield from numbered(codec.decode(None))
     if produced != wanted:
         raise _NotRankable(f"{wanted - produced} frame(s) to hash not returned by the decoder")

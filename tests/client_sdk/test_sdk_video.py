@@ -442,12 +442,17 @@ def _decoded_every_frame(path: Path, seconds_per_hash: float) -> list[VpdqFrame]
         return video.hash_frames((n, f) for n, f in numbered if n % every == 0)
 
 
-@pytest.mark.parametrize("seconds_per_hash", [1.0, 0.5, 2.0, 0.2])
+@pytest.mark.parametrize(
+    ("seconds_per_hash", "lookahead"), [(1.0, 32), (0.5, 32), (2.0, 32), (0.2, 32), (1.0, 4)]
+)
 def test_skipping_unhashed_frames_hashes_the_same_frames(
-    videos: Videos, seconds_per_hash: float
+    videos: Videos, seconds_per_hash: float, lookahead: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Frames not hashed are dropped by the decoder when nothing refers to them: the frames
-    hashed, their numbers and their pixels are those of a full decode."""
+    hashed, their numbers and their pixels are those of a full decode. (A look-ahead of 4
+    packets is just over x264's B-pyramid reordering, and has the ranks of dropped frames
+    cleared many times over.)"""
+    monkeypatch.setattr(video_module, "LOOKAHEAD_PACKETS", lookahead)
     for path in (videos.sources[1], videos.ntsc, videos.edited[1, "clip"]):
         with video_module._opened(path, None) as video:
             every = max(1, int(seconds_per_hash * float(video.rate)))
@@ -476,6 +481,16 @@ def test_a_stream_that_cannot_be_numbered_is_decoded_in_full(
     monkeypatch.setattr(video_module, "_ranked_packets", failing)
     assert hash_video(videos.sources[1]) == _decoded_every_frame(videos.sources[1], 1.0)
     assert calls == [1]
+
+
+def test_reordering_deeper_than_the_look_ahead_is_decoded_in_full(
+    videos: Videos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(video_module, "LOOKAHEAD_PACKETS", 1)
+    refused = pytest.raises(video_module._NotRankable, match="look-ahead")
+    with video_module._opened(videos.sources[1], None) as video, refused:
+        list(video_module._sampled_frames(video.container, video.stream, 15))
+    assert hash_video(videos.sources[1]) == _decoded_every_frame(videos.sources[1], 1.0)
 
 
 @dataclass
