@@ -14,12 +14,18 @@ Hashing follows the reference step for step:
   python-threatexchange never asks;
 - its timestamp is `float32(frame number) / float32(rate)` seconds (so 1/30 s is 0.0333333...).
 
-Decoding is PyAV's (FFmpeg bundled in its wheels); PDQ is `pdqhash`, as for images
-(`client_sdk.hashing`). FFmpeg's decoders are exact, so frames match the reference's; the only
-differences left are rounding in the YUV-to-RGB conversion between FFmpeg versions and pdqhash
-computing luma in double rather than float precision, which can flip a bit or two of a frame's
-hash now and then (benchmarks/video_hash.py measures it). Frames are not rotated by a container's
-display matrix, as in the reference.
+Decoding is PyAV's (FFmpeg bundled in its wheels); PDQ is Meta's C++ inside `pdqhash`, called
+on the frame's RGB buffer with the reference's own float luma (`client_sdk.pdq_native`; plain
+`pdqhash.compute` where its extension lacks those functions). FFmpeg's decoders are exact, so
+frames match the reference's; what can still differ is rounding in the YUV-to-RGB conversion
+between FFmpeg versions (benchmarks/video_hash.py measures it: identical on every frame so far).
+Frames are not rotated by a container's display matrix, as in the reference.
+
+Two shortcuts the reference does not take, neither of which changes a hash: frames that are not
+hashed are dropped by the decoder when no other frame refers to them (`skip_frame = NONREF`,
+numbering frames by their packets' timestamps, with a full decode whenever that numbering
+cannot be trusted: see `_sampled_frames`), and small frames are decoded on one thread
+(`FRAME_THREADS_MIN_PIXELS`).
 
 The text form (python-threatexchange's `VPDQSignal` signal string) is a JSON list with one string
 per frame, `"<pdq hex>,<quality>,<timestamp>"`, written with `json.dumps` defaults (`", "`
@@ -32,18 +38,28 @@ them so) but never decreasing ones.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import av.error
 import numpy as np
+from av.container import InputContainer
+from av.packet import Packet
+from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
+from av.video.stream import VideoStream
 
+from client_sdk import pdq_native
 from client_sdk.hashing import HashingError, pdq_from_pixels
 from signalhub.vpdq_format import VpdqFrame
 
@@ -179,6 +195,60 @@ def hash_video(
 def _hash_file(
     path: Path, seconds_per_hash: float, downsample: tuple[int, int] | None
 ) -> list[VpdqFrame]:
+    with _opened(path, downsample) as video:
+        every = max(1, int(seconds_per_hash * float(video.rate)))
+        if every > 1:
+            try:
+                return video.hash_frames(_sampled_frames(video.container, video.stream, every))
+            except _NotRankable:
+                pass  # decode every frame, as the reference does, from the start again
+    with _opened(path, downsample) as video:
+        numbered = enumerate(video.container.decode(video.stream))
+        return video.hash_frames((n, f) for n, f in numbered if n % every == 0)
+
+
+FRAME_THREADS_MIN_PIXELS = 1280 * 720
+"""Frames at least this big are decoded with FFmpeg's frame and slice threads: wall time falls
+by up to the number of cores for about 5 % more CPU time. Smaller frames are decoded on one
+thread: there threading cost 35 % more CPU time at 640x360 (measured, benchmarks/video_hash.py),
+and per-core speed is what a hashing fleet pays for."""
+
+
+@dataclass
+class _OpenVideo:
+    """A video file open for hashing: its first video stream, the size frames are hashed at,
+    its frame rate, and what turns a decoded frame into a `VpdqFrame`."""
+
+    container: InputContainer
+    stream: VideoStream
+    width: int
+    height: int
+    rate: Fraction
+
+    def hash_frames(self, numbered: Iterable[tuple[int, VideoFrame]]) -> list[VpdqFrame]:
+        """The vPDQ frames of (frame number, decoded frame) pairs."""
+        rate32 = np.float32(float(self.rate))
+        width, height = self.width, self.height
+        # One scaler for the whole video (a frame's own to_ndarray makes one per call).
+        scaler = VideoReformatter()
+        native = pdq_native.RgbHasher(width, height) if pdq_native.available() else None
+        frames: list[VpdqFrame] = []
+        for number, frame in numbered:
+            rgb = scaler.reformat(
+                frame, width=width, height=height, format="rgb24", interpolation="AREA"
+            )
+            if native is None:
+                pdq = pdq_from_pixels(rgb.to_ndarray())
+            else:
+                plane = rgb.planes[0]
+                pdq = native.hash_buffer(plane.buffer_ptr, plane.line_size)
+            timestamp = float(np.float32(number) / rate32)
+            frames.append(VpdqFrame(pdq.hex, pdq.quality, timestamp))
+        return frames
+
+
+@contextmanager
+def _opened(path: Path, downsample: tuple[int, int] | None) -> Iterator[_OpenVideo]:
     with av.open(str(path), mode="r") as container:
         if not container.streams.video:
             raise VideoError(f"{path}: no video stream")
@@ -186,6 +256,7 @@ def _hash_file(
         width, height = stream.codec_context.width, stream.codec_context.height
         if width <= 0 or height <= 0:
             raise VideoError(f"{path}: the video stream has no picture size")
+        threads = "AUTO" if width * height >= FRAME_THREADS_MIN_PIXELS else "NONE"
         if downsample is not None:
             width, height = downsample
         if width < MIN_HASHABLE_DIMENSION or height < MIN_HASHABLE_DIMENSION:
@@ -193,23 +264,110 @@ def _hash_file(
         rate = stream.average_rate or stream.base_rate
         if not rate:
             raise VideoError(f"{path}: the video's frame rate is unknown")
-        every = max(1, int(seconds_per_hash * float(rate)))
-        rate32 = np.float32(float(rate))
-        # Frame and slice threads: decoding is most of the work, and its output is the same.
-        stream.thread_type = "AUTO"
-        # One scaler for the whole video (a frame's own to_ndarray makes one per call).
-        scaler = VideoReformatter()
-        frames: list[VpdqFrame] = []
-        for number, frame in enumerate(container.decode(stream)):
-            if number % every:
-                continue
-            rgb = scaler.reformat(
-                frame, width=width, height=height, format="rgb24", interpolation="AREA"
-            )
-            pdq = pdq_from_pixels(rgb.to_ndarray())
-            timestamp = float(np.float32(number) / rate32)
-            frames.append(VpdqFrame(pdq.hex, pdq.quality, timestamp))
-        return frames
+        stream.thread_type = threads
+        yield _OpenVideo(container, stream, width, height, Fraction(rate))
+
+
+# ------------------------------------------------------------------ decoding only what is hashed
+
+
+class _NotRankable(Exception):
+    """A stream whose frame numbers cannot be told from its packets' timestamps (no timestamp,
+    two alike, reordering deeper than the look-ahead, discarded or corrupt packets, frames the
+    decoder returns out of timestamp order or not at all): it is decoded frame by frame."""
+
+
+LOOKAHEAD_PACKETS = 32
+"""Packets read ahead of the decoder to number frames: more than any encoder's B-frame
+reordering (x264 at most 16)."""
+
+
+def _ranked_packets(
+    container: InputContainer, stream: VideoStream
+) -> Iterator[tuple[Packet[VideoStream], int]]:
+    """Each packet of `stream` in decoding order with the number of its frame in presentation
+    order (its timestamp's rank among all the stream's timestamps), which is the frame's number
+    as the reference counts frames when the decoder returns one frame per packet in timestamp
+    order (`_sampled_frames` checks that). Raises `_NotRankable`."""
+    pending: deque[Packet[VideoStream]] = deque()
+    seen: list[int] = []  # sorted timestamps not yet folded into `below`
+    below = 0  # timestamps below every timestamp still to be ranked
+    ranked_max: int | None = None
+    for packet in container.demux(stream):
+        pts = packet.pts
+        if pts is None and packet.size == 0:
+            continue  # the demuxer's end-of-stream packet
+        if pts is None or packet.is_discard or packet.is_corrupt:
+            raise _NotRankable("a packet without timestamp, discarded or corrupt")
+        if not seen and not below and not packet.is_keyframe:
+            raise _NotRankable("the first packet is not a key frame")
+        if ranked_max is not None and pts <= ranked_max:
+            raise _NotRankable("reordered further than the look-ahead")
+        at = bisect.bisect_left(seen, pts)
+        if at < len(seen) and seen[at] == pts:
+            raise _NotRankable("two packets with one timestamp")
+        seen.insert(at, pts)
+        pending.append(packet)
+        if len(pending) > LOOKAHEAD_PACKETS:
+            first = pending.popleft()
+            assert first.pts is not None
+            ranked_max = first.pts if ranked_max is None else max(ranked_max, first.pts)
+            yield first, below + bisect.bisect_left(seen, first.pts)
+        if len(seen) > 4 * LOOKAHEAD_PACKETS:
+            assert ranked_max is not None  # more than the look-ahead seen: some ranked
+            floor = min(ranked_max, *(p.pts for p in pending if p.pts is not None))
+            cut = bisect.bisect_left(seen, floor)
+            below += cut
+            del seen[:cut]
+    for first in pending:
+        assert first.pts is not None
+        yield first, below + bisect.bisect_left(seen, first.pts)
+
+
+def _sampled_frames(
+    container: InputContainer, stream: VideoStream, every: int
+) -> Iterator[tuple[int, VideoFrame]]:
+    """(frame number, frame) for every `every`-th frame of `stream` (numbers 0, every, ...),
+    decoding the others only as far as later frames need them: a packet whose frame is not
+    hashed is sent with `skip_frame = NONREF`, so that the decoder drops it when no other frame
+    refers to it (B-frames: about half of x264's frames). The frames hashed are decoded exactly
+    as in a full decode (no frame refers to a dropped one). Raises `_NotRankable` (possibly after
+    yielding some frames) when the frames cannot be numbered as the reference numbers them."""
+    codec = stream.codec_context
+    ranks: dict[int, int] = {}
+    last = -1
+    wanted = produced = 0
+
+    def numbered(decoded: list[VideoFrame]) -> Iterator[tuple[int, VideoFrame]]:
+        nonlocal last, produced
+        for frame in decoded:
+            rank = None if frame.pts is None else ranks.pop(frame.pts, None)
+            if rank is None or rank <= last:
+                raise _NotRankable("a frame out of timestamp order or of no packet")
+            last = rank
+            if rank % every == 0:
+                produced += 1
+                yield rank, frame
+
+    skipping = False
+    for packet, rank in _ranked_packets(container, stream):
+        assert packet.pts is not None
+        ranks[packet.pts] = rank
+        hashed = rank % every == 0
+        wanted += hashed
+        if skipping == hashed:  # the setting travels with each packet, to each decoder thread
+            skipping = not hashed
+            codec.skip_frame = "NONREF" if skipping else "DEFAULT"
+        yield from numbered(codec.decode(packet))
+        if len(ranks) > 8 * LOOKAHEAD_PACKETS:
+            # Frames the decoder dropped leave their ranks behind; no frame ranked below
+            # the last one returned can come any more (it would be out of order).
+            kept = {pts: r for pts, r in ranks.items() if r > last}
+            ranks.clear()
+            ranks.update(kept)
+    yield from numbered(codec.decode(None))
+    if produced != wanted:
+        raise _NotRankable(f"{wanted - produced} frame(s) to hash not returned by the decoder")
 
 
 # ------------------------------------------------------------------ matcher helpers

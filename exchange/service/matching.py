@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 import numpy as np
 
@@ -195,10 +196,12 @@ class _RowLookup:
 
 
 class _Searched:
-    """Where each photo and video query's hits are in one batched PDQ search."""
+    """Where each photo and video query's hits are in the batched PDQ search: one search for
+    every photo hash and the first frames of each video query, then one for the other frames
+    of the videos those did not rule out (`frames_to_rule_out`)."""
 
     def __init__(self, hub: Hub, plan: MatchPlan) -> None:
-        hashes: list[bytes] = []
+        hexes: list[str] = []  # the hashes of every search row, in order
         self.spans: dict[int, tuple[int, int]] = {}  # query position -> its search rows
         self.video_frames: dict[int, list[VpdqFrame]] = {}
         for i, (type_name, value) in enumerate(plan.queries):
@@ -207,23 +210,67 @@ class _Searched:
             if spec.indexed:
                 continue  # a plug-in's own index (any Hamming width but pdq's): typed
             if how is domain.MatchKind.HAMMING:
-                self.spans[i] = (len(hashes), len(hashes) + 1)
-                hashes.append(bytes.fromhex(value))
+                self.spans[i] = (len(hexes), len(hexes) + 1)
+                hexes.append(value)
             elif how is domain.MatchKind.VIDEO:
                 videos = plan.videos
                 kept = vpdq_retained(videos[i] if videos else vpdq_frames(value))
                 self.video_frames[i] = kept
-                self.spans[i] = (len(hashes), len(hashes) + len(kept))
-                hashes.extend(bytes.fromhex(f.pdq) for f in kept)
-        self.hits: Hits = []
-        if hashes:
-            array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
-            search = hub.search or hub.index.search
-            lims, rows, distances = search(array, plan.max_distance)
-            self.hits = [
-                list(zip(rows[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True))
-                for lo, hi in zip(lims[:-1].tolist(), lims[1:].tolist(), strict=True)
-            ]
+                self.spans[i] = (len(hexes), len(hexes) + len(kept))
+                hexes.extend(f.pdq for f in kept)
+        self.hits: Hits = [[] for _ in hexes]
+        first: list[int] = []  # rows searched first
+        later: dict[int, tuple[int, int, int]] = {}  # video query -> (lo, rows first, hi)
+        for i, (lo, hi) in self.spans.items():
+            if i not in self.video_frames:
+                first.append(lo)
+                continue
+            ahead = frames_to_rule_out(hi - lo, plan.thresholds.query)
+            first.extend(range(lo, lo + ahead))
+            if ahead < hi - lo:
+                later[i] = (lo, lo + ahead, hi)
+        self._search(hub, plan, hexes, first)
+        rest = [
+            row
+            for lo, mid, hi in later.values()
+            if any(self.hits[row] for row in range(lo, mid))  # else: ruled out
+            for row in range(mid, hi)
+        ]
+        self._search(hub, plan, hexes, rest)
+
+    def _search(self, hub: Hub, plan: MatchPlan, hexes: list[str], rows: list[int]) -> None:
+        """Searches the hashes of `rows` in one batch and files their hits."""
+        if not rows:
+            return
+        # One fromhex for the batch: a call a frame was a tenth of a video's parsing.
+        packed = bytes.fromhex("".join([hexes[row] for row in rows]))
+        array = np.frombuffer(packed, dtype=np.uint8).reshape(-1, 32)
+        search = hub.search or hub.index.search
+        lims, found, distances = search(array, plan.max_distance)
+        bounds = lims.tolist()
+        for row, lo, hi in zip(rows, bounds[:-1], bounds[1:], strict=True):
+            if hi > lo:
+                self.hits[row] = list(
+                    zip(found[lo:hi].tolist(), distances[lo:hi].tolist(), strict=True)
+                )
+
+
+def frames_to_rule_out(frames: int, min_query_percent: float) -> int:
+    """How many of a video query's `frames` (retained) must all find nothing for no stored
+    video to reach `min_query_percent` of them, computed as `scored_videos` computes the
+    share: the smallest k with 100 * (frames - k) / frames < min_query_percent (`frames`
+    when there is none, as at 0 %). Searching those first and stopping when none finds
+    anything answers an unrelated video, the common query, at a fraction of the search; the
+    answer is the same, since frames not searched could only have found more of videos
+    that cannot be matched."""
+    if frames <= 0 or min_query_percent <= 0:
+        return frames
+    k = max(0, min(frames, math.floor(frames - min_query_percent * frames / 100)))
+    while k > 0 and 100.0 * (frames - (k - 1)) / frames < min_query_percent:
+        k -= 1
+    while k < frames and not 100.0 * (frames - k) / frames < min_query_percent:
+        k += 1
+    return k
 
 
 def find_matches(hub: Hub, plan: MatchPlan, member_id: str) -> exchange_pb2.MatchHashesResponse:

@@ -282,3 +282,46 @@ def test_a_synced_replica_matches_videos_offline_as_the_hub_does(
             local = replica.match(queries, min_query_match_percent=40)
     assert shape(local) == shape(at_hub)
     assert [len(r.matches) for r in local] == [1, 1, 1, 1]  # clip, half (40 %), frame, itself
+
+
+def test_videos_ruled_out_by_their_first_frames_get_the_answers_of_a_full_search(
+    hub: HubProcess, members: dict[str, Path], tmp_path: Path
+) -> None:
+    """The hub searches a video query's first frames first and stops when they rule every
+    video out (exchange.service.matching.frames_to_rule_out). Queries sharing 0-100 % of their
+    frames with a stored video, those frames first, last or spread, at thresholds either side
+    of each share, several in one call: the answers are a local replica's, which searches
+    every frame."""
+    from client_sdk.local import LocalReplica
+
+    rng = random.Random(71)
+    queries = []
+    for shared in (0, 1, 19, 20, 21, 50, 79, 80, 81, 99, 100):
+        mine = edited(STORED[:shared], seed=shared, bits=6) if shared else []
+        others = [VpdqFrame(_hash(rng), 80, 0.0) for _ in range(100 - shared)]
+        for order in ("first", "last", "spread"):
+            if order == "first":
+                hashes = [f.pdq for f in mine + others]
+            elif order == "last":
+                hashes = [f.pdq for f in others + mine]
+            else:
+                hashes = [f.pdq for f in mine + others]
+                rng.shuffle(hashes)
+            frames = [VpdqFrame(h, 80, float(t)) for t, h in enumerate(hashes)]
+            queries.append(("vpdq", vpdq_text(frames)))
+    queries.append(("pdq", STORED[5].pdq))
+
+    def shape(results: list[Any]) -> list[list[tuple[Any, ...]]]:
+        return [
+            [(m.signal.signal_id, m.distance, m.query_match_percent, m.compared_match_percent)
+             for m in r.matches]
+            for r in results
+        ]  # fmt: skip
+
+    with _client(hub, members) as client, LocalReplica(tmp_path / "replica") as replica:
+        replica.sync(client)
+        for percent in (0.0, 1.0, 20.0, 20.5, 50.0, 79.0, 80.0, 80.5, 99.0, 100.0):
+            at_hub = client.match(queries, min_query_match_percent=percent)
+            local = replica.match(queries, min_query_match_percent=percent)
+            assert shape(at_hub) == shape(local), percent
+            assert any(r.matches for r in at_hub[:-1]) or percent > 100
