@@ -213,20 +213,25 @@ def apply_submit(
     received_ms = millis(entry.received_at)
     results = response.results
     counts = applied.signals
-    for index, signal in enumerate(signals):
-        sid = signal.signal_id
-        status: int
-        if sid in seen:
-            status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
-        else:
-            seen.add(sid)
-            submission = _submission_of(base, index, signal, received_ms)
-            status = _record_submission(
-                tx, applied, signal, submission, submitter, feed_base, erased.get(index)
-            )
-        results.add(index=index, signal_id=sid, status=status)
-        name = _STATUS_NAMES[status]
-        counts[name] = counts.get(name, 0) + 1
+    # Every signal of the batch read at once, in key order, and its records written at once
+    # at the end (StoreTxn.deferred_writes): the loop reads each signal once, before its write.
+    stored = tx.signals([signal.signal_id for signal in signals])
+    with tx.deferred_writes():
+        for index, signal in enumerate(signals):
+            sid = signal.signal_id
+            status: int
+            if sid in seen:
+                status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
+            else:
+                seen.add(sid)
+                submission = _submission_of(base, index, signal, received_ms)
+                status = _record_submission(
+                    tx, applied, signal, stored[sid], submission, submitter, feed_base,
+                    erased.get(index),
+                )  # fmt: skip
+            results.add(index=index, signal_id=sid, status=status)
+            name = _STATUS_NAMES[status]
+            counts[name] = counts.get(name, 0) + 1
     if batch.validate_only:
         applied.stored = False  # a dry run: answered, then undone
         response.cursor = ""  # of events that were never stored: it would count others
@@ -302,18 +307,19 @@ def _record_submission(
     tx: StoreTxn,
     applied: Applied,
     signal: domain.CanonicalSignal,
+    record: rec.SignalRecord | None,
     submission: rec.SubmissionRecord,
     submitter: Viewer,
     feed_base: rec.FeedRecord,
     erased: rec.RedactedSignal | None = None,
 ) -> int:
-    """Stores one member's submission of one signal, updates the signal and appends its feed
-    event (a copy of `feed_base`, which carries the batch's member, time and audience);
+    """Stores one member's submission of one signal, updates the signal (`record`, as stored
+    before the batch, or None) and appends its feed event (a copy of `feed_base`, which
+    carries the batch's member, time and audience);
     returns the submit status as the submitter may know it (a signal it cannot see counts as
     new to it). `erased`: replaying a value an erasure scrubbed (rows are placeholders, which
     that erasure deletes again)."""
     sid = signal.signal_id
-    record = tx.signal(sid)
     if record is None:  # the common case at ingest: a signal never seen
         status = exchange_pb2.SUBMIT_STATUS_NEW
         kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
