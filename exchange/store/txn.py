@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import lmdb
 from google.protobuf.message import Message
@@ -51,6 +52,10 @@ class _Deferred:
     feed: list[tuple[bytes, bytes]] = field(default_factory=list)
     pdq: list[tuple[int, bytes]] = field(default_factory=list)
     """(row, stored value)"""
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
 
 class StoreTxn(StoreView):
@@ -120,8 +125,10 @@ class StoreTxn(StoreView):
         if d.signals:
             cur = self.txn.cursor(db=self.dbs["signals"])
             cur.putmulti(sorted(d.signals.items()))
+        # Sorted by key alone (a stable sort): of two records under one key the one written
+        # last wins, as it would have one at a time.
         if d.submissions:
-            d.submissions.sort()
+            d.submissions.sort(key=_first)
             if self._put_all_new("submissions", [(k, raw) for k, raw, _, _ in d.submissions]):
                 counts: dict[str, int] = {}
                 for _, _, member_id, _ in d.submissions:
@@ -135,9 +142,10 @@ class StoreTxn(StoreView):
                 for key, raw, member_id, expiry in d.submissions:
                     self._write_submission(key, raw, member_id, expiry)
         if d.feed:
-            self.txn.cursor(db=self.dbs["feed"]).putmulti(sorted(d.feed), overwrite=False)
+            d.feed.sort(key=_first)  # (the first of two under one key is kept: never overwritten)
+            self.txn.cursor(db=self.dbs["feed"]).putmulti(d.feed, overwrite=False)
         if d.pdq:
-            d.pdq.sort()
+            d.pdq.sort(key=_first)
             if self._put_all_new("pdq", [(u64(row), value) for row, value in d.pdq]):
                 terms = sum(pdq_row_term(row, value) for row, value in d.pdq)
                 self._add_to_pdq_sum(terms % _MOD64)

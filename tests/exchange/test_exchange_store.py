@@ -103,6 +103,10 @@ def _write_records(tx: StoreTxn) -> None:
         tx.put_pdq_row(n, bytes([n]) * 32, sid)
         tx.put_feed(n, rec.FeedRecord(event=common_pb2.FeedEvent(cursor=str(n))))
     tx.put_submission("ab" * 16, rec.SubmissionRecord(member_id="m", log_sequence=7))
+    # Written twice under one key, the second sorting first: the same one must win.
+    tx.put_submission("ab" * 16, rec.SubmissionRecord(member_id="a", log_sequence=7))
+    tx.put_feed(1, rec.FeedRecord())
+    tx.put_pdq_row(1, bytes(32), "01" * 16)
 
 
 @pytest.mark.parametrize("taken_row", [False, True])
