@@ -1054,6 +1054,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the py-spy raw profiles go (speedscope.app opens them)",
     )
     ap.add_argument("--no-floors", action="store_true", help="skip the in-process floors")
+    ap.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the ingest phases (and their profile): no preload, match or feed",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp data directory")
     ap.add_argument("--out", type=Path, help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -1117,47 +1122,49 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.no_profile:
             say("py-spy not found: profile skipped (pip install py-spy)")
 
-        stored = sum(r["new"] for r in res["ingest"] + res.get("ingest_profiled", []))
-        todo = max(0, hashes - stored)
-        say(f"preload {todo:,} signals (store holds {stored:,}), batches of {PRELOAD_BATCH}")
-        preload, sample = preload_phase(hub, loaders, todo, clients) if todo else ({}, [])
-        preload["stored_before"] = stored
-        res["preload"] = preload
-        if todo:
-            say(f"  {preload['signals_per_s']:,} signals/s, {preload['seconds']} s")
-        res["hashes"] = hashes = stored + preload.get("new", 0)
-        sample = sample + SAMPLE
-        if not sample:
-            raise SystemExit("no hashes sampled for match queries")
+        res.update(preload={}, match=[], feed=[])
+        if not args.ingest_only:  # --ingest-only: the ingest phases alone (~1 minute)
+            stored = sum(r["new"] for r in res["ingest"] + res.get("ingest_profiled", []))
+            todo = max(0, hashes - stored)
+            say(f"preload {todo:,} signals (store holds {stored:,}), batches of {PRELOAD_BATCH}")
+            preload, sample = preload_phase(hub, loaders, todo, clients) if todo else ({}, [])
+            preload["stored_before"] = stored
+            res["preload"] = preload
+            if todo:
+                say(f"  {preload['signals_per_s']:,} signals/s, {preload['seconds']} s")
+            res["hashes"] = hashes = stored + preload.get("new", 0)
+            sample = sample + SAMPLE
+            if not sample:
+                raise SystemExit("no hashes sampled for match queries")
 
-        queries = make_queries(sample, 4000)
-        res["match"] = []
-        say(f"match, closed loop, {clients} clients, {match_s:.0f} s")
-        r = match_phase(hub, loaders, queries, match_s, clients, 0, 1)
-        say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
-        res["match"].append(r)
-        say(f"match, open loop at {args.rate:g} q/s, {match_s:.0f} s")
-        r = match_phase(hub, loaders, queries, match_s, clients, args.rate, args.paced_threads)
-        say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
-        res["match"].append(r)
-        if exe:
-            path = args.profile_dir / "match-open-gil.txt"
-            path.unlink(missing_ok=True)
-            say(f"profiling the open-loop match phase (gil) -> {path}")
-            rec = record_profile(exe, hub.pid, profile_s, path, "gil")
-            r = match_phase(
-                hub, loaders, queries, profile_s, clients, args.rate, args.paced_threads, rec
-            )
-            r["profiled"] = "gil"
-            res["match_profiled"] = r
-            res["profile"]["match open loop"] = summarise_profile(Path("/nonexistent"), path)
+            queries = make_queries(sample, 4000)
+            res["match"] = []
+            say(f"match, closed loop, {clients} clients, {match_s:.0f} s")
+            r = match_phase(hub, loaders, queries, match_s, clients, 0, 1)
+            say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+            res["match"].append(r)
+            say(f"match, open loop at {args.rate:g} q/s, {match_s:.0f} s")
+            r = match_phase(hub, loaders, queries, match_s, clients, args.rate, args.paced_threads)
+            say(f"  {r['queries_per_s']:,} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+            res["match"].append(r)
+            if exe:
+                path = args.profile_dir / "match-open-gil.txt"
+                path.unlink(missing_ok=True)
+                say(f"profiling the open-loop match phase (gil) -> {path}")
+                rec = record_profile(exe, hub.pid, profile_s, path, "gil")
+                r = match_phase(
+                    hub, loaders, queries, profile_s, clients, args.rate, args.paced_threads, rec
+                )
+                r["profiled"] = "gil"
+                res["match_profiled"] = r
+                res["profile"]["match open loop"] = summarise_profile(Path("/nonexistent"), path)
 
-        res["feed"] = []
-        for mode in ("fetch", "replica"):
-            say(f"feed catch-up ({mode}) of {hashes:,} events")
-            r = feed_phase(hub, keys, "subscriber", mode, tmp)
-            say(f"  {r['events_per_s']:,} events/s, {r['seconds']} s")
-            res["feed"].append(r)
+            res["feed"] = []
+            for mode in ("fetch", "replica"):
+                say(f"feed catch-up ({mode}) of {hashes:,} events")
+                r = feed_phase(hub, keys, "subscriber", mode, tmp)
+                say(f"  {r['events_per_s']:,} events/s, {r['seconds']} s")
+                res["feed"].append(r)
         res["hub_rss_mib_end"] = round(hub.rss_mib())
         res["targets"] = targets(res)
         res["total_seconds"] = round(time.perf_counter() - began, 1)

@@ -206,27 +206,29 @@ def apply_submit(
         urgent=batch.urgent,
         sharing=batch.sharing,
     )
-    feed_base = rec.FeedRecord(audience=audience, log_sequence=log_sequence)
-    feed_base.event.member_id = batch.member_id
-    feed_base.event.urgent = batch.urgent
-    feed_base.event.time.CopyFrom(entry.received_at)
+    bases = _BatchBases.of(base, log_sequence)
     received_ms = millis(entry.received_at)
     results = response.results
     counts = applied.signals
-    for index, signal in enumerate(signals):
-        sid = signal.signal_id
-        status: int
-        if sid in seen:
-            status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
-        else:
-            seen.add(sid)
-            submission = _submission_of(base, index, signal, received_ms)
-            status = _record_submission(
-                tx, applied, signal, submission, submitter, feed_base, erased.get(index)
-            )
-        results.add(index=index, signal_id=sid, status=status)
-        name = _STATUS_NAMES[status]
-        counts[name] = counts.get(name, 0) + 1
+    # Every signal of the batch read at once, in key order, and its records written at once
+    # at the end (StoreTxn.deferred_writes): the loop reads each signal once, before its write.
+    stored = tx.signals([signal.signal_id for signal in signals])
+    with tx.deferred_writes():
+        for index, signal in enumerate(signals):
+            sid = signal.signal_id
+            status: int
+            if sid in seen:
+                status = exchange_pb2.SUBMIT_STATUS_DUPLICATE
+            else:
+                seen.add(sid)
+                submission = _submission_of(base, index, signal, received_ms)
+                status = _record_submission(
+                    tx, applied, signal, stored[sid], submission, submitter, bases,
+                    erased.get(index),
+                )  # fmt: skip
+            results.add(index=index, signal_id=sid, status=status)
+            name = _STATUS_NAMES[status]
+            counts[name] = counts.get(name, 0) + 1
     if batch.validate_only:
         applied.stored = False  # a dry run: answered, then undone
         response.cursor = ""  # of events that were never stored: it would count others
@@ -292,6 +294,30 @@ def _submission_of(
     return submission
 
 
+@dataclass(frozen=True)
+class _BatchBases:
+    """What the records of a batch's signals share, built once and copied per signal (one
+    copy of a template costs less than setting its fields again, a signal at a time)."""
+
+    feed: rec.FeedRecord
+    """A feed record's: the submitter, time, urgency, audience and log entry."""
+    signal: rec.SignalRecord
+    """A new signal record's: its one member, corroboration 1, first and last seen."""
+
+    @classmethod
+    def of(cls, submission: rec.SubmissionRecord, log_sequence: int) -> _BatchBases:
+        """The bases of a batch, from the part of a submission record every signal shares."""
+        feed = rec.FeedRecord(audience=submission.audience, log_sequence=log_sequence)
+        feed.event.member_id = submission.member_id
+        feed.event.urgent = submission.urgent
+        feed.event.time.CopyFrom(submission.received_at)
+        signal = rec.SignalRecord(members=[submission.member_id])
+        signal.signal.corroboration = 1
+        signal.signal.first_seen.CopyFrom(submission.received_at)
+        signal.signal.last_seen.CopyFrom(submission.received_at)
+        return cls(feed, signal)
+
+
 _STATUS_NAMES = {
     value: name.removeprefix("SUBMIT_STATUS_").lower()
     for name, value in exchange_pb2.SubmitStatus.items()
@@ -302,22 +328,23 @@ def _record_submission(
     tx: StoreTxn,
     applied: Applied,
     signal: domain.CanonicalSignal,
+    record: rec.SignalRecord | None,
     submission: rec.SubmissionRecord,
     submitter: Viewer,
-    feed_base: rec.FeedRecord,
+    bases: _BatchBases,
     erased: rec.RedactedSignal | None = None,
 ) -> int:
-    """Stores one member's submission of one signal, updates the signal and appends its feed
-    event (a copy of `feed_base`, which carries the batch's member, time and audience);
+    """Stores one member's submission of one signal, updates the signal (`record`, as stored
+    before the batch, or None) and appends its feed event (a copy of `bases.feed`, which
+    carries the batch's member, time and audience);
     returns the submit status as the submitter may know it (a signal it cannot see counts as
     new to it). `erased`: replaying a value an erasure scrubbed (rows are placeholders, which
     that erasure deletes again)."""
     sid = signal.signal_id
-    record = tx.signal(sid)
     if record is None:  # the common case at ingest: a signal never seen
         status = exchange_pb2.SUBMIT_STATUS_NEW
         kind = common_pb2.EVENT_KIND_SIGNAL_ADDED
-        record = _new_signal_record(tx, applied, signal, submission, erased)
+        record = _new_signal_record(tx, applied, signal, submission, bases.signal, erased)
     else:
         status, kind = _merge_submission(tx, record, signal, submission, submitter)
     if submission.audience or submission.sharing:
@@ -332,7 +359,7 @@ def _record_submission(
     sequence = tx.next_counter("feed_seq")
     # The event names the signal only: readers compute each caller's view when they read.
     feed = rec.FeedRecord()
-    feed.CopyFrom(feed_base)
+    feed.CopyFrom(bases.feed)
     event = feed.event
     event.cursor = str(sequence)
     event.kind = kind
@@ -350,12 +377,15 @@ def _new_signal_record(
     applied: Applied,
     signal: domain.CanonicalSignal,
     submission: rec.SubmissionRecord,
+    signal_base: rec.SignalRecord,
     erased: rec.RedactedSignal | None,
 ) -> rec.SignalRecord:
-    """The record of a signal never seen before, with its PDQ rows or typed index entry
-    stored (and noted in `applied` for the index to load after commit)."""
+    """The record of a signal never seen before (a copy of `signal_base`, the batch's
+    member and time), with its PDQ rows or typed index entry stored (and noted in `applied`
+    for the index to load after commit)."""
     sid = signal.signal_id
-    record = rec.SignalRecord(members=[submission.member_id])
+    record = rec.SignalRecord()
+    record.CopyFrom(signal_base)
     sig = record.signal
     sig.signal_id = sid
     sig.type = signal.type
@@ -364,12 +394,9 @@ def _new_signal_record(
         sig.labels.extend(signal.labels)
     if signal.tags:
         sig.tags.extend(signal.tags)
-    sig.corroboration = 1
     if submission.HasField("classifier"):
         sig.classifiers.append(submission.classifier)
     add_source(sig, submission)
-    sig.first_seen.CopyFrom(submission.received_at)
-    sig.last_seen.CopyFrom(submission.received_at)
     spec = domain.SIGNAL_TYPES[signal.type]
     how = spec.match
     if erased is not None:

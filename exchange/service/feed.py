@@ -10,7 +10,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -86,6 +86,12 @@ class _TailCache:
             return None
         return _TailPage(seq - 1, items)
 
+    def clear(self) -> None:
+        """Forgets every cached record."""
+        with self._lock:
+            self._items.clear()
+            self._by_signal.clear()
+
     def put(self, after: int, page: _TailPage) -> None:
         """Caches the page's records. A record about a signal also drops the cached earlier
         records about it: their events were built from the signal as it was before this
@@ -127,6 +133,22 @@ class FeedTail:
         self._commits = 0
         self._commits_read = 0
         self._filler: threading.Thread | None = None
+        self._followers_lock = threading.Lock()
+        self._followers = 0
+        """Following streams open now. With none, nobody reads the cache at the head of the
+        feed: the filler then skips the records instead of reading and building them (under
+        ingest load that work held the GIL longer than the writer's own)."""
+
+    @contextlib.contextmanager
+    def following(self) -> Iterator[None]:
+        """Counts a following stream while it is open."""
+        with self._followers_lock:
+            self._followers += 1
+        try:
+            yield
+        finally:
+            with self._followers_lock:
+                self._followers -= 1
 
     def start(self) -> None:
         """Starts the thread that, after each commit, reads the new feed records into the tail
@@ -161,7 +183,7 @@ class FeedTail:
             try:
                 with self._fill_lock:
                     commits = self._commits
-                    while True:
+                    while self._followers:
                         with self.hub.store.read() as view:
                             records = view.feed(self._filled, FEED_PAGE_EVENTS)
                             if not records:
@@ -173,9 +195,20 @@ class FeedTail:
                             )
                         self._cache.put(self._filled, page)
                         self._filled = page.cursor
+                    else:  # no follower (any more)
+                        self._skip(commits)
             except Exception:
                 log.exception("reading the feed's new records failed")
             self.hub.feed.notify()
+
+    def _skip(self, commits: int) -> None:
+        """With no follower: moves past the new records without reading them, and forgets
+        what is cached (a record skipped could be about a signal a cached one shows as it
+        was; a follower that comes later reads the store until the filler has cached again)."""
+        with self.hub.store.read() as view:
+            self._filled = view.counter("feed_seq")
+        self._cache.clear()
+        self._commits_read = commits
 
     def shared_tail_page(self, after: int, remaining: int, urgent_only: bool) -> Page | None:
         """The cached page after `after` when every event in it is shared; else None.
@@ -286,7 +319,8 @@ async def fetch_updates(
         if message.follow
         else contextlib.nullcontext()
     )
-    with slot:
+    following = tail.following() if message.follow else contextlib.nullcontext()
+    with slot, following:
         if message.follow:
             hub.metrics.followers.inc()
         try:

@@ -112,6 +112,26 @@ class CheckedReads:
                 self._intact(db, bytes(cur.key()), bytes(cur.value()))
         return raw
 
+    def _lookup_many(self, db: str, keys: list[bytes]) -> dict[bytes, bytes | None]:
+        """`_lookup` of each key, in key order through one cursor (what a batch of 1,000
+        signals reads): the same checks of a miss's neighbours, without a cursor, a search
+        and a release of the GIL a key more than the one search needs."""
+        cur = self.txn.cursor(db=self.dbs[db])
+        out: dict[bytes, bytes | None] = {}
+        for key in sorted(set(keys)):
+            raw: bytes | None = None
+            if cur.set_range(key):
+                if cur.key() == key:
+                    raw = bytes(cur.value())
+                elif self.checks:
+                    self._intact(db, bytes(cur.key()), bytes(cur.value()))
+                    if cur.prev():
+                        self._intact(db, bytes(cur.key()), bytes(cur.value()))
+            elif self.checks and cur.last():
+                self._intact(db, bytes(cur.key()), bytes(cur.value()))
+            out[key] = raw
+        return out
+
     def _intact(self, db: str, key: bytes, raw: bytes) -> None:
         """Raises DATA_LOSS when a record of a sealed table fails its seal."""
         _, sealed = open_seal(key, raw)

@@ -80,6 +80,15 @@ class StoreView(WarningReads, CoalitionReads):
         raw = self._lookup("signals", key)
         return None if raw is None else self.signal_record(key, raw)
 
+    def signals(self, signal_ids: list[str]) -> dict[str, rec.SignalRecord | None]:
+        """`signal` of each id (a batch's), read in key order through one cursor."""
+        keys = {sid: bytes.fromhex(sid) for sid in signal_ids}
+        found = self._lookup_many("signals", list(keys.values()))
+        return {
+            sid: None if (raw := found[key]) is None else self.signal_record(key, raw)
+            for sid, key in keys.items()
+        }
+
     def signal_record(self, key: bytes, raw: bytes) -> rec.SignalRecord:
         """A stored signal record, checked: its seal (which covers its key) or, for a record
         written before seals, its id recomputed from its type and value (one SHA-256: it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,71 @@ def test_pdq_table_round_trips_and_survives_reopening(tmp_path: Path) -> None:
         assert view.pdq_row(7) == (hashes[6].tobytes(), sid)
         assert view.pdq_row(101) is None
     reopened.close()
+
+
+def _dump(store: Store) -> dict[str, list[tuple[bytes, bytes]]]:
+    with store.read() as view:
+        return {
+            name: [(bytes(k), bytes(v)) for k, v in view.txn.cursor(db=db)]
+            for name, db in view.dbs.items()
+        }
+
+
+def _write_taken(tx: StoreTxn) -> None:
+    """A row and a submission stored before: writing them again falls back to one at a time."""
+    tx.put_pdq_row(2, bytes(32), "00" * 16)
+    tx.put_submission("ab" * 16, rec.SubmissionRecord(member_id="m", log_sequence=7))
+
+
+def _write_records(tx: StoreTxn) -> None:
+    for n in (3, 1, 2):
+        sid = f"{n:02x}" * 16
+        record = rec.SignalRecord(pdq_row=n)
+        record.signal.signal_id, record.signal.type = sid, "pdq"
+        tx.put_signal(record)
+        sub = rec.SubmissionRecord(member_id="m", log_sequence=7, index=n)
+        if n == 2:
+            sub.expires_at.FromSeconds(2_000_000_000)
+        tx.put_submission(sid, sub)
+        tx.put_pdq_row(n, bytes([n]) * 32, sid)
+        tx.put_feed(n, rec.FeedRecord(event=common_pb2.FeedEvent(cursor=str(n))))
+    tx.put_submission("ab" * 16, rec.SubmissionRecord(member_id="m", log_sequence=7))
+    # Written twice under one key, the second sorting first: the same one must win.
+    tx.put_submission("ab" * 16, rec.SubmissionRecord(member_id="a", log_sequence=7))
+    tx.put_feed(1, rec.FeedRecord())
+    tx.put_pdq_row(1, bytes(32), "01" * 16)
+
+
+@pytest.mark.parametrize("taken_row", [False, True])
+def test_deferred_writes_store_exactly_what_direct_writes_store(
+    tmp_path: Path, taken_row: bool
+) -> None:
+    direct, deferred = Store(tmp_path / "direct"), Store(tmp_path / "deferred")
+
+    def work(tx: StoreTxn, defer: bool) -> None:
+        if taken_row:
+            _write_taken(tx)
+        with tx.deferred_writes() if defer else contextlib.nullcontext():
+            _write_records(tx)
+        _write_records(tx)  # the same again, after the block: every key is taken now
+
+    direct.write(lambda tx: work(tx, False))
+    deferred.write(lambda tx: work(tx, True))
+
+    assert _dump(deferred) == _dump(direct)
+    direct.close()
+    deferred.close()
+
+
+def test_deferred_writes_write_nothing_when_the_block_raises(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db")
+    before = _dump(store)
+
+    def work(tx: StoreTxn) -> None:
+        with pytest.raises(RuntimeError), tx.deferred_writes():
+            _write_records(tx)
+            raise RuntimeError("refused")
+
+    store.write(work)
+    assert _dump(store) == before
+    store.close()
