@@ -28,7 +28,7 @@ U8 = npt.NDArray[np.uint8]
 
 FAMILY_MIN_BITS = 5
 FAMILY_MAX_BITS = 30
-# Families are 1 + Geometric(1/8) variants: mean 8, a long tail of heavily shared pictures.
+# Families are 1 + Geometric(1/8) variants: mean 9, a long tail of heavily shared pictures.
 FAMILY_MEAN_SIZE = 8
 FLIP_BLOCK_ROWS = 200_000
 
