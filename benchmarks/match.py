@@ -8,6 +8,13 @@ Datasets are generated here: uniform random 256-bit hashes of each requested siz
 and ("pdq") real PDQ hashes of synthetic images (random shapes and noise drawn with
 Pillow) indexed among uniform background hashes, queried with edited copies
 (resized, JPEG re-encoded, brightened, watermarked, cropped 2% per side) and unrelated images.
+Two datasets shaped like real hash lists (benchmarks/hash_lists.py) are optional:
+``--families-sizes`` (families of near-duplicates among unrelated hashes) and
+``--photo-sizes`` (PDQ hashes of crops of real photographs found on the machine, stored with
+edited copies among uniform hashes)::
+
+    python -m benchmarks.match --no-pdq --sizes 10000000 --families-sizes 10000000 \
+        --photo-sizes 10000000 --multihash-max 0
 
 Compared in one process: numpy brute force (on a query subsample),
 faiss IndexBinaryFlat (exact; range_search with radius + 1 because faiss is strict),
@@ -34,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.hash_lists import families_dataset, find_photos, photo_dataset
 from matcher import PDQIndex
 from matcher.pdq_index import has_compiled_core
 
@@ -314,6 +322,36 @@ def same(a: Result, b: Result) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def probe_profile(idx: PDQIndex, queries: U8, radius: int) -> dict[str, float] | None:
+    """Mean random memory reads per query of our multi-index search: buckets probed, buckets
+    with rows (each costs a rows-array read) and candidates (each a 32-byte row read).
+
+    These reads miss every cache at N = 10M, so they, not arithmetic, bound throughput."""
+    from matcher import pdq_index as pdq
+
+    tables = idx._tables
+    if tables is None or idx._d_n:
+        return None
+    n = int(idx._b_ids.shape[0])
+    radii = pdq._plan(tables.widths, n, radius)
+    if radii is None:
+        return None
+    qw = pdq._as_words(queries)
+    buckets = nonempty = cands = 0
+    for c, t in enumerate(radii):
+        if t < 0:
+            continue
+        masks = pdq._masks(tables.widths[c], t)
+        v = pdq._chunk_values(qw, tables.los[c], tables.widths[c])
+        b = (v[:, None] ^ masks[None, :]).ravel()
+        size = tables.offsets[c][b + 1].astype(np.int64) - tables.offsets[c][b]
+        buckets += b.shape[0]
+        nonempty += int(np.count_nonzero(size))
+        cands += int(size.sum())
+    nq = queries.shape[0]
+    return {"buckets": buckets / nq, "nonempty_buckets": nonempty / nq, "candidates": cands / nq}
+
+
 @dataclass
 class Timing:
     build_s: float = 0.0
@@ -448,6 +486,9 @@ def run_dataset(
     radii_ok: dict[str, bool] = {}
     idx = PDQIndex()
     idx.add(ids, hashes)
+    prof = probe_profile(idx, queries, radius)
+    if prof is not None:
+        rows[Ours.name].extra["reads_per_query"] = prof
     nb = NumpyBrute()
     nb.build(ids, hashes)
     few = queries[: args.check_queries]
@@ -496,6 +537,12 @@ def run_dataset(
             f"{out['ratios_vs_faiss_multihash']['batch_qps_speedup']:.1f}x"
         )
     print(f"  exactness at radii {radii_ok}; * = numpy throughput from {len(sub)} queries")
+    if prof is not None:
+        print(
+            "  ours, random reads per query: "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in prof.items())
+            + f"; matches per query {ours[0][-1] / len(queries):.2f}"
+        )
     if "fresh_process_memprobe" in rows[Ours.name].extra:
         print(f"  ours, fresh process: {rows[Ours.name].extra['fresh_process_memprobe']}")
     return out
@@ -550,6 +597,35 @@ def memprobe_subprocess(n: int, seed: int) -> dict[str, float] | None:
         return None
 
 
+def run_photo_dataset(n: int, args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
+    paths = [p for p in args.photo_files.split(",") if p] or find_photos()
+    if not paths:
+        print("no photographs found; skipping the photo dataset", file=sys.stderr)
+        return {"dataset": "photos", "skipped": "no photographs found"}
+    t0 = time.perf_counter()
+    data = photo_dataset(rng, paths, args.photo_crops, args.queries)
+    gen_s = time.perf_counter() - t0
+    print(f"photo dataset from {paths}: {len(data.stored)} stored hashes in {gen_s:.1f}s")
+    bg = rng.integers(0, 256, size=(max(0, n - len(data.stored)), 32), dtype=np.uint8)
+    hashes = np.concatenate([data.stored, bg])
+    del bg
+    title = f"photos ({len(data.stored):,} hashes of {len(paths)} photographs + uniform)"
+    res = run_dataset(title, hashes, data.queries, args, rng)
+    probe = PDQIndex()
+    probe.add(np.arange(len(data.stored), dtype=np.uint64), data.stored)
+    lims = probe.search(data.queries, args.radius)[0]
+    found: dict[str, list[int]] = {}
+    for j, kind in enumerate(data.labels):
+        rec = found.setdefault(kind, [0, 0])
+        rec[0] += int(lims[j + 1] > lims[j])
+        rec[1] += 1
+    print("  queries matching a stored photo hash within radius:")
+    for kind, (a, b) in found.items():
+        print(f"    {kind:10} {a}/{b}")
+    res.update({"photos": paths, "query_found": found, "generation_s": gen_s})
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.match",
@@ -567,6 +643,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pdq-background", type=int, default=1000000, help="uniform hashes mixed in")
     p.add_argument("--no-pdq", action="store_true", help="skip the real-PDQ dataset")
     p.add_argument("--no-faiss", action="store_true")
+    p.add_argument(
+        "--families-sizes", default="", help="families-of-near-duplicates dataset sizes, comma list"
+    )
+    p.add_argument("--photo-sizes", default="", help="real-photo dataset sizes, comma list")
+    p.add_argument("--photo-crops", type=int, default=1500, help="crops of the photos stored")
+    p.add_argument(
+        "--photo-files", default="", help="comma list of photographs (default: find_photos())"
+    )
     p.add_argument("--multihash-max", type=int, default=10_000_000, help="skip faiss MIH above")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--out", default="", help="write JSON results here")
@@ -624,6 +708,17 @@ def main(argv: list[str] | None = None) -> int:
         hashes, queries = uniform_dataset(rng, n, args.queries)
         report["datasets"].append(run_dataset("uniform", hashes, queries, args, rng))
         del hashes, queries
+        gc.collect()
+    for n in (int(x) for x in args.families_sizes.split(",") if x):
+        fam = families_dataset(rng, n, args.queries)
+        title = f"families ({fam.families:,} families, {fam.family_members:,} variants)"
+        res = run_dataset(title, fam.hashes, fam.queries, args, rng)
+        res["families"], res["family_members"] = fam.families, fam.family_members
+        report["datasets"].append(res)
+        del fam
+        gc.collect()
+    for n in (int(x) for x in args.photo_sizes.split(",") if x):
+        report["datasets"].append(run_photo_dataset(n, args, rng))
         gc.collect()
     if args.out:
         with open(args.out, "w") as f:

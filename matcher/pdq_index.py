@@ -146,6 +146,24 @@ class _Tables:
     probes: dict[int, list[tuple[int, int, U32, U32, U32]]] = field(default_factory=dict)
 
 
+_HUGE_PAGE_BYTES: Final = 2 << 20
+
+
+def _empty_u32_page_aligned(n: int) -> U32:
+    """``np.empty(n, np.uint32)`` starting on a 2 MiB boundary when it spans huge pages.
+
+    Every probe is a random read; numpy asks for transparent huge pages but starts its
+    buffers anywhere, and on the benchmark machine the same tables searched ~15 % faster
+    (the words array ~40 % more) from 2 MiB-aligned buffers. The padding is never touched,
+    so it costs address space, not RSS."""
+    nbytes = 4 * n
+    if nbytes < 2 * _HUGE_PAGE_BYTES:
+        return np.empty(n, dtype=np.uint32)
+    raw = np.empty(nbytes + _HUGE_PAGE_BYTES, dtype=np.uint8)
+    start = -raw.ctypes.data % _HUGE_PAGE_BYTES
+    return raw[start : start + nbytes].view(np.uint32)
+
+
 def _build_tables(words: U64) -> _Tables:
     n = words.shape[0]
     widths = _chunk_widths(n)
@@ -153,8 +171,8 @@ def _build_tables(words: U64) -> _Tables:
     offsets: list[U32] = []
     rows: list[U32] = []
     for lo, width in zip(los, widths, strict=False):
-        off = np.empty((1 << width) + 1, dtype=np.uint32)
-        rw = np.empty(n, dtype=np.uint32)
+        off = _empty_u32_page_aligned((1 << width) + 1)
+        rw = _empty_u32_page_aligned(n)
         if _core is not None:
             _core.build_chunk(words, lo, width, off, rw)
         else:
