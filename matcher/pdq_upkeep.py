@@ -57,6 +57,8 @@ class Rows:
                 self._map.close()
                 self._map = grown
         self.capacity = cap
+        if hasattr(mmap, "MADV_HUGEPAGE"):  # every probe is a random read: huge pages help
+            self._map.madvise(mmap.MADV_HUGEPAGE)
 
     def view(self, n: int) -> npt.NDArray[Any]:
         """The first ``n`` rows (shape ``(n,)`` for width 1, else ``(n, width)``)."""

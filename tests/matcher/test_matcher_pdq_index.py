@@ -364,7 +364,7 @@ def test_compiled_batch_equals_numpy_mih_with_duplicates_and_tombstones() -> Non
     idx.add(ids, h)
     gone = ids[rng.choice(n, size=n // 20, replace=False)]
     idx.remove(gone)
-    assert idx._tables is not None and idx._b_dead == gone.shape[0]  # tombstones, no rebuild
+    assert idx._tables is not None and idx._dead == gone.shape[0]  # tombstones, no rebuild
     model = {int(i): x.tobytes() for i, x in zip(ids, h, strict=False)}
     for i in gone.tolist():
         del model[i]
@@ -375,7 +375,7 @@ def test_compiled_batch_equals_numpy_mih_with_duplicates_and_tombstones() -> Non
     for radius in radii:
         plan = pdq_mod._plan(t.widths, n, radius, force=True)
         assert plan is not None
-        args = (idx._b_words, idx._b_alive, t, plan, qw, radius)
+        args = (idx._words.view(idx._n), idx._alive.view(idx._n), t, plan, qw, radius)
         got = pdq_mod._mih(*args)
         want = pdq_mod._np_mih(*args)
         for a, b in zip(got, want, strict=True):
