@@ -564,19 +564,8 @@ class PDQIndex:
         self._d_n = last
 
     def _kill_base(self, id_arr: U64) -> None:
-        n = self._n
-        if n == 0:
-            return
-        base_ids = self._ids.view(n)
-        alive = self._alive.view(n)
-        pos = np.searchsorted(base_ids, id_arr)
-        inside = pos < n
-        pos = pos[inside]
-        hit = np.unique(pos[base_ids[pos] == id_arr[inside]])
-        hit = hit[alive[hit]]
-        if hit.shape[0]:
-            alive[hit] = False
-            self._dead += int(hit.shape[0])
+        if self._n:
+            self._dead += _kill(self._ids.view(self._n), self._alive.view(self._n), id_arr)
 
     def _append_delta(self, ids: U64, words: U64) -> None:
         need = self._d_n + ids.shape[0]
@@ -699,21 +688,27 @@ class PDQIndex:
         if self._d_n > self._fold_limit():
             self._fold()
 
-    def _swap_base(self, job: _Rebuild) -> None:
+    def _take_touched(self) -> U64:
+        """The ids changed since the rebuild started or since the last call (lock held)."""
         touched = np.unique(np.concatenate(self._touched)) if self._touched else _EMPTY_U64
-        self._rebuild_job, self._touched = None, []
+        self._touched = []
+        return touched
+
+    def _swap_base(self, job: _Rebuild) -> None:
+        touched = self._take_touched()
+        self._rebuild_job = None
         self._unordered = False
         self._mid, self._merge_target = None, 0
         # Delta entries the snapshot took and nobody changed since are in the new base now.
         if job.delta_ids.shape[0]:
-            moved = job.delta_ids[~np.isin(job.delta_ids, touched)]
+            moved = job.delta_ids[job.untouched & ~np.isin(job.delta_ids, touched)]
             for i in moved.tolist():
                 self._drop_delta(i)
         if job.reuse:  # same rows, same buffers: changes made meanwhile are already in them
             touched = _EMPTY_U64
         else:
             self._ids, self._words, self._alive = job.ids, job.words, job.alive
-            self._n, self._dead = job.n, 0
+            self._n, self._dead = job.n, job.dead
         self._tables = job.tables
         self._covered = [job.n] * (0 if job.tables is None else len(job.tables.widths))
         self._sized_for = job.n
@@ -870,8 +865,19 @@ class _Rebuild:
         self._delta_words = index._d_words[: index._d_n].copy()
         self._min_mih = index._min_mih
         self.ids, self.words, self.alive = Rows(np.uint64), Rows(np.uint64, WORDS), Rows(np.bool_)
-        self.n = 0
+        self.n = self.dead = 0
         self.tables: _Tables | None = None
+        self.untouched = np.ones(self.delta_ids.shape[0], dtype=np.bool_)
+        """Delta entries of the snapshot not changed by the early replay (`replay`)."""
+
+    def replay(self, touched: U64) -> None:
+        """Applies changes made while the rebuild ran to the new base, before the swap and
+        off the lock (the new base is not searched yet); the swap replays only the rest."""
+        if self.reuse or not touched.shape[0]:
+            return
+        if self.n:
+            self.dead += _kill(self.ids.view(self.n), self.alive.view(self.n), touched)
+        self.untouched &= ~np.isin(self.delta_ids, touched)
 
     def run(self) -> None:
         if self.reuse:
@@ -949,12 +955,28 @@ class _Worker:
                 if work is None:
                     break
                 work.run()
+                if isinstance(work, _Rebuild):  # most of the replay off the lock
+                    with index._lock.write():
+                        early = index._take_touched()
+                    work.replay(early)
                 with index._lock.write():
                     index._install(work)
             del index
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+
+def _kill(ids: U64, alive: Bool, gone: U64) -> int:
+    """Marks the rows of the ids in `gone` dead (ids ascending); returns how many were alive."""
+    n = ids.shape[0]
+    pos = np.searchsorted(ids, gone)
+    inside = pos < n
+    pos = pos[inside]
+    hit = np.unique(pos[ids[pos] == gone[inside]])
+    hit = hit[alive[hit]]
+    alive[hit] = False
+    return int(hit.shape[0])
 
 
 def _within(lims: I64, rows: U32, dist: npt.NDArray[np.uint16], lo: int, hi: int) -> Result:

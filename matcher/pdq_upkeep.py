@@ -98,20 +98,28 @@ def merge_chunk(offsets: U32, rows: U32, tail_values: U32, first: int) -> tuple[
 
 
 class RWLock:
-    """Many readers or one writer; a waiting writer holds back new readers."""
+    """Many readers or one writer, taking turns: a waiting writer holds back new readers, and
+    readers waiting when a writer finishes go before the next writer, so neither a stream of
+    searches nor a stream of changes starves the other."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
         self._writer = False
-        self._waiting = 0
+        self._writers_waiting = 0
+        self._readers_waiting = 0
+        self._readers_turn = False
 
     @contextmanager
     def read(self) -> Iterator[None]:
         """Held while searching; shared."""
         with self._cond:
-            while self._writer or self._waiting:
+            self._readers_waiting += 1
+            while self._writer or (self._writers_waiting and not self._readers_turn):
                 self._cond.wait()
+            self._readers_waiting -= 1
+            if not self._readers_waiting:
+                self._readers_turn = False
             self._readers += 1
         try:
             yield
@@ -125,14 +133,15 @@ class RWLock:
     def write(self) -> Iterator[None]:
         """Held while changing; exclusive."""
         with self._cond:
-            self._waiting += 1
-            while self._writer or self._readers:
+            self._writers_waiting += 1
+            while self._writer or self._readers or self._readers_turn:
                 self._cond.wait()
-            self._waiting -= 1
+            self._writers_waiting -= 1
             self._writer = True
         try:
             yield
         finally:
             with self._cond:
                 self._writer = False
+                self._readers_turn = self._readers_waiting > 0
                 self._cond.notify_all()

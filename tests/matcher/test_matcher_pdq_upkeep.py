@@ -4,6 +4,7 @@ worker. Every intermediate state an upkeep step leaves must answer exactly like 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -187,6 +188,16 @@ def test_changes_during_a_rebuild_reach_the_new_base(backend: str, seed: int, tr
     add(idx, model, rng, np.arange(5000, 5100, dtype=np.uint64))
     check(idx, model, rng)  # old base + delta, while the rebuild is out
     job.run()
+    with idx._lock.write():  # as the worker does: most of the replay before the swap
+        early = idx._take_touched()
+    job.replay(early)
+    live = np.array(sorted(model), dtype=np.uint64)
+    add(idx, model, rng, rng.choice(live, size=10, replace=False))  # changed after the replay
+    late = rng.choice(live, size=10, replace=False)
+    idx.remove(late)
+    for i in late.tolist():
+        model.pop(i, None)
+    check(idx, model, rng)
     with idx._lock.write():
         idx._install(job)
     check(idx, model, rng)
@@ -257,3 +268,28 @@ def test_rwlock_lets_readers_share_and_writers_wait() -> None:
     with lock.write():
         order.append("w")
     assert order == ["r", "r", "w"]
+
+
+def test_rwlock_lets_waiting_readers_in_between_two_writes() -> None:
+    """A writer that takes the lock again at once does not keep out a reader that waited."""
+    lock = RWLock()
+    order: list[str] = []
+    reader_waiting = threading.Event()
+
+    def reader() -> None:
+        reader_waiting.set()
+        with lock.read():
+            order.append("r")
+
+    with lock.write():
+        t = threading.Thread(target=reader)
+        t.start()
+        reader_waiting.wait(5)
+        deadline = time.monotonic() + 5
+        while not lock._readers_waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        order.append("w1")
+    with lock.write():  # asked for again at once, behind the waiting reader
+        order.append("w2")
+    t.join(5)
+    assert order == ["w1", "r", "w2"]
