@@ -7,8 +7,9 @@
 * `merge_chunk`: one chunk's CSR table over rows ``[0, first + t)`` from its table over
   ``[0, first)`` and the chunk values of the ``t`` new rows: a merge, not a sort, that needs
   one chunk's rows again (4 bytes a hash), not a second set of tables.
-* `RWLock`: searches share the index, changes take it alone; a waiting writer stops new
-  readers so that a steady stream of searches cannot starve a fold.
+* `RWLock`: searches share the index, changes take it alone, and the two take turns so
+  that neither a stream of searches nor a stream of changes starves the other (the store
+  uses it too, for its map resizes).
 """
 
 from __future__ import annotations

@@ -7,13 +7,14 @@ import errno
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import lmdb
+
+from matcher.pdq_upkeep import RWLock
 
 from ..errors import HubError, data_loss
 from .layout import (
@@ -33,44 +34,6 @@ from .view import StoreView
 
 T = TypeVar("T")
 log = logging.getLogger("signalhub.store")
-
-
-class _Gate:
-    """Many readers or one map resize at a time: LMDB's set_mapsize needs no live transaction
-    in this process."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._resizing = False
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            while self._resizing:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            while self._resizing:
-                self._cond.wait()
-            self._resizing = True
-            while self._readers:
-                self._cond.wait()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._resizing = False
-                self._cond.notify_all()
 
 
 class StoreFull(Exception):
@@ -117,7 +80,9 @@ class Store:
             max_readers=256,
             lock=True,
         )
-        self._gate = _Gate()
+        self._gate = RWLock()
+        """Read transactions (and the writer's) share it; a map resize (LMDB's set_mapsize
+        needs no live transaction in this process) takes it alone."""
         self._closed = False
         self.dbs: dict[str, lmdb._Database] = {}
         if readonly:
@@ -158,7 +123,7 @@ class Store:
     def read(self) -> Iterator[StoreView]:
         """A short read transaction. Do not hold it across an await. LMDB's own corruption
         errors (a damaged page) become HubError(DATA_LOSS) too."""
-        with self._gate.shared(), self.env.begin(buffers=False) as txn:
+        with self._gate.read(), self.env.begin(buffers=False) as txn:
             try:
                 yield StoreView(txn, self.dbs, self.on_corrupt, self.checks)
             except STORE_CORRUPTION as e:
@@ -195,7 +160,7 @@ class Store:
         transaction's contents). Call only from the writer thread (or before serving)."""
         while True:
             try:
-                with self._gate.shared(), self.env.begin(write=True) as txn:
+                with self._gate.read(), self.env.begin(write=True) as txn:
                     tx = StoreTxn(txn, self.dbs, self.env, self.on_corrupt)
                     result = work(tx)
                     tx.flush_counters()
@@ -213,7 +178,7 @@ class Store:
     def copy_to(self, directory: Path) -> None:
         """A compacted copy of the environment into `directory` (from one read transaction,
         so consistent while writes go on)."""
-        with self._gate.shared():
+        with self._gate.read():
             self.env.copy(str(directory), compact=True)
 
     def disk_free_bytes(self) -> int:
@@ -223,7 +188,7 @@ class Store:
     def grow(self) -> None:
         """Doubles the map size (up to max_map_bytes), waiting until no read transaction is
         open. Raises StoreFull when the map may not grow further."""
-        with self._gate.exclusive():
+        with self._gate.write():
             size = int(self.env.info()["map_size"])
             if self.max_map_bytes and size >= self.max_map_bytes:
                 raise StoreFull(f"the store reached its maximum size ({self.max_map_bytes} bytes)")
