@@ -213,14 +213,17 @@ def plugin_site(
 def store_fingerprint(data_dir: Path) -> dict[str, object]:
     """Entry counts, counters and a digest of every key and value in the hub's LMDB store, read
     directly from disk: equal fingerprints mean nothing was stored. Usage statistics (the
-    `stats` database, written every few seconds from counts of earlier calls) are left out."""
+    `stats` database, written every few seconds from counts of earlier calls) and signed audit
+    heads (`audit_heads`, the minute's signature over the log as it already was: a call that
+    stored anything changes the log itself) are left out, as the store's own state digest
+    leaves them out (`STATE_DATABASES`, exchange/store/layout.py)."""
     store = Store(lmdb_path(data_dir), readonly=True)
     try:
         out: dict[str, object] = {}
         with store.read() as view:
             h = hashlib.sha256()
             for name, db in sorted(store.dbs.items()):
-                if name == "stats":  # usage counts, flushed every few seconds: not data
+                if name in ("stats", "audit_heads"):  # written on timers, not by calls
                     continue
                 out[name] = view.entries(name)
                 for key, value in view.txn.cursor(db=db):
