@@ -7,7 +7,9 @@ Run from the repository root::
     python -m benchmarks.ingest_match --hashes 1000000 --idle 10 --ingest 30 --inline 20  # quick
 
 A `matcher.PDQIndex` of --hashes uniform random hashes under ascending ids (the hub's PDQ row
-numbers) is built and left to settle. Then, in the same process and run:
+numbers) is built and left to settle (with --sized-for, its tables are built at that many rows
+and the rest merged in, so that the 4x-growth rebuild comes due during the ingest phase).
+Then, in the same process and run:
 
 1. **idle** (--idle s): a query thread sends single queries open-loop at --qps (half are
    edited copies of stored hashes, 10-25 bits flipped, half random), nothing else runs;
@@ -35,6 +37,7 @@ each ingest phase over the settled footprint of the rows present at that moment
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import threading
@@ -203,17 +206,26 @@ class Phase:
 
 
 def build(
-    n: int, background: bool, rng: np.random.Generator
+    n: int, background: bool, rng: np.random.Generator, sized_for: int = 0
 ) -> tuple[PDQIndex, U8, dict[str, Any]]:
+    """An index of ``n`` hashes whose chunk widths were chosen at ``sized_for`` rows (the
+    rest added in batches of 1M and merged in), so that its 4x-growth rebuild comes due at
+    ``4 * sized_for`` rows, early in the ingest phase."""
     before = rss_bytes()
     hashes = random_hashes(rng, n)
     started = time.perf_counter()
     index = PDQIndex(background=background)
-    index.add(np.arange(n, dtype=np.uint64), hashes)
+    first = min(sized_for or n, n)
+    index.add(np.arange(first, dtype=np.uint64), hashes[:first])
     index.wait_idle()
+    for lo in range(first, n, 1_000_000):
+        hi = min(n, lo + 1_000_000)
+        index.add(np.arange(lo, hi, dtype=np.uint64), hashes[lo:hi])
+        index.wait_idle()
     built = time.perf_counter() - started
     sample = hashes[rng.choice(n, size=5000, replace=False)].copy()
     del hashes
+    gc.freeze()  # as the hub does once started (exchange/server.py)
     settled = rss_bytes()
     return index, sample, {"build_s": built, "rss_before": before, "rss_settled": settled}
 
@@ -230,7 +242,7 @@ def phase_memory(result: dict[str, Any], base_rss: int, per_hash: float) -> None
 
 def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
-    index, stored, built = build(args.hashes, True, rng)
+    index, stored, built = build(args.hashes, True, rng, args.sized_for)
     per_hash = (built["rss_settled"] - built["rss_before"]) / args.hashes
     out: dict[str, Any] = {"build": built, "bytes_per_hash": per_hash}
     base_rss = built["rss_before"]
@@ -251,7 +263,7 @@ def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     index.close()
     del index
     if args.inline:
-        index, stored, built = build(args.hashes, False, rng)
+        index, stored, built = build(args.hashes, False, rng, args.sized_for)
         out["inline_build"] = built
         out["inline"] = Phase(index, stored, args, seed + 3).run(args.inline, args.hashes)
         del index
@@ -335,6 +347,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compact", type=float, default=60)
     parser.add_argument("--compact-fraction", type=float, default=0.15)
     parser.add_argument("--inline", type=float, default=60)
+    parser.add_argument(
+        "--sized-for",
+        type=int,
+        default=0,
+        help="build the tables at this many rows, then add the rest: the 4x-growth rebuild "
+        "comes due at 4x this (default: at 4x --hashes)",
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -346,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         "batch": args.batch,
         "qps": args.qps,
         "remove_fraction": args.remove_fraction,
+        "sized_for": args.sized_for,
         "runs": runs,
         "summary": summarise(runs),
     }

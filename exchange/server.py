@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import logging
 import signal
@@ -223,6 +224,10 @@ class HubServer:
         if self.config.cluster:
             await self._join_cluster(hub, store, self.writer, index)
         hub.ready = True
+        # What start-up made (modules, the registry, the loaded index's objects) lives as
+        # long as the process: kept out of the cyclic collector, a full collection costs
+        # ~0 instead of ~9 ms with the GIL held, a stall every match in flight would share.
+        gc.freeze()
         self.metrics.ready.set(1)
         for service in ("", EXCHANGE_SERVICE.full_name):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)

@@ -41,6 +41,8 @@ import itertools
 import math
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Final, Literal
@@ -164,30 +166,35 @@ def _empty_u32_page_aligned(n: int) -> U32:
     return raw[start : start + nbytes].view(np.uint32)
 
 
-def _build_tables(words: U64) -> _Tables:
+def _chunk_los(widths: list[int]) -> list[int]:
+    return [int(x) for x in np.cumsum([0, *widths[:-1]])]
+
+
+def _build_chunk(words: U64, lo: int, width: int) -> tuple[U32, U32]:
+    """The CSR table (offsets, rows) of bits ``[lo, lo + width)`` over ``words``."""
     n = words.shape[0]
-    widths = _chunk_widths(n)
-    los = [int(x) for x in np.cumsum([0, *widths[:-1]])]
-    offsets: list[U32] = []
-    rows: list[U32] = []
-    for lo, width in zip(los, widths, strict=False):
-        off = _empty_u32_page_aligned((1 << width) + 1)
-        rw = _empty_u32_page_aligned(n)
-        if _core is not None:
-            _core.build_chunk(words, lo, width, off, rw)
-        else:
-            vals = _chunk_values(words, lo, width)
-            # sort (value << 32 | row): same order as a stable argsort, much faster
-            key = vals.astype(np.uint64) << np.uint64(32)
-            key |= np.arange(n, dtype=np.uint64)
-            key.sort()
-            rw[:] = key & np.uint64(0xFFFFFFFF)
-            del key
-            off[0] = 0
-            np.cumsum(np.bincount(vals, minlength=1 << width), out=off[1:])
-        offsets.append(off)
-        rows.append(rw)
-    return _Tables(widths, los, offsets, rows)
+    off = _empty_u32_page_aligned((1 << width) + 1)
+    rw = _empty_u32_page_aligned(n)
+    if _core is not None:
+        _core.build_chunk(words, lo, width, off, rw)
+        return off, rw
+    vals = _chunk_values(words, lo, width)
+    # sort (value << 32 | row): same order as a stable argsort, much faster
+    key = vals.astype(np.uint64) << np.uint64(32)
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    rw[:] = key & np.uint64(0xFFFFFFFF)
+    del key
+    off[0] = 0
+    np.cumsum(np.bincount(vals, minlength=1 << width), out=off[1:])
+    return off, rw
+
+
+def _build_tables(words: U64) -> _Tables:
+    widths = _chunk_widths(words.shape[0])
+    los = _chunk_los(widths)
+    built = [_build_chunk(words, lo, width) for lo, width in zip(los, widths, strict=True)]
+    return _Tables(widths, los, [off for off, _ in built], [rows for _, rows in built])
 
 
 def _plan(widths: list[int], n: int, radius: int, force: bool = False) -> list[int] | None:
@@ -352,10 +359,12 @@ class PDQIndex:
       brute-forced like the delta) and then merges the tail into each chunk's table in
       turn, one chunk at a time (a merge, not a sort; one chunk's rows of extra memory).
       Folds need ids above every base id, as the hub's row numbers are;
-    * a **rebuild** (every 4x growth, when ``dead_fraction`` of the base is dead, when ids
-      arrive out of order, or when the base first reaches ``min_mih``) builds a new base
-      beside the old one from a snapshot and swaps it in; changes made meanwhile go to the
-      delta and are replayed onto the new base at the swap.
+    * a **widening** (every 4x growth) chooses the chunk widths again and builds the new
+      chunks one at a time, each replacing the old chunks its bits overlap;
+    * a **rebuild** (when ``dead_fraction`` of the base is dead, when ids arrive out of
+      order, or when the base first reaches ``min_mih``) builds a new base beside the old
+      one from a snapshot and swaps it in; changes made meanwhile go to the delta and are
+      replayed onto the new base at the swap.
 
     Args:
         delta_fraction: fold the delta into the base when it exceeds this fraction of
@@ -399,6 +408,7 @@ class PDQIndex:
         self._tables: _Tables | None = None
         self._covered: list[int] = []
         self._sized_for = 0
+        self._widen: list[tuple[int, int]] = []  # new chunks (lo, width) still to build
         self._unordered = False
         # The tail's own tables (rows [lo, hi)), rebuilt from scratch as the tail grows and
         # merged into the base's tables once it reaches `mid_fraction` of them; rows past it
@@ -416,6 +426,7 @@ class PDQIndex:
         self._job: _Work | None = None
         self._rebuild_job: _Rebuild | None = None
         self._touched: list[U64] = []
+        self._released: list[object] = []  # replaced under the lock, freed after it
         self._worker: _Worker | None = _Worker(self) if background else None
 
     def close(self) -> None:
@@ -456,7 +467,7 @@ class PDQIndex:
                 "mid": scanned - covered,
                 "tail": self._n - scanned,
                 "delta": self._d_n,
-                "rebuilding": int(self._rebuild_job is not None),
+                "rebuilding": int(self._rebuild_job is not None or bool(self._widen)),
             }
 
     def _covered_rows(self) -> int:
@@ -468,6 +479,16 @@ class PDQIndex:
         covered = self._covered_rows()
         mid = self._mid
         return mid.hi if mid is not None and mid.hi > covered else covered
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The write lock; what the change replaced (old tables, buffers, a delta) is freed
+        after it is let go: unmapping hundreds of MiB took milliseconds every search waited
+        for."""
+        with self._lock.write():
+            yield
+            released, self._released = self._released, []
+        del released
 
     def _fold_limit(self) -> int:
         return max(self._min_delta, int((self._n - self._dead) * self._delta_fraction))
@@ -482,7 +503,12 @@ class PDQIndex:
         if id_arr.shape[0] == 0:
             return
         id_arr, words = _last_wins(id_arr, words)
-        with self._lock.write():
+        # Fault in the pages the batch will land on before taking the lock (a racy read of
+        # the size is fine: prefaulting changes no data), so that searches never wait on it.
+        rows = self._n + self._d_n + id_arr.shape[0]
+        for buf in (self._ids, self._words, self._alive):
+            buf.prefault(rows)
+        with self._changing():
             if self._append_bulk(id_arr, words):
                 self._upkeep()
                 return
@@ -509,7 +535,7 @@ class PDQIndex:
         id_arr = _as_ids(ids)
         if id_arr.shape[0] == 0:
             return
-        with self._lock.write():
+        with self._changing():
             self._kill_base(id_arr)
             if self._rebuild_job is not None:
                 self._touched.append(id_arr)
@@ -518,24 +544,37 @@ class PDQIndex:
             self._upkeep()
 
     def _append_bulk(self, ids: U64, words: U64) -> bool:
-        """Appends a batch too big for the delta straight to the base's tail, if its ids
-        are above every stored id (a first load, a backfill of new rows)."""
-        if ids.shape[0] <= self._fold_limit() or not self._may_append(ids.shape[0]):
+        """Appends a batch straight to the base's tail when its ids are above every stored id,
+        as the hub's row numbers are (a first load, a backfill, every commit): the tail is
+        scanned like the delta until the upkeep gives it tables, so this costs a copy of the
+        batch under the lock and no fold later. A delta left over (changes made while a
+        rebuild copied the base) is folded first so that the base's ids stay ascending."""
+        k = ids.shape[0]
+        if not self._may_append(self._d_n + k):
             return False
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
+        if k > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, words = ids[order], words[order]
         n, d = self._n, self._d_n
         top = max(
             int(self._ids.view(n)[n - 1]) if n else -1, int(self._d_ids[:d].max()) if d else -1
         )
         if int(ids[0]) <= top:
             return False
+        if d:
+            self._fold()
+            if self._d_n:
+                return False
+            n = self._n
+        # Room ahead, taken while nothing views the buffers, so that appends go on while
+        # the upkeep works (the buffers may not move under its view of them).
+        ahead = n + k + (4 * self._fold_limit() if self._job is None else 0)
         for buf in (self._ids, self._words, self._alive):
-            buf.reserve(n + ids.shape[0])
-        self._ids.view(n + ids.shape[0])[n:] = ids
-        self._words.view(n + ids.shape[0])[n:] = words[order]
-        self._alive.view(n + ids.shape[0])[n:] = True
-        self._n = n + ids.shape[0]
+            buf.reserve(ahead)
+        self._ids.view(n + k)[n:] = ids
+        self._words.view(n + k)[n:] = words
+        self._alive.view(n + k)[n:] = True
+        self._n = n + k
         return True
 
     def _may_append(self, rows: int) -> bool:
@@ -576,6 +615,7 @@ class PDQIndex:
             d_words = np.zeros((cap, WORDS), dtype=np.uint64)
             d_ids[: self._d_n] = self._d_ids[: self._d_n]
             d_words[: self._d_n] = self._d_words[: self._d_n]
+            self._released.append((self._d_ids, self._d_words))
             self._d_ids, self._d_words = d_ids, d_words
         self._d_ids[self._d_n : need] = ids
         self._d_words[self._d_n : need] = words
@@ -584,6 +624,7 @@ class PDQIndex:
         self._d_n = need
 
     def _clear_delta(self) -> None:
+        self._released.append((self._d_ids, self._d_words, self._d_slot))
         self._d_ids = np.zeros(64, dtype=np.uint64)
         self._d_words = np.zeros((64, WORDS), dtype=np.uint64)
         self._d_n = 0
@@ -594,8 +635,10 @@ class PDQIndex:
         d = self._d_n
         if not self._may_append(d):
             return
-        order = np.argsort(self._d_ids[:d], kind="stable")
-        ids = self._d_ids[:d][order]
+        ids, words = self._d_ids[:d], self._d_words[:d]
+        if d > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, words = ids[order], words[order]
         n = self._n
         if n and ids[0] <= self._ids.view(n)[n - 1]:
             self._unordered = True  # a rebuild takes the delta in
@@ -603,7 +646,7 @@ class PDQIndex:
         for buf in (self._ids, self._words, self._alive):
             buf.reserve(n + d)
         self._ids.view(n + d)[n:] = ids
-        self._words.view(n + d)[n:] = self._d_words[:d][order]
+        self._words.view(n + d)[n:] = words
         self._alive.view(n + d)[n:] = True
         self._n = n + d
         self._clear_delta()
@@ -639,9 +682,11 @@ class PDQIndex:
 
     def _choose_work(self) -> _Work | None:
         reason = self._rebuild_reason()
-        if reason is not None:
-            # New tables over the same rows need no second copy of them.
-            job = _Rebuild(self, self._n, reuse=reason in ("first tables", "grown 4x"))
+        if reason == "grown 4x":
+            self._start_widening()
+        elif reason is not None:
+            # The first tables, over the same rows, need no second copy of them.
+            job = _Rebuild(self, self._n, reuse=reason == "first tables")
             self._rebuild_job, self._touched = job, []
             return job
         tables = self._tables
@@ -654,6 +699,9 @@ class PDQIndex:
             if mid is not None and mid.lo == covered and n - mid.lo <= 4 * mid.sized_for:
                 return _MidBuild(words[mid.hi :], mid.hi, grow=mid)
             return _MidBuild(words[covered:], covered)
+        if self._widen:  # before merges: they would merge into chunks about to be replaced
+            lo, width = self._widen[0]
+            return _Widen(tables, lo, width, words[:covered])
         if self._merge_target <= covered and scanned - covered >= max(
             self._min_delta, int(covered * self._mid_fraction)
         ):
@@ -663,6 +711,39 @@ class PDQIndex:
                 return _Merge(tables, c, done, words[done : self._merge_target])
         return None
 
+    def _start_widening(self) -> None:
+        """Chunk widths for the rows the base has grown to, built one chunk at a time
+        (`_Widen`) instead of a second set of tables beside the first: each new chunk
+        replaces the old ones its bits overlap, so the chunks searched stay disjoint (all the
+        pigeonhole needs; a few bits go unprobed for a step) and one new table at most is
+        held beside the old set."""
+        n = self._n
+        self._sized_for = n
+        widths = _chunk_widths(n)
+        if self._tables is not None and widths != self._tables.widths:
+            self._widen = list(zip(_chunk_los(widths), widths, strict=True))
+
+    def _install_widened(self, work: _Widen) -> None:
+        tables = self._tables
+        if tables is not work.tables or not self._widen or self._widen[0] != work.bits:
+            return  # a rebuild replaced the tables meanwhile
+        assert work.offsets is not None and work.rows is not None
+        self._widen.pop(0)
+        lo, hi = work.lo, work.lo + work.width
+        chunks = [
+            (tables.los[c], tables.widths[c], tables.offsets[c], tables.rows[c], self._covered[c])
+            for c in range(len(tables.widths))
+            if tables.los[c] + tables.widths[c] <= lo or tables.los[c] >= hi
+        ]
+        chunks.append((lo, work.width, work.offsets, work.rows, work.count))
+        chunks.sort(key=lambda chunk: chunk[0])
+        self._released.append(tables)  # with the chunks the new one replaces
+        self._tables = _Tables(
+            [c[1] for c in chunks], [c[0] for c in chunks], [c[2] for c in chunks],
+            [c[3] for c in chunks],
+        )  # fmt: skip
+        self._covered = [c[4] for c in chunks]
+
     def _install(self, work: _Work) -> None:
         """Puts finished upkeep in place, then folds a delta that filled meanwhile (the
         write lock is held)."""
@@ -670,6 +751,9 @@ class PDQIndex:
         if isinstance(work, _Merge):
             if work.tables is self._tables and self._covered[work.chunk] == work.first:
                 assert work.offsets is not None and work.rows is not None
+                self._released.append(
+                    (work.tables.offsets[work.chunk], work.tables.rows[work.chunk], self._mid)
+                )
                 work.tables.offsets[work.chunk] = work.offsets
                 work.tables.rows[work.chunk] = work.rows
                 self._covered[work.chunk] = work.first + work.count
@@ -677,11 +761,14 @@ class PDQIndex:
                 work.tables.probes.clear()
                 if self._mid is not None and self._mid.hi <= self._covered_rows():
                     self._mid = None
+        elif isinstance(work, _Widen):
+            self._install_widened(work)
         elif isinstance(work, _MidBuild):
             assert work.tables is not None
             grown = work.grow
             lo = work.lo if grown is None else grown.lo
             sized_for = work.hi - lo if grown is None else grown.sized_for
+            self._released.append(self._mid)
             self._mid = _Mid(lo, work.hi, work.tables, sized_for)
         else:
             self._swap_base(work)
@@ -698,6 +785,7 @@ class PDQIndex:
         touched = self._take_touched()
         self._rebuild_job = None
         self._unordered = False
+        self._released.append((self._mid, self._tables, self._ids, self._words, self._alive))
         self._mid, self._merge_target = None, 0
         # Delta entries the snapshot took and nobody changed since are in the new base now.
         if job.delta_ids.shape[0]:
@@ -710,6 +798,7 @@ class PDQIndex:
             self._ids, self._words, self._alive = job.ids, job.words, job.alive
             self._n, self._dead = job.n, job.dead
         self._tables = job.tables
+        self._widen = []  # new tables, widths chosen for these rows
         self._covered = [job.n] * (0 if job.tables is None else len(job.tables.widths))
         self._sized_for = job.n
         if touched.shape[0]:
@@ -851,6 +940,23 @@ class _Merge:
         self.offsets, self.rows = _merge_one(self.tables, self.chunk, words, self.first)
 
 
+class _Widen:
+    """Builds one chunk of new widths over the rows every table covers, off the lock."""
+
+    def __init__(self, tables: _Tables, lo: int, width: int, words: U64) -> None:
+        self.tables, self.lo, self.width = tables, lo, width
+        self.bits = (lo, width)
+        self.count = int(words.shape[0])
+        self._words: U64 | None = words
+        self.offsets: U32 | None = None
+        self.rows: U32 | None = None
+
+    def run(self) -> None:
+        words, self._words = self._words, None
+        assert words is not None
+        self.offsets, self.rows = _build_chunk(words, self.lo, self.width)
+
+
 class _Rebuild:
     """A new base built beside the old one from a snapshot of its live rows and the delta."""
 
@@ -905,7 +1011,7 @@ class _Rebuild:
             self.tables = _build_tables(self.words.view(n))
 
 
-_Work = _Rebuild | _MidBuild | _Merge
+_Work = _Rebuild | _MidBuild | _Merge | _Widen
 
 
 class _Worker:
@@ -950,17 +1056,18 @@ class _Worker:
                 self._poked, self._busy = False, True
             index = self._index()  # held only while working, so an unused index is freed
             while index is not None:
-                with index._lock.write():
+                with index._changing():
                     work = index._next_work()
                 if work is None:
                     break
                 work.run()
                 if isinstance(work, _Rebuild):  # most of the replay off the lock
-                    with index._lock.write():
+                    with index._changing():
                         early = index._take_touched()
                     work.replay(early)
-                with index._lock.write():
+                with index._changing():
                     index._install(work)
+                del work  # its inputs (views, a snapshot) go off the lock too
             del index
             with self._cond:
                 self._busy = False
