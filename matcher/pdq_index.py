@@ -777,9 +777,8 @@ class PDQIndex:
 
     def _take_touched(self) -> U64:
         """The ids changed since the rebuild started or since the last call (lock held)."""
-        touched = np.unique(np.concatenate(self._touched)) if self._touched else _EMPTY_U64
-        self._touched = []
-        return touched
+        touched, self._touched = self._touched, []
+        return _unique_ids(touched)
 
     def _swap_base(self, job: _Rebuild) -> None:
         touched = self._take_touched()
@@ -924,37 +923,45 @@ def _merge_one(tables: _Tables, c: int, words: U64, first: int) -> tuple[U32, U3
     return offsets, rows
 
 
-class _Merge:
-    """Merges rows [first, first + len(words)) into one chunk's table, off the lock."""
+class _ChunkWork:
+    """One chunk's new table (offsets, rows) made from ``words`` off the lock."""
+
+    def __init__(self, tables: _Tables, words: U64) -> None:
+        self.tables = tables
+        self.count = int(words.shape[0])
+        self._words: U64 | None = words
+        self.offsets: U32 | None = None
+        self.rows: U32 | None = None
+
+    def run(self) -> None:
+        words, self._words = self._words, None
+        assert words is not None
+        self.offsets, self.rows = self._table(words)
+
+    def _table(self, words: U64) -> tuple[U32, U32]:
+        raise NotImplementedError
+
+
+class _Merge(_ChunkWork):
+    """Merges rows [first, first + len(words)) into one chunk's table."""
 
     def __init__(self, tables: _Tables, chunk: int, first: int, words: U64) -> None:
-        self.tables, self.chunk, self.first = tables, chunk, first
-        self.count = int(words.shape[0])
-        self._words: U64 | None = words
-        self.offsets: U32 | None = None
-        self.rows: U32 | None = None
+        super().__init__(tables, words)
+        self.chunk, self.first = chunk, first
 
-    def run(self) -> None:
-        words, self._words = self._words, None
-        assert words is not None
-        self.offsets, self.rows = _merge_one(self.tables, self.chunk, words, self.first)
+    def _table(self, words: U64) -> tuple[U32, U32]:
+        return _merge_one(self.tables, self.chunk, words, self.first)
 
 
-class _Widen:
-    """Builds one chunk of new widths over the rows every table covers, off the lock."""
+class _Widen(_ChunkWork):
+    """Builds one chunk of new widths over the rows every table covers."""
 
     def __init__(self, tables: _Tables, lo: int, width: int, words: U64) -> None:
-        self.tables, self.lo, self.width = tables, lo, width
-        self.bits = (lo, width)
-        self.count = int(words.shape[0])
-        self._words: U64 | None = words
-        self.offsets: U32 | None = None
-        self.rows: U32 | None = None
+        super().__init__(tables, words)
+        self.lo, self.width, self.bits = lo, width, (lo, width)
 
-    def run(self) -> None:
-        words, self._words = self._words, None
-        assert words is not None
-        self.offsets, self.rows = _build_chunk(words, self.lo, self.width)
+    def _table(self, words: U64) -> tuple[U32, U32]:
+        return _build_chunk(words, self.lo, self.width)
 
 
 class _Rebuild:
@@ -966,7 +973,8 @@ class _Rebuild:
         copy, and the delta stays where it is."""
         self._base_ids = index._ids.view(n)
         self._base_words = index._words.view(n)
-        self._live = index._alive.view(n).copy()
+        self._base_alive = index._alive.view(n)  # copied in `run`, off the lock: a change
+        # made meanwhile is in the touched ids, and replaying it again changes nothing
         self.delta_ids = index._d_ids[: index._d_n].copy()
         self._delta_words = index._d_words[: index._d_n].copy()
         self._min_mih = index._min_mih
@@ -990,11 +998,12 @@ class _Rebuild:
             self.n = int(self._base_words.shape[0])
             self.tables = _build_tables(self._base_words) if self.n >= self._min_mih else None
             self.delta_ids = _EMPTY_U64
-            del self._base_ids, self._base_words, self._live, self._delta_words
+            del self._base_ids, self._base_words, self._base_alive, self._delta_words
             return
-        ids = np.concatenate([self._base_ids[self._live], self.delta_ids])
-        words = np.concatenate([self._base_words[self._live], self._delta_words])
-        del self._base_ids, self._base_words, self._live, self._delta_words
+        live = self._base_alive.copy()
+        ids = np.concatenate([self._base_ids[live], self.delta_ids])
+        words = np.concatenate([self._base_words[live], self._delta_words])
+        del self._base_ids, self._base_words, self._base_alive, self._delta_words, live
         if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
             order = np.argsort(ids, kind="stable")
             ids, words = ids[order], words[order]
@@ -1063,8 +1072,8 @@ class _Worker:
                 work.run()
                 if isinstance(work, _Rebuild):  # most of the replay off the lock
                     with index._changing():
-                        early = index._take_touched()
-                    work.replay(early)
+                        early, index._touched = index._touched, []
+                    work.replay(_unique_ids(early))
                 with index._changing():
                     index._install(work)
                 del work  # its inputs (views, a snapshot) go off the lock too
@@ -1072,6 +1081,10 @@ class _Worker:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+
+def _unique_ids(parts: list[U64]) -> U64:
+    return np.unique(np.concatenate(parts)) if parts else _EMPTY_U64
 
 
 def _kill(ids: U64, alive: Bool, gone: U64) -> int:

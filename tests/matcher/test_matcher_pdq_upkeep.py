@@ -65,6 +65,16 @@ def add(idx: PDQIndex, model: Model, rng: np.random.Generator, ids: np.ndarray) 
     model.update({int(i): h.tobytes() for i, h in zip(ids, hashes, strict=True)})
 
 
+def settled(seed: int, rows: int) -> tuple[PDQIndex, Model, np.random.Generator]:
+    """A manual small index of ``rows`` ascending ids with all its upkeep done."""
+    rng = np.random.default_rng(seed)
+    idx, model = manual(small_index()), {}
+    add(idx, model, rng, np.arange(0, rows, dtype=np.uint64))
+    while step(idx):
+        pass
+    return idx, model, rng
+
+
 @PROFILE
 @given(seed=st.integers(0, 2**32 - 1), width=st.integers(1, 10), n=st.integers(0, 300))
 def test_merge_chunk_equals_building_from_scratch(seed: int, width: int, n: int) -> None:
@@ -228,11 +238,7 @@ def test_widening_the_chunks_one_at_a_time_answers_exactly_at_every_step(
     two steps (and with adds and removals between them) the chunks searched are disjoint,
     answers equal brute force's, and at most one new chunk's table is held beside the old
     ones; at the end the widths are those a build from scratch picks."""
-    rng = np.random.default_rng(seed)
-    idx, model = manual(small_index()), {}
-    add(idx, model, rng, np.arange(0, 300, dtype=np.uint64))
-    while step(idx):
-        pass
+    idx, model, rng = settled(seed, 300)
     old_widths = list(idx._tables.widths) if idx._tables is not None else []
     add(idx, model, rng, np.arange(300, 1400, dtype=np.uint64))  # past 4x: widths change
     assert idx._rebuild_reason() == "grown 4x"
@@ -274,11 +280,7 @@ def test_ascending_batches_go_to_the_tail_and_a_leftover_delta_is_folded_first()
     the delta. Rows added while a compaction copies the base wait in the delta; the next
     ascending batch folds them in first, so the base stays ascending and no second rebuild
     ("ids out of order") follows."""
-    rng = np.random.default_rng(5)
-    idx, model = manual(small_index()), {}
-    add(idx, model, rng, np.arange(0, 400, dtype=np.uint64))
-    while step(idx):
-        pass
+    idx, model, rng = settled(5, 400)
     add(idx, model, rng, np.arange(400, 410, dtype=np.uint64))
     assert idx.upkeep_state()["delta"] == 0 and idx.upkeep_state()["tail"] == 10
     gone = np.arange(0, 200, dtype=np.uint64)
@@ -305,11 +307,7 @@ def test_ascending_batches_go_to_the_tail_and_a_leftover_delta_is_folded_first()
 def test_what_a_change_replaces_is_freed_once_the_lock_is_let_go() -> None:
     """Old chunk tables, a folded delta and a replaced base are freed after the write lock,
     not under it, and nothing is kept past the change."""
-    rng = np.random.default_rng(6)
-    idx, model = manual(small_index()), {}
-    add(idx, model, rng, np.arange(0, 400, dtype=np.uint64))
-    while step(idx):
-        pass
+    idx, model, rng = settled(6, 400)
     add(idx, model, rng, np.arange(400, 500, dtype=np.uint64))
     old = weakref.ref(idx._tables.rows[0]) if idx._tables is not None else None
     assert old is not None and old() is not None
